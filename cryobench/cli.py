@@ -1,0 +1,134 @@
+"""The ``cryobench`` command. Heavy libraries (torch, ray, mlflow) are imported lazily."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cryobench import __version__
+
+app = typer.Typer(
+    name="cryobench",
+    help="Benchmark imbalance strategies for cryo-ET subtomogram classification.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Turn user-caused errors into one red line and exit status 2 (traceback with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from cryobench.errors import CryobenchError
+
+        try:
+            return fn(*args, **kwargs)
+        except CryobenchError as exc:
+            if _debug():
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False,
+                              soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _debug() -> bool:
+    return os.environ.get("CRYOBENCH_DEBUG", "") not in ("", "0")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"cryobench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    if debug:
+        os.environ["CRYOBENCH_DEBUG"] = "1"
+
+
+def make_registry() -> Any:
+    from cryobench.registry import Registry
+
+    return Registry()
+
+
+@app.command()
+@user_errors
+def plugins(
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only this kind of component."),
+    params: bool = typer.Option(False, "--params", help="Show each component's parameters."),
+) -> None:
+    """List the registered components: kind, name, summary, distribution, version."""
+    registry = make_registry()
+    table = Table(title="cryobench plugins")
+    for column in ("kind", "name", "summary", "distribution", "version"):
+        table.add_column(column)
+    if params:
+        table.add_column("parameters")
+    for info in registry.components(kind):
+        row = [info.kind, info.name, info.summary, info.distribution, info.version]
+        if params:
+            row.append("\n".join(f"{p.name}={p.default!r} ({p.allowed()})" for p in info.cls.params))
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def validate(
+    file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
+) -> None:
+    """Check a benchmark file and show its arms, resolved parameters and trial count."""
+    from cryobench.config import load_benchmark
+    from cryobench.trials import expand_trials
+
+    bench = load_benchmark(file, make_registry(), profile=profile)
+    trials = expand_trials(bench)
+    console.print(f"[bold]{bench.name}[/]: {bench.description}")
+    console.print(f"data set: {bench.dataset.source.name} {bench.dataset.source.params}"
+                  f"; classes: {', '.join(bench.dataset.classes or ['all'])}")
+    console.print(f"split: {bench.split.method}, test {bench.split.test_fraction}, "
+                  f"validation {bench.split.val_fraction}; seeds {list(bench.seeds)}")
+    table = Table(title=f"{len(bench.arms)} arms, {len(trials)} trials")
+    for column in ("arm", "component", "plugin", "parameters"):
+        table.add_column(column)
+    for arm in bench.arms:
+        rows = [("model", arm.model), ("sampler", arm.sampler), ("loss", arm.loss),
+                *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble)]
+        for i, (what, spec) in enumerate(rows):
+            params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items())
+            table.add_row(arm.name if i == 0 else "", what, spec.name, params)
+        subsets = "; ".join(",".join(d.classes) if d.classes else "all" for d in arm.datasets)
+        table.add_row("", "classes", subsets, "", end_section=True)
+    console.print(table)
+    console.print(f"[green]valid[/]: {len(trials)} trials")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The plugin manager, wrapped in an object that is built and passed where it is needed."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from cryobench import hookspecs
+from cryobench.components import KIND_BASES, Component
+from cryobench.errors import PluginError
+from cryobench.params import resolve_params
+
+ENTRY_POINT_GROUP = "cryobench"
+#: Comma-separated plugin (entry-point) names that are not loaded.
+BLOCK_ENV = "CRYOBENCH_BLOCK_PLUGINS"
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """A registered component and where it came from."""
+
+    kind: str
+    name: str
+    cls: type[Component]
+    plugin: str  # the plugin's registered name (entry-point name for installed ones)
+    distribution: str
+    version: str
+
+    @property
+    def summary(self) -> str:
+        return self.cls.summary
+
+
+class Registry:
+    """Components by kind and name, from built-in and third-party plugins alike.
+
+    Parameters
+    ----------
+    plugins:
+        Extra plugin objects (modules or instances) to register, e.g. in tests.
+    entry_points:
+        Load installed plugins from the ``cryobench`` entry-point group.
+    blocked:
+        Plugin names not to load, added to those in ``$CRYOBENCH_BLOCK_PLUGINS``.
+    """
+
+    def __init__(
+        self,
+        plugins: Iterable[Any] = (),
+        *,
+        entry_points: bool = True,
+        blocked: Iterable[str] = (),
+    ) -> None:
+        self._pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self._pm.add_hookspecs(hookspecs)
+        env_blocked = [b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",")]
+        for name in [*blocked, *env_blocked]:
+            if name:
+                self._pm.set_blocked(name)
+        for plugin in plugins:
+            self._pm.register(plugin)
+        if entry_points:
+            self._pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        self._pm.check_pending()
+        self._components = self._collect()
+
+    # -- registration ---------------------------------------------------------------------
+
+    def register(self, plugin: Any, name: str | None = None) -> None:
+        """Add a plugin object after construction (tests, notebooks)."""
+        self._pm.register(plugin, name=name)
+        self._pm.check_pending()
+        self._components = self._collect()
+
+    def unregister(self, plugin: Any) -> None:
+        self._pm.unregister(plugin)
+        self._components = self._collect()
+
+    def _distributions(self) -> dict[int, tuple[str, str]]:
+        return {
+            id(plugin): (dist.project_name, dist.version)
+            for plugin, dist in self._pm.list_plugin_distinfo()
+        }
+
+    def _collect(self) -> dict[str, dict[str, ComponentInfo]]:
+        dists = self._distributions()
+        found: dict[str, dict[str, ComponentInfo]] = {kind: {} for kind in hookspecs.KIND_HOOKS}
+        for kind, hook_name in hookspecs.KIND_HOOKS.items():
+            caller = getattr(self._pm.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                plugin_name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
+                dist, version = dists.get(id(impl.plugin), (f"<{plugin_name}>", ""))
+                for cls in impl.function() or []:
+                    info = ComponentInfo(kind, cls.name, cls, plugin_name, dist, version)
+                    self._check_component(info)
+                    previous = found[kind].get(cls.name)
+                    if previous is not None:
+                        raise PluginError(
+                            f"{kind} {cls.name!r} is registered twice: by {previous.distribution}"
+                            f" ({previous.plugin}) and by {dist} ({plugin_name});"
+                            f" uninstall one or block it with {BLOCK_ENV}"
+                        )
+                    found[kind][cls.name] = info
+        return found
+
+    @staticmethod
+    def _check_component(info: ComponentInfo) -> None:
+        base = KIND_BASES[info.kind]
+        cls = info.cls
+        problem = None
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            problem = f"is not a subclass of cryobench.components.{base.__name__}"
+        elif inspect.isabstract(cls):
+            problem = f"does not implement {sorted(cls.__abstractmethods__)}"
+        elif not cls.name or not cls.summary:
+            problem = "needs a non-empty `name` and `summary`"
+        if problem:
+            raise PluginError(
+                f"plugin {info.plugin} ({info.distribution}): {info.kind} {cls!r} {problem}"
+            )
+
+    # -- lookup ---------------------------------------------------------------------------
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self._components)
+
+    def components(self, kind: str | None = None) -> list[ComponentInfo]:
+        """Registered components, sorted by kind then name."""
+        kinds = [kind] if kind else self.kinds
+        return [
+            info
+            for k in kinds
+            for _, info in sorted(self._components[self._check_kind(k)].items())
+        ]
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._components[self._check_kind(kind)])
+
+    def info(self, kind: str, name: str) -> ComponentInfo:
+        """Look one component up; an unknown name names the closest valid ones."""
+        table = self._components[self._check_kind(kind)]
+        if name not in table:
+            raise PluginError(unknown_name_message(kind, name, list(table)))
+        return table[name]
+
+    def get(self, kind: str, name: str) -> type[Component]:
+        return self.info(kind, name).cls
+
+    def create(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Build a component from its name and (validated) parameters."""
+        cls = self.get(kind, name)
+        try:
+            resolved = resolve_params(cls.params, params or {})
+        except KeyError as exc:
+            valid = [p.name for p in cls.params]
+            raise PluginError(unknown_name_message(f"parameter of {kind} {name!r}", exc.args[0], valid)) from None
+        except ValueError as exc:
+            raise PluginError(f"{kind} {name!r}: {exc}") from None
+        return cls(**resolved)
+
+    def _check_kind(self, kind: str) -> str:
+        if kind not in self._components:
+            raise PluginError(unknown_name_message("kind", kind, self.kinds))
+        return kind
+
+
+def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:
+    """"unknown loss 'focl'; did you mean 'focal'? (valid: ce, focal, ...)"."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listing = ", ".join(valid) if valid else "none registered"
+    return f"unknown {what} {name!r}{hint} (valid: {listing})"
