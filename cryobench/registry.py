@@ -64,18 +64,25 @@ class Registry:
             if name:
                 self._pm.set_blocked(name)
         for plugin in plugins:
-            self._pm.register(plugin)
+            self._pm.register(plugin, name=_plugin_label(plugin))
         if entry_points:
             self._pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        self._pm.check_pending()
+        self._check_pending()
         self._components = self._collect()
+
+    def _check_pending(self) -> None:
+        """A misspelt hook implementation is an error, not a silently ignored function."""
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {exc.plugin!r}: {exc}") from None
 
     # -- registration ---------------------------------------------------------------------
 
     def register(self, plugin: Any, name: str | None = None) -> None:
         """Add a plugin object after construction (tests, notebooks)."""
-        self._pm.register(plugin, name=name)
-        self._pm.check_pending()
+        self._pm.register(plugin, name=name or _plugin_label(plugin))
+        self._check_pending()
         self._components = self._collect()
 
     def unregister(self, plugin: Any) -> None:
@@ -169,6 +176,12 @@ class Registry:
         if kind not in self._components:
             raise PluginError(unknown_name_message("kind", kind, self.kinds))
         return kind
+
+
+def _plugin_label(plugin: Any) -> str:
+    """A readable, unique name for a plugin object registered directly (not installed)."""
+    label = getattr(plugin, "__name__", None) or type(plugin).__qualname__
+    return f"{label}@{id(plugin):x}"
 
 
 def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:

@@ -1,0 +1,110 @@
+"""Shared fixtures: a tiny in-test plugin, and small benchmark documents."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryobench import hookimpl
+from cryobench.components import DataSource, Model
+from cryobench.params import Param
+from cryobench.registry import Registry
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_PLUGIN = ROOT / "docs" / "examples" / "cryobench-poly-loss"
+
+
+class ToySource(DataSource):
+    """Two Gaussian blobs of different widths: a data set in a few lines."""
+
+    name = "toy"
+    summary = "test-only data source"
+    params = (Param("n", int, 40, "particles", low=4), Param("box", int, 8, "box edge", low=2))
+
+    def load(self, context):
+        from cryobench.data.subtomograms import Subtomograms
+
+        rng = np.random.default_rng(0)
+        labels = np.arange(self.n) % 2
+        volumes = rng.normal(size=(self.n, self.box, self.box, self.box)).astype(np.float32)
+        volumes += labels[:, None, None, None].astype(np.float32)
+        return Subtomograms(volumes, labels, ("a", "b"), voxel_size=1.0)
+
+
+class CentroidModel(Model):
+    """Nearest class mean: the smallest real model."""
+
+    name = "centroid"
+    summary = "test-only nearest-centroid model"
+    params = (Param("temperature", float, 1.0, "softmax temperature", low=0.0),)
+
+    def fit(self, train, val, context):
+        x = train.volumes.reshape(len(train), -1)
+        means = np.stack([x[train.labels == c].mean(0) for c in range(context.num_classes)])
+        temperature = self.temperature
+
+        class Fitted:
+            def predict_proba(self, volumes):
+                d = ((volumes.reshape(len(volumes), -1)[:, None] - means[None]) ** 2).mean(-1)
+                z = -d / temperature
+                z -= z.max(1, keepdims=True)
+                return np.exp(z) / np.exp(z).sum(1, keepdims=True)
+
+        return Fitted()
+
+
+class ToyPlugin:
+    @hookimpl
+    def cryobench_register_data_sources(self):
+        return [ToySource]
+
+    @hookimpl
+    def cryobench_register_models(self):
+        return [CentroidModel]
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry(plugins=[ToyPlugin()])
+
+
+MINIMAL_TOML = """\
+[benchmark]
+name = "mini"
+seeds = [0, 1]
+
+[dataset]
+source = "toy"
+n = 40
+
+[[arm]]
+name = "plain"
+model = "centroid"
+
+[[arm]]
+name = "warm"
+model = { name = "centroid", temperature = 2.0 }
+"""
+
+
+@pytest.fixture
+def minimal_doc() -> dict:
+    import tomllib
+
+    return tomllib.loads(MINIMAL_TOML)
+
+
+@pytest.fixture(scope="session")
+def example_plugin_site(tmp_path_factory) -> Path:
+    """The documented example plugin, really installed (pip, entry point and all)."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(EXAMPLE_PLUGIN)],
+        check=True, capture_output=True,
+    )
+    return target

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import inspect
+import sys
+
+import pytest
+
+from cryobench import hookimpl, hookspecs
+from cryobench.components import Loss
+from cryobench.errors import PluginError
+from cryobench.registry import BLOCK_ENV, Registry
+
+
+def test_first_party_plugins_load_through_entry_points():
+    registry = Registry()
+    ce = registry.info("loss", "ce")
+    assert ce.distribution == "cryobench"
+    assert ce.plugin == "cryobench_losses"
+    assert set(registry.kinds) == set(hookspecs.KIND_HOOKS)
+
+
+def test_plugin_object_registered_in_a_test(registry):
+    assert registry.names("model") == ["centroid"]
+    model = registry.create("model", "centroid", {"temperature": 0.5})
+    assert model.temperature == 0.5
+
+
+def test_register_and_unregister_after_construction():
+    class Extra(Loss):
+        name = "extra"
+        summary = "a loss registered by a test"
+
+        def build(self, class_counts):
+            import torch
+
+            return torch.nn.CrossEntropyLoss(reduction="none")
+
+    class Plugin:
+        @hookimpl
+        def cryobench_register_losses(self):
+            return [Extra]
+
+    plugin = Plugin()
+    registry = Registry()
+    registry.register(plugin)
+    assert "extra" in registry.names("loss")
+    registry.unregister(plugin)
+    assert "extra" not in registry.names("loss")
+
+
+def test_block_list_from_environment(monkeypatch):
+    monkeypatch.setenv(BLOCK_ENV, "cryobench_losses, cryobench_augment")
+    registry = Registry()
+    assert registry.names("loss") == []
+    assert registry.names("augmentation") == []
+    assert registry.names("sampler") == ["none"]
+
+
+def test_unknown_name_suggests_closest():
+    registry = Registry()
+    with pytest.raises(PluginError, match=r"unknown loss 'cee'; did you mean 'ce'\?"):
+        registry.get("loss", "cee")
+    with pytest.raises(PluginError, match="unknown kind 'losss'"):
+        registry.names("losss")
+
+
+def test_same_name_from_two_plugins_names_both():
+    class Clash(Loss):
+        name = "ce"
+        summary = "a second 'ce'"
+
+        def build(self, class_counts):
+            return None
+
+    class ClashPlugin:
+        @hookimpl
+        def cryobench_register_losses(self):
+            return [Clash]
+
+    with pytest.raises(PluginError) as info:
+        Registry(plugins=[ClashPlugin()])
+    message = str(info.value)
+    assert "registered twice" in message and "cryobench (cryobench_losses)" in message
+    assert "ClashPlugin" in message
+
+
+def test_misspelt_hook_is_rejected():
+    class Misspelt:
+        @hookimpl
+        def cryobench_register_lossses(self):
+            return []
+
+    with pytest.raises(PluginError, match="unknown hook 'cryobench_register_lossses'"):
+        Registry(plugins=[Misspelt()])
+
+
+def test_incomplete_component_is_rejected():
+    class Abstract(Loss):
+        name = "abstract"
+        summary = "forgot build()"
+
+    class Plugin:
+        @hookimpl
+        def cryobench_register_losses(self):
+            return [Abstract]
+
+    with pytest.raises(PluginError, match=r"does not implement \['build'\]"):
+        Registry(plugins=[Plugin()])
+
+
+def test_parameter_validation_on_create():
+    registry = Registry()
+    with pytest.raises(PluginError, match="unknown parameter of loss 'ce' 'gamma'"):
+        registry.create("loss", "ce", {"gamma": 2})
+
+
+def test_installed_third_party_plugin_is_found(example_plugin_site, monkeypatch):
+    monkeypatch.syspath_prepend(str(example_plugin_site))
+    registry = Registry()
+    info = registry.info("loss", "poly1")
+    assert (info.distribution, info.version, info.plugin) == (
+        "cryobench-poly-loss", "1.0.0", "cryobench_poly")
+    loss = registry.create("loss", "poly1", {"epsilon": 2.0})
+    import torch
+
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    targets = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    value = loss.build(class_counts=None)(logits, targets)
+    p = torch.softmax(logits, -1)
+    expected = -torch.log(p[[0, 1], [0, 1]]) + 2.0 * (1 - p[[0, 1], [0, 1]])
+    assert torch.allclose(value, expected)
+    sys.modules.pop("cryobench_poly", None)
+
+
+def test_every_hook_is_documented():
+    for name in hookspecs.KIND_HOOKS.values():
+        doc = inspect.getdoc(getattr(hookspecs, name))
+        assert doc and len(doc) > 20, f"{name} has no docstring"
