@@ -1,0 +1,111 @@
+"""Label files: CSV (``path,label`` or ``index,label``) and RELION STAR (3.0 and 3.1)."""
+
+from __future__ import annotations
+
+import csv
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryobench.errors import DataError
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """One particle's entry: where its volume is, its label text, where it was read."""
+
+    path: Path  # the MRC file (or stack)
+    index: int | None  # position in a stack; None for one file per particle
+    label: str
+    record: str  # "line 12", for error messages
+
+
+def read_csv_labels(path: Path) -> list[LabelRecord]:
+    """``path,label`` rows (paths relative to the CSV) or ``index,label`` rows for a stack."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        if "label" not in columns or not ({"path", "index"} & set(columns)):
+            raise DataError(path, f"missing columns: need 'path,label' or 'index,label', "
+                                  f"found {','.join(columns) or 'no header'}", "line 1")
+        records = []
+        for line, row in enumerate(reader, start=2):
+            row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            where = f"line {line}"
+            if "path" in columns:
+                if not row["path"]:
+                    raise DataError(path, "empty path", where)
+                records.append(LabelRecord(path.parent / row["path"], None, row["label"], where))
+            else:
+                try:
+                    index = int(row["index"])
+                except ValueError:
+                    raise DataError(path, f"index {row['index']!r} is not an integer", where) from None
+                records.append(LabelRecord(path, index, row["label"], where))
+    return records
+
+
+def read_star_labels(path: Path, label_column: str = "_rlnClassNumber") -> list[LabelRecord]:
+    """Particles of a RELION STAR file: ``_rlnImageName`` plus a label column.
+
+    RELION 3.1+ files put optics groups in a separate ``data_optics`` block; the particles
+    are the loop that has ``_rlnImageName``. ``index@stack.mrcs`` names are 1-based.
+    """
+    blocks = _parse_star(path)
+    particles = next((b for b in blocks if "_rlnImageName" in b.columns), None)
+    if particles is None:
+        raise DataError(path, "missing columns: no loop with _rlnImageName")
+    if label_column not in particles.columns:
+        raise DataError(path, f"missing columns: no {label_column} in the particle loop "
+                              f"(has {', '.join(particles.columns)})")
+    name_at = particles.columns.index("_rlnImageName")
+    label_at = particles.columns.index(label_column)
+    records = []
+    for line, values in particles.rows:
+        where = f"line {line}"
+        if len(values) != len(particles.columns):
+            raise DataError(path, f"{len(values)} values for {len(particles.columns)} columns", where)
+        image = values[name_at]
+        if "@" in image:
+            index_text, stack = image.split("@", 1)
+            try:
+                index = int(index_text) - 1
+            except ValueError:
+                raise DataError(path, f"bad image name {image!r}", where) from None
+            records.append(LabelRecord(path.parent / stack, index, values[label_at], where))
+        else:
+            records.append(LabelRecord(path.parent / image, None, values[label_at], where))
+    return records
+
+
+@dataclass
+class _StarLoop:
+    name: str
+    columns: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def _parse_star(path: Path) -> list[_StarLoop]:
+    blocks: list[_StarLoop] = []
+    current: _StarLoop | None = None
+    in_loop = False
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("data_"):
+            current, in_loop = _StarLoop(line, [], []), False
+            blocks.append(current)
+        elif line.startswith("loop_"):
+            in_loop = True
+        elif line.startswith("_") and current is not None:
+            if current.rows:  # a new loop's header without loop_: start over
+                current = _StarLoop(current.name, [], [])
+                blocks.append(current)
+            current.columns.append(line.split()[0])
+        elif in_loop and current is not None:
+            try:
+                current.rows.append((number, shlex.split(line)))
+            except ValueError as exc:
+                raise DataError(path, f"cannot parse ({exc})", f"line {number}") from None
+    return blocks

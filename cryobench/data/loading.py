@@ -1,0 +1,150 @@
+"""One road in for every data set: a label file (CSV/STAR), a folder with one, or a stack."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from cryobench.data.labels import LabelRecord, read_csv_labels, read_star_labels
+from cryobench.data.mrc import read_stack, read_volume
+from cryobench.data.subtomograms import Subtomograms
+from cryobench.errors import DataError
+
+Progress = Callable[[str, int, int], None]
+VOXEL_TOLERANCE = 1e-3  # relative; headers round voxel sizes differently
+
+
+def load_dataset(
+    path: Path,
+    *,
+    labels: Path | None = None,
+    class_names: Mapping[str, str] | None = None,
+    label_column: str = "_rlnClassNumber",
+    progress: Progress | None = None,
+) -> Subtomograms:
+    """Read and validate every particle.
+
+    ``class_names`` maps label text (e.g. RELION class numbers) to class names, in the
+    class order wanted; without it, label texts are the names, in natural sort order.
+    """
+    records = read_records(Path(path), labels=labels, label_column=label_column)
+    names, label_ids = _class_labels(records, class_names)
+    volumes, voxel = _read_volumes(records, progress)
+    source_ids = np.array([_source_id(r) for r in records], dtype=object)
+    return Subtomograms(volumes, label_ids, names, voxel, source_ids)
+
+
+def read_records(path: Path, *, labels: Path | None = None,
+                 label_column: str = "_rlnClassNumber") -> list[LabelRecord]:
+    """The label records behind a path, however it was given."""
+    if path.is_dir():
+        path = _label_file_in(path)
+    if not path.exists():
+        raise DataError(path, "not found")
+    suffix = path.suffix.lower()
+    if suffix == ".star":
+        records = read_star_labels(path, label_column)
+    elif suffix == ".csv":
+        records = read_csv_labels(path)
+    elif suffix == ".mrcs":
+        records = [LabelRecord(path, r.index, r.label, r.record)
+                   for r in read_csv_labels(labels or _stack_labels(path))]
+    else:
+        raise DataError(path, "expected a label file (.csv, .star), a folder with one, "
+                              "or a stack (.mrcs)")
+    if not records:
+        raise DataError(path, "no particles listed")
+    _check_duplicates(path, records)
+    return records
+
+
+def _label_file_in(folder: Path) -> Path:
+    if (folder / "labels.csv").is_file():
+        return folder / "labels.csv"
+    for pattern in ("*.star", "*.csv", "*.mrcs"):
+        found = sorted(folder.glob(pattern))
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise DataError(folder, f"several {pattern} files; name the one to use")
+    raise DataError(folder, "no labels.csv, .star, .csv or .mrcs file in this folder")
+
+
+def _stack_labels(stack: Path) -> Path:
+    for candidate in (stack.with_suffix(".csv"), stack.parent / "labels.csv"):
+        if candidate.is_file():
+            return candidate
+    raise DataError(stack, f"no label file for this stack: write {stack.with_suffix('.csv').name} "
+                           "with columns index,label")
+
+
+def _check_duplicates(path: Path, records: list[LabelRecord]) -> None:
+    seen: dict[tuple[Path, int | None], str] = {}
+    for r in records:
+        key = (r.path.resolve(), r.index)
+        if key in seen:
+            what = r.path.name + (f"@{r.index}" if r.index is not None else "")
+            raise DataError(path, f"duplicate entry for {what} (also {seen[key]})", r.record)
+        seen[key] = r.record
+
+
+def _natural_key(text: str) -> list[object]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def _class_labels(records: list[LabelRecord],
+                  class_names: Mapping[str, str] | None) -> tuple[tuple[str, ...], np.ndarray]:
+    source = records[0].path if records[0].index is None else records[0].path
+    for r in records:
+        if not r.label:
+            raise DataError(source, "empty class label", r.record)
+    if class_names:
+        names = tuple(dict.fromkeys(class_names.values()))
+        for r in records:
+            if r.label not in class_names:
+                raise DataError(source, f"unknown class {r.label!r}; class_names maps "
+                                        f"{', '.join(map(repr, class_names))}", r.record)
+        texts = [class_names[r.label] for r in records]
+    else:
+        texts = [r.label for r in records]
+        names = tuple(sorted(set(texts), key=_natural_key))
+    index = {n: i for i, n in enumerate(names)}
+    return names, np.array([index[t] for t in texts], dtype=np.int64)
+
+
+def _read_volumes(records: list[LabelRecord], progress: Progress | None) -> tuple[np.ndarray, float]:
+    stacks: dict[Path, tuple[np.ndarray, float]] = {}
+    volumes: np.ndarray | None = None
+    first: tuple[Path, int, float] | None = None
+    for i, r in enumerate(records):
+        if r.index is None:
+            volume, voxel = read_volume(r.path, r.record)
+        else:
+            if r.path not in stacks:
+                stacks[r.path] = read_stack(r.path)
+            stack, voxel = stacks[r.path]
+            if not 0 <= r.index < len(stack):
+                raise DataError(r.path, f"index {r.index} out of range (stack has {len(stack)})",
+                                r.record)
+            volume = stack[r.index]
+        if first is None:
+            first = (r.path, volume.shape[0], voxel)
+            volumes = np.empty((len(records), *volume.shape), dtype=np.float32)
+        elif volume.shape[0] != first[1]:
+            raise DataError(r.path, f"box {volume.shape[0]} differs from box {first[1]} of "
+                                    f"{first[0].name}; all particles need one box size", r.record)
+        elif abs(voxel - first[2]) > VOXEL_TOLERANCE * first[2]:
+            raise DataError(r.path, f"voxel size {voxel:.4f} nm differs from {first[2]:.4f} nm "
+                                    f"of {first[0].name}", r.record)
+        volumes[i] = volume
+        if progress and (i % 64 == 0 or i == len(records) - 1):
+            progress("reading", i + 1, len(records))
+    assert volumes is not None and first is not None
+    return volumes, first[2]
+
+
+def _source_id(record: LabelRecord) -> str:
+    return record.path.name if record.index is None else f"{record.path.name}@{record.index}"

@@ -1,0 +1,1 @@
+"""The default data set's simulator: bead models -> rotation -> rendering -> optics -> noise."""

@@ -1,0 +1,160 @@
+"""Simulating a labelled set of subtomograms, deterministic for a seed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from cryobench.data.simulator import optics
+from cryobench.data.simulator.render import splat
+from cryobench.data.simulator.structures import BEAD_SIGMA, STRUCTURES, particle_beads
+from cryobench.data.subtomograms import Subtomograms
+
+#: Contrast convention of every simulated volume (also written to the MRC header).
+CONTRAST = "protein dark (negative density), each particle normalised to mean 0, std 1"
+BATCH = 64
+
+PRESETS: dict[str, dict[str, object]] = {
+    # The paper's data set (Table II): rat-neuron tomogram with poly-GA aggregates.
+    "neuron-polyga": {
+        "class_counts": {"proteasome_d": 1043, "ribosome": 80, "TRiC": 125, "proteasome_s": 386},
+        "box": 40, "voxel_size": 1.368, "tilt_min": -50.0, "tilt_max": 70.0,
+        "voltage_kv": 300.0, "cs_mm": 2.7, "defocus_um": -6.0,
+    },
+}
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    """Every parameter of a simulated data set; its hash keys the cache."""
+
+    class_counts: dict[str, int] = field(hash=False)
+    box: int = 40
+    voxel_size: float = 1.368  # nm
+    snr: float = 0.05  # var(signal) / var(noise), after CTF and wedge
+    snr_jitter: float = 0.0  # sd of log(SNR) across particles
+    tilt_min: float = -50.0  # degrees
+    tilt_max: float = 70.0
+    voltage_kv: float = 300.0
+    cs_mm: float = 2.7
+    defocus_um: float = -6.0  # negative: underfocus
+    defocus_jitter_um: float = 0.3
+    amplitude_contrast: float = 0.07
+    bfactor_nm2: float = 20.0
+    shift_nm: float = 1.0  # sd of the particle's offset from the box centre, per axis
+    crowding: float = 0.25  # share of particles with a neighbour entering the box
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @property
+    def total(self) -> int:
+        return sum(self.class_counts.values())
+
+
+@dataclass
+class Stages:
+    """Intermediate volumes of a batch, for tests and figures."""
+
+    density: np.ndarray  # noise-free rendered density, no optics
+    signal: np.ndarray  # after CTF and wedge, contrast inverted
+    noise: np.ndarray  # wedge-filtered noise at the particle's SNR
+    image: np.ndarray  # normalised signal + noise
+
+
+def particle_order(spec: SimulationSpec) -> np.ndarray:
+    """Class index of each particle, shuffled so files are not grouped by class."""
+    labels = np.repeat(np.arange(len(spec.class_counts)), list(spec.class_counts.values()))
+    return np.random.default_rng([spec.seed, 0]).permutation(labels)
+
+
+def simulate(spec: SimulationSpec,
+             progress: Callable[[str, int, int], None] | None = None) -> Subtomograms:
+    """The whole data set in memory."""
+    labels = particle_order(spec)
+    names = tuple(spec.class_counts)
+    volumes = np.empty((len(labels), spec.box, spec.box, spec.box), dtype=np.float32)
+    for start in range(0, len(labels), BATCH):
+        index = np.arange(start, min(start + BATCH, len(labels)))
+        volumes[index] = simulate_batch(spec, [names[c] for c in labels[index]], index).image
+        if progress:
+            progress("simulating", int(index[-1]) + 1, len(labels))
+    return Subtomograms(volumes, labels, names, spec.voxel_size,
+                        np.array([f"particle_{i + 1:05d}.mrc" for i in range(len(labels))],
+                                 dtype=object))
+
+
+def simulate_batch(spec: SimulationSpec, names: list[str], index: np.ndarray) -> Stages:
+    """Particles ``index`` (each with its own seeded generator, so batching is invisible)."""
+    rngs = [np.random.default_rng([spec.seed, 1, int(i)]) for i in index]
+    points = [_particle_voxels(spec, name, rng) for name, rng in zip(names, rngs)]
+    grid = optics.FrequencyGrid.for_box(spec.box, spec.voxel_size)
+    shape = (spec.box,) * 3
+    axes = (1, 2, 3)
+
+    density_f = np.fft.rfftn(splat(points, spec.box).astype(np.float32), axes=axes)
+    density_f *= optics.bead_transfer(grid, BEAD_SIGMA).astype(np.float32)
+    density = np.fft.irfftn(density_f, s=shape, axes=axes)
+
+    wedge = optics.wedge_mask(grid, spec.tilt_min, spec.tilt_max)
+    defocus = np.array([-(spec.defocus_um + rng.normal(0, spec.defocus_jitter_um)) * 1e3
+                        for rng in rngs])
+    transfer = optics.ctf(grid, defocus, voltage_kv=spec.voltage_kv, cs_mm=spec.cs_mm,
+                          amplitude_contrast=spec.amplitude_contrast,
+                          bfactor_nm2=spec.bfactor_nm2) * wedge
+    signal = -np.fft.irfftn(density_f * transfer.astype(np.float32), s=shape, axes=axes)
+
+    white = np.stack([rng.standard_normal(shape, dtype=np.float32) for rng in rngs])
+    noise = np.fft.irfftn(np.fft.rfftn(white, axes=axes) * wedge, s=shape, axes=axes)
+    snr = spec.snr * np.exp(np.array([rng.normal(0, spec.snr_jitter) for rng in rngs]))
+    scale = np.sqrt(signal.var(axis=axes) / (snr * noise.var(axis=axes)))
+    noise *= scale[:, None, None, None]
+
+    image = signal + noise
+    image -= image.mean(axis=axes, keepdims=True)
+    image /= image.std(axis=axes, keepdims=True)
+    return Stages(density.astype(np.float32), signal.astype(np.float32),
+                  noise.astype(np.float32), image.astype(np.float32))
+
+
+def _particle_voxels(spec: SimulationSpec, name: str, rng: np.random.Generator) -> np.ndarray:
+    """Bead centres in voxel coordinates (z, y, x) after a uniform random rotation."""
+    beads = Rotation.random(rng=rng).apply(particle_beads(name, rng))
+    beads += rng.normal(0.0, spec.shift_nm, size=3)
+    if rng.random() < spec.crowding:
+        beads = np.concatenate([beads, _neighbour(spec, rng)])
+    return beads[:, ::-1] / spec.voxel_size + spec.box // 2
+
+
+def _neighbour(spec: SimulationSpec, rng: np.random.Generator) -> np.ndarray:
+    """Another complex just outside the box, so that part of it enters at the edge."""
+    other = list(spec.class_counts)[rng.integers(len(spec.class_counts))]
+    beads = Rotation.random(rng=rng).apply(particle_beads(other, rng))
+    radius = float(np.linalg.norm(beads, axis=1).max())
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    distance = spec.box * spec.voxel_size / 2 + radius * rng.uniform(0.2, 0.7)
+    return beads + direction * distance
+
+
+def spec_from_params(params: dict[str, object]) -> SimulationSpec:
+    """Preset, then explicit parameters, then a scale on the class counts."""
+    params = dict(params)
+    preset = dict(PRESETS[str(params.pop("preset", "neuron-polyga"))])
+    scale = float(params.pop("scale", 1.0))  # type: ignore[arg-type]
+    counts = params.pop("class_counts", None) or preset.pop("class_counts")
+    preset.pop("class_counts", None)
+    merged = {**preset, **{k: v for k, v in params.items() if v is not None}}
+    scaled = {name: max(int(math.floor(n * scale + 0.5)), 1) for name, n in counts.items()}
+    unknown = [n for n in scaled if n not in STRUCTURES]
+    if unknown:
+        from cryobench.errors import CryobenchError
+        from cryobench.registry import unknown_name_message
+
+        raise CryobenchError(unknown_name_message("simulated complex", unknown[0], STRUCTURES))
+    return SimulationSpec(class_counts=scaled, **merged)  # type: ignore[arg-type]

@@ -1,0 +1,75 @@
+"""Writing a simulated set as real-format files: MRC per particle, labels.csv, metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from cryobench import __version__
+from cryobench.data.mrc import write_volume
+from cryobench.data.simulator.simulate import CONTRAST, SimulationSpec, simulate
+from cryobench.data.subtomograms import Subtomograms
+from cryobench.errors import CryobenchError
+
+METADATA = "metadata.json"
+
+
+def write_simulation(out: Path, spec: SimulationSpec, *, preset: str | None = None,
+                     progress: Callable[[str, int, int], None] | None = None) -> Path:
+    """Simulate and write into a temporary folder renamed into place at the end.
+
+    An interrupted run leaves no half-written data set at ``out``.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise CryobenchError(f"{out}: already exists and is not empty; choose another folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        data = simulate(spec, progress)
+        write_particles(partial, data, progress)
+        meta = {"generator": f"cryobench {__version__}", "preset": preset,
+                "parameters": spec.as_dict(), "particles": len(data),
+                "classes": dict(zip(data.class_names, map(int, data.counts()))),
+                "contrast": CONTRAST, "voxel_size_nm": spec.voxel_size, "complete": True}
+        (partial / METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        if out.exists():
+            out.rmdir()
+        try:
+            os.replace(partial, out)
+        except OSError as exc:  # another process renamed its copy into place first
+            raise FileExistsError(out) from exc
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return out
+
+
+def write_particles(folder: Path, data: Subtomograms,
+                    progress: Callable[[str, int, int], None] | None = None) -> None:
+    """One MRC per particle under ``particles/`` and ``labels.csv`` (path,label)."""
+    (folder / "particles").mkdir(exist_ok=True)
+    rows = ["path,label"]
+    for i, (volume, label, source) in enumerate(zip(data.volumes, data.labels, data.source_ids)):
+        name = data.class_names[label]
+        write_volume(folder / "particles" / source, volume, data.voxel_size,
+                     labels=(f"cryobench simulated {name}", CONTRAST[:80]))
+        rows.append(f"particles/{source},{name}")
+        if progress and (i % 64 == 0 or i == len(data) - 1):
+            progress("writing", i + 1, len(data))
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def is_complete(folder: Path) -> bool:
+    """A finished data set: metadata says so and every listed particle file is there."""
+    try:
+        meta = json.loads((folder / METADATA).read_text(encoding="utf-8"))
+        lines = (folder / "labels.csv").read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, ValueError):
+        return False
+    files = list((folder / "particles").glob("*.mrc"))
+    return bool(meta.get("complete")) and len(lines) - 1 == meta.get("particles") == len(files)

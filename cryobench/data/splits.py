@@ -1,0 +1,66 @@
+"""Stratified train/validation/test splits from a seed; a particle is in one part only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from cryobench.errors import CryobenchError
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices into one data set."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
+                  seed: int, class_names: tuple[str, ...] = ()) -> Split:
+    """One stratified test split, then a stratified validation part of the rest."""
+    _check_counts(labels, class_names, test_fraction, val_fraction)
+    index = np.arange(len(labels))
+    rest, test = train_test_split(index, test_size=test_fraction, stratify=labels,
+                                  random_state=seed)
+    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    return Split(np.sort(train), np.sort(val), np.sort(test))
+
+
+def kfold_split(labels: np.ndarray, folds: int, fold: int, val_fraction: float, seed: int,
+                class_names: tuple[str, ...] = ()) -> Split:
+    """Fold ``fold`` of a repeated (by seed) stratified k-fold as the test part."""
+    _check_counts(labels, class_names, 1.0 / folds, val_fraction, folds=folds)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    rest, test = list(splitter.split(np.zeros(len(labels)), labels))[fold]
+    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    return Split(np.sort(train), np.sort(val), np.sort(test))
+
+
+def _carve_validation(rest: np.ndarray, labels: np.ndarray, val_fraction: float,
+                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if val_fraction <= 0:
+        return rest, np.array([], dtype=rest.dtype)
+    train, val = train_test_split(rest, test_size=val_fraction, stratify=labels[rest],
+                                  random_state=seed + 1)
+    return train, val
+
+
+def _check_counts(labels: np.ndarray, names: tuple[str, ...], test_fraction: float,
+                  val_fraction: float, folds: int = 0) -> None:
+    """Every class needs a particle in every part; say which class is too small."""
+    counts = np.bincount(labels)
+    for c, n in enumerate(counts):
+        need = max(int(np.ceil(1 / test_fraction)), folds)
+        if val_fraction > 0:
+            need = max(need, int(np.ceil(1 / (val_fraction * (1 - test_fraction)))))
+        need = max(need, 3 if val_fraction > 0 else 2)
+        if n < need:
+            name = names[c] if c < len(names) else str(c)
+            raise CryobenchError(
+                f"class {name!r} has {n} particles; this split (test {test_fraction:g}, "
+                f"validation {val_fraction:g}) needs at least {need}: add particles, "
+                f"drop the class, or lower the fractions")

@@ -1,0 +1,101 @@
+"""First-party data sources: real subtomograms (``mrc``) and the simulator (``synthetic``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryobench import hookimpl
+from cryobench.components import DataContext, DataSource
+from cryobench.data.loading import load_dataset
+from cryobench.data.subtomograms import Subtomograms
+from cryobench.errors import DataError
+from cryobench.params import Param
+
+
+class MrcSource(DataSource):
+    """Subtomograms as extracted by RELION, Dynamo, Warp, EMAN2... : MRC plus labels."""
+
+    name = "mrc"
+    summary = "MRC files + CSV/STAR labels, or one .mrcs stack + CSV"
+    params = (
+        Param("path", str, None, "label file (.csv/.star), a folder with one, or a .mrcs stack"),
+        Param("labels", str, None, "CSV (index,label) for a stack, if not beside it",
+              nullable=True),
+        Param("class_names", dict, None, "label text -> class name (e.g. RELION class numbers)",
+              nullable=True),
+        Param("label_column", str, "_rlnClassNumber", "STAR column that holds the label"),
+    )
+
+    def load(self, context: DataContext) -> Subtomograms:
+        labels = context.base_dir / self.labels if self.labels else None
+        return load_dataset(context.base_dir / Path(self.path), labels=labels,
+                            class_names=_as_str_map(self.class_names),
+                            label_column=self.label_column, progress=context.progress)
+
+
+def _as_str_map(mapping: dict | None) -> dict[str, str] | None:
+    return {str(k): str(v) for k, v in mapping.items()} if mapping else None
+
+
+class SyntheticSource(DataSource):
+    """The default data set: simulated once per parameter set, then read from the cache."""
+
+    name = "synthetic"
+    summary = "simulated subtomograms (bead models, CTF, missing wedge, noise)"
+    params = (
+        Param("preset", str, "neuron-polyga", "imaging and class counts to start from",
+              choices=("neuron-polyga",)),
+        Param("snr", float, 0.05, "signal variance / noise variance", low=1e-4, high=100.0),
+        Param("scale", float, 1.0, "multiply every class count (quick runs)", low=0.001),
+        Param("class_counts", dict, None, "complex -> particles, replacing the preset's",
+              nullable=True),
+        Param("box", int, None, "box edge in voxels", low=8, nullable=True),
+        Param("voxel_size", float, None, "nm per voxel", low=0.1, nullable=True),
+        Param("tilt_min", float, None, "lowest tilt angle (degrees)", low=-90, high=0,
+              nullable=True),
+        Param("tilt_max", float, None, "highest tilt angle (degrees)", low=0, high=90,
+              nullable=True),
+        Param("defocus_um", float, None, "defocus in um (negative: underfocus)", nullable=True),
+        Param("defocus_jitter_um", float, 0.3, "per-particle defocus spread (sd)", low=0.0),
+        Param("bfactor_nm2", float, 20.0, "envelope B-factor in nm^2", low=0.0),
+        Param("snr_jitter", float, 0.0, "per-particle spread of log SNR (sd)", low=0.0),
+        Param("shift_nm", float, 1.0, "particle offset from the box centre (sd, nm)", low=0.0),
+        Param("crowding", float, 0.25, "share of particles with a neighbour at the edge",
+              low=0.0, high=1.0),
+        Param("seed", int, 0, "data-set seed (trial seeds vary the splits, not the data)",
+              low=0),
+    )
+
+    def spec(self):
+        from cryobench.data.simulator.simulate import spec_from_params
+
+        return spec_from_params(self.config)
+
+    def load(self, context: DataContext) -> Subtomograms:
+        from cryobench.data.cache import cached_folder, content_key, discard
+        from cryobench.data.simulator.writer import is_complete, write_simulation
+
+        spec = self.spec()
+        key = content_key({"simulator": SIMULATOR_VERSION, **spec.as_dict()})
+
+        def build(path: Path) -> None:
+            write_simulation(path, spec, preset=self.preset, progress=context.progress)
+
+        root = context.cache_dir
+        folder, _ = cached_folder(root, f"synthetic-{key}", is_complete, build)
+        order = {name: name for name in spec.class_counts}
+        try:
+            return load_dataset(folder, class_names=order, progress=context.progress)
+        except DataError:  # damaged after it was written: rebuild once
+            discard(folder)
+            folder, _ = cached_folder(root, f"synthetic-{key}", is_complete, build)
+            return load_dataset(folder, class_names=order, progress=context.progress)
+
+
+#: Bump when the simulator's output for the same parameters changes.
+SIMULATOR_VERSION = 1
+
+
+@hookimpl
+def cryobench_register_data_sources() -> list[type[DataSource]]:
+    return [MrcSource, SyntheticSource]
