@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cryobench.data.loading import load_dataset
+from cryobench.errors import DataError
+
+from .conftest import write_mrc
+
+
+def test_csv_folder_reads_every_particle(csv_folder):
+    data = load_dataset(csv_folder)
+    assert data.class_names == ("TRiC", "ribosome")
+    assert data.counts().tolist() == [3, 3]
+    assert data.volumes.shape == (6, 8, 8, 8) and data.volumes.dtype == np.float32
+    assert data.voxel_size == pytest.approx(1.368)
+    assert data.source_ids[1] == "p1.mrc"
+    assert data.volumes[5].mean() == pytest.approx(5, abs=0.3)
+
+
+def test_class_name_mapping_orders_classes(csv_folder):
+    data = load_dataset(csv_folder / "labels.csv",
+                        class_names={"ribosome": "ribosome", "TRiC": "TRiC"})
+    assert data.class_names == ("ribosome", "TRiC") and data.labels[0] == 0
+
+
+STAR_31 = """
+# version 30001
+
+data_optics
+
+loop_
+_rlnOpticsGroup #1
+_rlnOpticsGroupName #2
+_rlnImagePixelSize #3
+1 opticsGroup1 13.680000
+
+# version 30001
+
+data_particles
+
+loop_
+_rlnImageName #1
+_rlnOpticsGroup #2
+_rlnClassNumber #3
+sub/p0.mrc 1 2
+sub/p1.mrc 1 1
+sub/p2.mrc 1 2
+sub/p3.mrc 1 1
+"""
+
+
+def test_relion_31_star_with_optics_block(csv_folder):
+    star = csv_folder / "particles.star"
+    star.write_text(STAR_31)
+    data = load_dataset(star, class_names={"1": "TRiC", "2": "ribosome"})
+    assert data.class_names == ("TRiC", "ribosome")
+    assert data.labels.tolist() == [1, 0, 1, 0]
+    numeric = load_dataset(star)
+    assert numeric.class_names == ("1", "2")
+
+
+def test_relion_30_star_with_stack_references(tmp_path):
+    rng = np.random.default_rng(2)
+    write_mrc(tmp_path / "stack.mrcs", rng.normal(size=(4, 6, 6, 6)))
+    (tmp_path / "old.star").write_text(
+        "data_\n\nloop_\n_rlnImageName #1\n_rlnClassNumber #2\n"
+        "000001@stack.mrcs 1\n000002@stack.mrcs 2\n000004@stack.mrcs 1\n")
+    data = load_dataset(tmp_path / "old.star")
+    assert len(data) == 3 and data.source_ids.tolist() == ["stack.mrcs@0", "stack.mrcs@1",
+                                                           "stack.mrcs@3"]
+
+
+def test_stack_with_index_csv(tmp_path):
+    rng = np.random.default_rng(3)
+    stack = rng.normal(size=(5, 6, 6, 6)).astype(np.float32)
+    write_mrc(tmp_path / "particles.mrcs", stack)
+    (tmp_path / "particles.csv").write_text("index,label\n0,a\n1,b\n2,a\n3,b\n4,a\n")
+    data = load_dataset(tmp_path / "particles.mrcs")
+    assert data.counts().tolist() == [3, 2]
+    np.testing.assert_allclose(data.volumes[3], stack[3])
+
+
+def error_of(path, **kw) -> str:
+    with pytest.raises(DataError) as info:
+        load_dataset(path, **kw)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_truncated_mrc_names_file_and_record(csv_folder):
+    target = csv_folder / "sub" / "p2.mrc"
+    target.write_bytes(target.read_bytes()[:1500])
+    message = error_of(csv_folder)
+    assert "p2.mrc (line 4): unreadable MRC" in message
+
+
+def test_garbage_mrc(csv_folder):
+    (csv_folder / "sub" / "p0.mrc").write_bytes(b"not an mrc" * 200)
+    assert "p0.mrc (line 2): unreadable MRC" in error_of(csv_folder)
+
+
+def test_non_cubic_volume(csv_folder):
+    write_mrc(csv_folder / "sub" / "p1.mrc", np.zeros((8, 8, 6)))
+    assert "p1.mrc (line 3): volume is not cubic: shape (8, 8, 6)" in error_of(csv_folder)
+
+
+def test_mismatched_box_sizes(csv_folder):
+    write_mrc(csv_folder / "sub" / "p3.mrc", np.zeros((10, 10, 10)))
+    assert "p3.mrc (line 5): box 10 differs from box 8 of p0.mrc" in error_of(csv_folder)
+
+
+def test_mismatched_voxel_sizes(csv_folder):
+    write_mrc(csv_folder / "sub" / "p3.mrc", np.zeros((8, 8, 8)), voxel_angstrom=10.0)
+    assert "p3.mrc (line 5): voxel size 1.0000 nm differs from 1.3680 nm" in error_of(csv_folder)
+
+
+def test_nan_voxels(csv_folder):
+    data = np.zeros((8, 8, 8))
+    data[1, 2, 3] = np.nan
+    data[0, 0, 0] = np.inf
+    write_mrc(csv_folder / "sub" / "p4.mrc", data)
+    assert "p4.mrc (line 6): 2 voxels are NaN or Inf" in error_of(csv_folder)
+
+
+def test_label_for_missing_file(csv_folder):
+    (csv_folder / "sub" / "p5.mrc").unlink()
+    assert "p5.mrc (line 7): file not found" in error_of(csv_folder)
+
+
+def test_duplicate_entry(csv_folder):
+    with open(csv_folder / "labels.csv", "a") as f:
+        f.write("sub/p0.mrc,TRiC\n")
+    assert "labels.csv (line 8): duplicate entry for p0.mrc (also line 2)" in error_of(csv_folder)
+
+
+def test_empty_and_unknown_class(csv_folder):
+    text = (csv_folder / "labels.csv").read_text().replace("sub/p3.mrc,TRiC", "sub/p3.mrc,")
+    (csv_folder / "labels.csv").write_text(text)
+    assert "(line 5): empty class label" in error_of(csv_folder)
+    text = text.replace("sub/p3.mrc,", "sub/p3.mrc,TRiC")
+    (csv_folder / "labels.csv").write_text(text)
+    message = error_of(csv_folder, class_names={"ribosome": "ribosome"})
+    assert "(line 3): unknown class 'TRiC'" in message
+
+
+def test_missing_columns(csv_folder, tmp_path):
+    (csv_folder / "labels.csv").write_text("file,class\nsub/p0.mrc,a\n")
+    assert "labels.csv (line 1): missing columns: need 'path,label'" in error_of(csv_folder)
+    star = csv_folder / "x.star"
+    star.write_text("data_\nloop_\n_rlnImageName #1\nsub/p0.mrc\n")
+    assert "missing columns: no _rlnClassNumber" in error_of(star)
+
+
+def test_folder_without_labels(tmp_path):
+    assert "no labels.csv, .star, .csv or .mrcs file" in error_of(tmp_path)
