@@ -125,6 +125,36 @@ def validate(
     console.print(f"[green]valid[/]: {len(trials)} trials")
 
 
+@app.command()
+@user_errors
+def run(
+    file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
+    executor: str = typer.Option("local", help="Where trials run: 'local' (this process)."),
+    results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads per trial (default: torch's)."),
+) -> None:
+    """Run a benchmark's trials (finished ones are skipped) and print the leaderboard."""
+    from cryobench.config import load_benchmark
+    from cryobench.errors import CryobenchError
+    from cryobench.run.leaderboard import leaderboard_table
+    from cryobench.run.local import run_local
+    from cryobench.run.results import ResultStore
+
+    if executor != "local":
+        raise CryobenchError(f"--executor: unknown executor {executor!r} (valid: local)")
+    registry = make_registry()
+    bench = load_benchmark(file, registry, profile=profile)
+    suffix = f".{profile}" if profile else ""
+    store = ResultStore(results / f"{bench.name}{suffix}.jsonl")
+    records = run_local(bench, registry, store, console, threads=threads, debug=_debug())
+    console.print(leaderboard_table(bench, records))
+    failed = [r for r in records if r["status"] != "ok"]
+    console.print(f"results: {store.path}" + (f"; [red]{len(failed)} failed[/]" if failed else ""))
+    if failed:
+        raise typer.Exit(1)
+
+
 def _parse_mapping(text: Optional[str], what: str) -> Optional[dict[str, str]]:
     """"a=1,b=2" -> {"a": "1", "b": "2"} for command-line options."""
     from cryobench.errors import CryobenchError

@@ -1,4 +1,8 @@
-"""Torch modules behind the loss plugins: ``(logits, soft targets) -> per-sample loss``."""
+"""Torch modules behind the loss plugins: ``(logits, soft targets) -> per-sample loss``.
+
+Every loss is linear in the targets, so mixup's blended targets compose exactly.
+Log-probabilities come from ``log_softmax`` in float32.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,63 @@ from torch.nn import functional as F
 
 
 class SoftCrossEntropy(nn.Module):
-    """-sum_c t_c log p_c, with log p from log_softmax in float32."""
+    """-sum_c w_c t_c log p_c (w = 1 for plain cross-entropy)."""
+
+    def __init__(self, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight if weight is not None else None)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         log_p = F.log_softmax(logits.float(), dim=-1)
+        weighted = targets if self.weight is None else targets * self.weight
+        return -(weighted * log_p).sum(dim=-1)
+
+
+class FocalLoss(nn.Module):
+    """-sum_c alpha_c t_c (1 - p_c)^gamma log p_c (Lin et al. 2017, multi-class)."""
+
+    def __init__(self, gamma: float, alpha: torch.Tensor | None) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.register_buffer("alpha", alpha)
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(logits.float(), dim=-1)
+        modulating = (1.0 - log_p.exp()).clamp(min=0.0).pow(self.gamma)
+        weighted = targets if self.alpha is None else targets * self.alpha
+        return -(weighted * modulating * log_p).sum(dim=-1)
+
+
+class LogitAdjustedLoss(nn.Module):
+    """Cross-entropy on logits + tau log prior (Menon et al. 2021; balanced softmax at tau=1)."""
+
+    def __init__(self, log_prior: torch.Tensor, tau: float) -> None:
+        super().__init__()
+        self.register_buffer("shift", tau * log_prior)
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(logits.float() + self.shift, dim=-1)
         return -(targets * log_p).sum(dim=-1)
+
+
+class LDAMLoss(nn.Module):
+    """Label-distribution-aware margins, m_c proportional to n_c^(-1/4) (Cao et al. 2019),
+    with deferred re-weighting: class weights switch on at ``drw_start`` x max_epochs."""
+
+    def __init__(self, margins: torch.Tensor, scale: float, drw_weights: torch.Tensor,
+                 drw_start: float) -> None:
+        super().__init__()
+        self.scale, self.drw_start = scale, drw_start
+        self.register_buffer("margins", margins)
+        self.register_buffer("drw_weights", drw_weights)
+        self.register_buffer("weights", torch.ones_like(drw_weights))
+
+    def start_epoch(self, epoch: int, max_epochs: int) -> None:
+        active = epoch >= int(self.drw_start * max_epochs)
+        self.weights = self.drw_weights.clone() if active else torch.ones_like(self.drw_weights)
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        # subtract each class's margin from its own logit, in proportion to its target mass
+        adjusted = logits.float() - targets * self.margins
+        log_p = F.log_softmax(self.scale * adjusted, dim=-1)
+        return -(targets * self.weights * log_p).sum(dim=-1)

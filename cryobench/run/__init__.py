@@ -1,0 +1,1 @@
+"""Running trials and presenting their results."""

@@ -1,0 +1,87 @@
+"""The local executor: trials one after another in this process, with rich progress."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cryobench.config import Benchmark
+from cryobench.data.cache import cache_root
+from cryobench.errors import CryobenchError
+from cryobench.registry import Registry
+from cryobench.run.results import ResultStore
+from cryobench.run.trial import TrialEnvironment, run_trial
+from cryobench.trials import expand_trials
+
+
+def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console: Console,
+              *, threads: int | None = None, debug: bool = False) -> list[dict[str, Any]]:
+    """Run every trial not already finished (same content hash); return all results."""
+    trials = expand_trials(bench)
+    done = store.finished()
+    todo = [t for t in trials if t.key not in done]
+    if len(todo) < len(trials):
+        console.print(f"{len(trials) - len(todo)} of {len(trials)} trials already finished "
+                      f"in {store.path}; running the other {len(todo)}")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
+    with Progress(*columns, console=console) as bars:
+        overall = bars.add_task("trials", total=len(todo), status="")
+        phases: dict[str, int] = {}
+
+        def on_data(phase: str, done_: int, total: int) -> None:
+            if phase not in phases:
+                phases[phase] = bars.add_task(f"  {phase}", total=total, status="")
+            bars.update(phases[phase], completed=done_, total=total)
+
+        env = TrialEnvironment(
+            registry=registry, base_dir=(bench.path.parent if bench.path else Path.cwd()),
+            cache_dir=cache_root(), threads=threads, progress=on_data)
+        for trial in todo:
+            label = f"{trial.arm} / seed {trial.seed}" + (
+                f" / fold {trial.fold}" if trial.fold is not None else "")
+            epoch_task = bars.add_task(f"  {label}", total=trial.train.max_epochs, status="")
+
+            def on_epoch(record: dict[str, Any], task: int = epoch_task) -> None:
+                bars.update(task, completed=record["epoch"],
+                            status=f"val F1 {record['val_macro_f1']:.3f}")
+
+            env.on_epoch = on_epoch
+            record = _run_one(trial, env, debug)
+            store.append(record)
+            done[trial.key] = record
+            bars.remove_task(epoch_task)
+            bars.update(overall, advance=1, status=_status(record))
+            if record["status"] != "ok":
+                console.print(f"[red]trial {label} failed:[/] {record['error']}")
+    return [done[t.key] for t in trials if t.key in done]
+
+
+def _run_one(trial, env: TrialEnvironment, debug: bool) -> dict[str, Any]:
+    try:
+        return run_trial(trial, env)
+    except CryobenchError as exc:
+        if debug:
+            raise
+        return _failed(trial, str(exc))
+    except Exception as exc:  # a broken trial is recorded, and the others go on
+        if debug:
+            raise
+        return _failed(trial, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+def _failed(trial, error: str, trace: str = "") -> dict[str, Any]:
+    return {"key": trial.key, "benchmark": trial.benchmark, "arm": trial.arm,
+            "seed": trial.seed, "fold": trial.fold, "status": "failed", "error": error,
+            "traceback": trace, "config": trial.config()}
+
+
+def _status(record: dict[str, Any]) -> str:
+    if record["status"] != "ok":
+        return "[red]failed[/]"
+    m = record["metrics"]
+    return f"last: F1 {m['macro_f1']:.3f}, G {m['macro_gmean']:.3f}"

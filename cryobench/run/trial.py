@@ -1,0 +1,94 @@
+"""One trial as a plain function of its configuration: data, split, fit, predict, score."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryobench.components import DataContext, FitContext
+from cryobench.config import DatasetSpec
+from cryobench.data.splits import Split, holdout_split, kfold_split
+from cryobench.data.subtomograms import Subtomograms
+from cryobench.registry import Registry
+from cryobench.trials import Trial
+
+
+@dataclass
+class TrialEnvironment:
+    """What a trial needs from where it runs; passed in, never global."""
+
+    registry: Registry
+    base_dir: Path  # relative paths in the benchmark file resolve here
+    cache_dir: Path
+    threads: int | None = None
+    progress: Callable[[str, int, int], None] | None = None
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
+    datasets: dict[str, Subtomograms] = field(default_factory=dict)  # memo within a process
+
+
+def load_data(spec: DatasetSpec, env: TrialEnvironment) -> Subtomograms:
+    """The data set of a trial, class subset taken; loaded once per process."""
+    key = json.dumps(spec.source.as_dict(), sort_keys=True)
+    if key not in env.datasets:
+        source = spec.source.build(env.registry)
+        env.datasets[key] = source.load(DataContext(env.base_dir, env.cache_dir, env.progress))
+    data = env.datasets[key]
+    return data.select_classes(spec.classes) if spec.classes else data
+
+
+def split_data(trial: Trial, data: Subtomograms) -> Split:
+    s = trial.split
+    if s.method == "kfold":
+        return kfold_split(data.labels, s.folds, trial.fold or 0, s.val_fraction, trial.seed,
+                           data.class_names)
+    return holdout_split(data.labels, s.test_fraction, s.val_fraction, trial.seed,
+                         data.class_names)
+
+
+def run_trial(trial: Trial, env: TrialEnvironment) -> dict[str, Any]:
+    """Train on the training split, predict the untouched test split; plain data back."""
+    from cryobench.train.device import choose_device
+    from cryobench.train.metrics import score
+
+    clock = time.perf_counter
+    t0 = clock()
+    data = load_data(trial.dataset, env)
+    split = split_data(trial, data)
+    train, val, test = data.take(split.train), data.take(split.val), data.take(split.test)
+    t1 = clock()
+    sampler = trial.sampler.build(env.registry)
+    volumes, labels = sampler.fit_resample(train.volumes, train.labels, trial.seed)
+    resampled = train if volumes is train.volumes else train.with_volumes(volumes, labels)
+    t2 = clock()
+    context = FitContext(
+        num_classes=data.num_classes, train=trial.train,
+        loss=trial.loss.build(env.registry),
+        augmentations=[a.build(env.registry) for a in trial.augment],
+        seed=trial.seed, device=str(choose_device(trial.train.device)), threads=env.threads,
+        cache_dir=env.cache_dir, on_epoch=env.on_epoch,
+    )
+    model = trial.model.build(env.registry)
+    ensemble = trial.ensemble.build(env.registry)
+    predictor = ensemble.fit(model, resampled, val, context)
+    t3 = clock()
+    probabilities = predictor.predict_proba(test.volumes)
+    t4 = clock()
+    scores = score(test.labels, probabilities.argmax(1), data.class_names)
+    report = predictor.report(test) if hasattr(predictor, "report") else {}
+    return {
+        "key": trial.key, "benchmark": trial.benchmark, "arm": trial.arm, "seed": trial.seed,
+        "fold": trial.fold, "classes": list(data.class_names), "status": "ok",
+        "metrics": {"macro_f1": scores.macro_f1, "macro_gmean": scores.macro_gmean,
+                    "balanced_accuracy": scores.balanced_accuracy},
+        "per_class": scores.as_dict()["per_class"], "confusion": scores.confusion.tolist(),
+        "sizes": {"train": len(train), "train_resampled": len(resampled), "val": len(val),
+                  "test": len(test)},
+        "timings": {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
+                    "fit_seconds": t3 - t2, "predict_seconds": t4 - t3},
+        "fit": dict(context.extras), "report": report, "device": context.device,
+        "config": trial.config(),
+    }

