@@ -1,0 +1,99 @@
+"""The CLI through a real subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cryobench import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cryobench.cli", *args], capture_output=True,
+                          text=True, env={**os.environ, "COLUMNS": "200", **(env or {})},
+                          cwd=cwd, timeout=600)
+
+
+def test_version_and_help():
+    assert cli("--version").stdout.strip() == f"cryobench {__version__}"
+    out = cli("--help").stdout
+    for command in ("run", "validate", "simulate", "inspect", "plugins"):
+        assert command in out
+
+
+def test_plugins_lists_builtins_and_installed_example(example_plugin_site):
+    env = {"PYTHONPATH": f"{example_plugin_site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = cli("plugins", env=env)
+    assert result.returncode == 0, result.stderr
+    for name in ("synthetic", "multipath", "smote", "focal", "mixup", "none"):
+        assert name in result.stdout
+    assert "poly1" in result.stdout and "cryobench-poly-loss" in result.stdout
+    blocked = cli("plugins", "--kind", "loss",
+                  env={**env, "CRYOBENCH_BLOCK_PLUGINS": "cryobench_poly"})
+    assert "poly1" not in blocked.stdout and "focal" in blocked.stdout
+
+
+def test_example_plugin_used_in_a_benchmark_file(example_plugin_site, tmp_path):
+    env = {"PYTHONPATH": f"{example_plugin_site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    bench = tmp_path / "poly.toml"
+    bench.write_text('[benchmark]\nname = "poly"\n[dataset]\nsource = "synthetic"\n'
+                     '[[arm]]\nname = "cnn + poly1"\nmodel = "cnn"\n'
+                     'loss = { name = "poly1", epsilon = 2.0 }\n')
+    result = cli("validate", str(bench), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "poly1" in result.stdout and "epsilon=2.0" in result.stdout and "5 trials" in result.stdout
+
+
+def test_validate_shipped_benchmark():
+    result = cli("validate", str(ROOT / "benchmarks" / "neural.toml"), "--profile", "quick")
+    assert result.returncode == 0, result.stderr
+    assert "6 arms, 6 trials" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[benchmark]\nname = "x"\n[dataset]\nsource = "synthetic"\n[[arm]]\nname = "a"\n'
+         'model = "multipth"\n', "arm[0].model: unknown model 'multipth'; did you mean 'multipath'?"),
+        ('[benchmark]\nname = "x"\n[dataset]\nsource = "synthetic"\n[[arm]]\nname = "a"\n'
+         'model = "cnn"\nloss = { name = "focal", gamma = -1.0 }\n',
+         "arm[0].loss.gamma: got -1.0, expected a number >= 0.0"),
+        ('[benchmark\n', "not valid TOML"),
+    ],
+)
+def test_malformed_file_one_line_exit_2(tmp_path, body, message):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(body)
+    result = cli("validate", str(bad))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(bad) in lines[0]
+    assert "Traceback" not in result.stderr
+    debug = cli("--debug", "validate", str(bad))
+    assert "Traceback" in debug.stderr
+
+
+def test_simulate_then_inspect(tmp_path):
+    out = tmp_path / "sim"
+    made = cli("simulate", str(out), "--counts", "TRiC=6,ribosome=4", "--box", "16")
+    assert made.returncode == 0, made.stderr
+    assert not list(tmp_path.glob(".sim.partial*"))
+    assert len(list((out / "particles").glob("*.mrc"))) == 10
+    seen = cli("inspect", str(out))
+    assert seen.returncode == 0, seen.stderr
+    assert "TRiC" in seen.stdout and "60.00" in seen.stdout and "box 16^3" in seen.stdout
+    again = cli("simulate", str(out), "--counts", "TRiC=6,ribosome=4")
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_inspect_bad_file_one_line_exit_2(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,label\nmissing.mrc,a\n")
+    result = cli("inspect", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("missing.mrc (line 2): file not found")
