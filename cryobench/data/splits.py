@@ -27,7 +27,7 @@ def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
     rest, test = train_test_split(index, test_size=test_fraction, stratify=labels,
                                   random_state=seed)
     train, val = _carve_validation(rest, labels, val_fraction, seed)
-    return Split(np.sort(train), np.sort(val), np.sort(test))
+    return _check_parts(Split(np.sort(train), np.sort(val), np.sort(test)), labels, class_names)
 
 
 def kfold_split(labels: np.ndarray, folds: int, fold: int, val_fraction: float, seed: int,
@@ -37,7 +37,7 @@ def kfold_split(labels: np.ndarray, folds: int, fold: int, val_fraction: float, 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, test = list(splitter.split(np.zeros(len(labels)), labels))[fold]
     train, val = _carve_validation(rest, labels, val_fraction, seed)
-    return Split(np.sort(train), np.sort(val), np.sort(test))
+    return _check_parts(Split(np.sort(train), np.sort(val), np.sort(test)), labels, class_names)
 
 
 def _carve_validation(rest: np.ndarray, labels: np.ndarray, val_fraction: float,
@@ -52,15 +52,27 @@ def _carve_validation(rest: np.ndarray, labels: np.ndarray, val_fraction: float,
 def _check_counts(labels: np.ndarray, names: tuple[str, ...], test_fraction: float,
                   val_fraction: float, folds: int = 0) -> None:
     """Every class needs a particle in every part; say which class is too small."""
-    counts = np.bincount(labels)
-    for c, n in enumerate(counts):
-        need = max(int(np.ceil(1 / test_fraction)), folds)
-        if val_fraction > 0:
-            need = max(need, int(np.ceil(1 / (val_fraction * (1 - test_fraction)))))
-        need = max(need, 3 if val_fraction > 0 else 2)
+    need = max(3 if val_fraction > 0 else 2, folds)
+    for c, n in enumerate(np.bincount(labels)):
         if n < need:
-            name = names[c] if c < len(names) else str(c)
             raise CryobenchError(
-                f"class {name!r} has {n} particles; this split (test {test_fraction:g}, "
-                f"validation {val_fraction:g}) needs at least {need}: add particles, "
-                f"drop the class, or lower the fractions")
+                f"class {_name(names, c)!r} has {n} particles; this split (test "
+                f"{test_fraction:g}, validation {val_fraction:g}) needs at least {need}: "
+                "add particles, drop the class, or lower the fractions")
+
+
+def _check_parts(split: Split, labels: np.ndarray, names: tuple[str, ...]) -> Split:
+    """Rounding can leave a small class out of a part: an error, not a silent zero."""
+    for part, index in (("test", split.test), ("validation", split.val), ("training", split.train)):
+        if part == "validation" and len(index) == 0:
+            continue
+        present = np.bincount(labels[index], minlength=labels.max() + 1)
+        for c in np.flatnonzero(present == 0):
+            raise CryobenchError(
+                f"class {_name(names, c)!r} ({int((labels == c).sum())} particles) has none in "
+                f"the {part} part; add particles or raise the {part} fraction")
+    return split
+
+
+def _name(names: tuple[str, ...], c: int) -> str:
+    return names[c] if c < len(names) else str(c)

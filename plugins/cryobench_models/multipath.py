@@ -117,7 +117,9 @@ class MultiPathModel(TorchModel):
             digest.update(part.labels.tobytes())
         digest.update(json.dumps({"kind": kind, "class": k, "widths": list(self.widths),
                                   "dropout": self.dropout, "epochs": self.stage1_epochs,
-                                  "seed": context.seed, "train": asdict(context.train),
+                                  "seed": context.seed,
+                                  # stage 1 has its own epoch budget; the rest is shared
+                                  "train": {**asdict(context.train), "max_epochs": None},
                                   "device": context.device}, sort_keys=True).encode())
         return Path(context.cache_dir) / "stage1" / f"{digest.hexdigest()}.pt"
 

@@ -35,6 +35,9 @@ def test_kfold_folds_partition_the_data():
 
 
 def test_too_small_class_is_named():
-    labels = np.array([0] * 50 + [1] * 3)
-    with pytest.raises(CryobenchError, match="class 'rare' has 3 particles; this split"):
+    labels = np.array([0] * 50 + [1] * 2)
+    with pytest.raises(CryobenchError, match="class 'rare' has 2 particles; this split"):
         holdout_split(labels, 0.2, 0.1, seed=0, class_names=("common", "rare"))
+    labels = np.array([0] * 200 + [1] * 3)  # rounding leaves it out of the test part
+    with pytest.raises(CryobenchError, match="class 'rare' .3 particles. has none in the"):
+        holdout_split(labels, 0.05, 0.05, seed=0, class_names=("common", "rare"))

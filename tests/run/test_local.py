@@ -1,0 +1,42 @@
+"""`cryobench run` end to end through the local executor: progress, results, resume."""
+
+from __future__ import annotations
+
+import json
+
+from cryobench.config import parse_benchmark
+from cryobench.registry import Registry
+from cryobench.run.leaderboard import summarise
+from cryobench.run.local import run_local
+from cryobench.run.results import ResultStore
+from rich.console import Console
+
+DOC = {
+    "benchmark": {"name": "local", "seeds": [0, 1]},
+    "dataset": {"source": "synthetic", "box": 12, "voxel_size": 4.0, "snr": 5.0,
+                "class_counts": {"TRiC": 12, "ribosome": 12}},
+    "train": {"max_epochs": 1, "batch_size": 8},
+    "arm": [{"name": "cnn", "model": "cnn"},
+            {"name": "broken", "model": "cnn", "sampler": "smote",
+             "dataset": {"class_counts": {"TRiC": 12, "ribosome": 12, "proteasome_s": 2}}}],
+    "reference": {"arms": {"cnn": {"macro_f1": 68.1}}},
+}
+
+
+def test_run_records_resumes_and_isolates_failures(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    bench = parse_benchmark(DOC, Registry())
+    store = ResultStore(tmp_path / "results.jsonl")
+    console = Console(record=True, width=150)
+    records = run_local(bench, Registry(), store, console)
+    assert [r["status"] for r in records] == ["ok", "ok", "failed", "failed"]
+    assert "class 'proteasome_s' has 2 particles" in records[2]["error"]
+    lines = store.path.read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[0])["arm"] == "cnn"
+    summary = {s.arm: s for s in summarise(records, ("macro_f1",))}
+    assert summary["cnn"].n == 2
+
+    again = run_local(bench, Registry(), store, Console(record=True, width=150))
+    text = len(store.path.read_text().splitlines())
+    assert text == 6  # only the two failed trials ran again
+    assert [r["key"] for r in again[:2]] == [r["key"] for r in records[:2]]

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cryobench.config import parse_benchmark
+from cryobench.data.simulator.simulate import SimulationSpec, simulate
+from cryobench.data.splits import holdout_split
+from cryobench.registry import Registry
+from cryobench.run.trial import TrialEnvironment, run_trial
+from cryobench.trials import expand_trials
+
+EASY = {"source": "synthetic", "box": 16, "voxel_size": 3.0, "snr": 10.0, "crowding": 0.0,
+        "class_counts": {"TRiC": 30, "ribosome": 30, "proteasome_d": 30}}
+
+
+def bench(arm: dict, epochs: int = 3, seeds=(0,), **train):
+    doc = {"benchmark": {"name": "t", "seeds": list(seeds)}, "dataset": dict(EASY),
+           "train": {"max_epochs": epochs, "patience": 0, "batch_size": 16, **train},
+           "arm": [{"name": "a", **arm}]}
+    return parse_benchmark(doc, Registry())
+
+
+def env(tmp_path):
+    return TrialEnvironment(Registry(), tmp_path, tmp_path / "cache", threads=2)
+
+
+def test_same_seed_same_numbers(tmp_path):
+    trial = expand_trials(bench({"model": "cnn", "augment": ["mixup", "wedge_flip"]}, 2))[0]
+    e = env(tmp_path)
+    first, second = run_trial(trial, e), run_trial(trial, e)
+    assert first["metrics"] == second["metrics"]
+    assert first["confusion"] == second["confusion"]
+    state = torch.random.get_rng_state()
+    run_trial(trial, e)
+    assert torch.equal(state, torch.random.get_rng_state())  # global RNG untouched
+
+
+@pytest.mark.slow
+def test_multipath_stage1_then_stage2_learns_and_reuses_stage1(tmp_path):
+    arm = {"model": {"name": "multipath", "stage1_epochs": 2}, "loss": "focal"}
+    trial = expand_trials(bench(arm, epochs=6, lr=0.003))[0]
+    e = env(tmp_path)
+    result = run_trial(trial, e)
+    assert result["metrics"]["macro_f1"] > 0.7  # chance is 1/3
+    rows = result["report"]["stage1"]
+    assert [r["class"] for r in rows] == ["TRiC", "ribosome", "proteasome_d"]
+    assert [r["path"] for r in rows] == ["conv3", "conv5", "dilated3"]
+    assert all(0 <= r["f1"] <= 1 and 0 <= r["gmean"] <= 1 for r in rows)
+    assert "stage1_path0_epochs_run" in result["fit"]
+    cached = sorted((tmp_path / "cache" / "stage1").glob("*.pt"))
+    assert len(cached) == 3
+    # another arm on the same data and seed reuses the stage-1 weights instead of training
+    other = expand_trials(bench({**arm, "loss": "ce"}, epochs=1, lr=0.003))[0]
+    e2 = env(tmp_path)
+    result2 = run_trial(other, e2)
+    assert "stage1_path0_epochs_run" not in result2["fit"]
+    assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
+
+
+def test_trial_returns_plain_data(tmp_path):
+    trial = expand_trials(bench({"model": "resnet3d", "sampler": "oversample",
+                                 "loss": "logit_adjusted"}, 1))[0]
+    r = run_trial(trial, env(tmp_path))
+    import json
+
+    json.dumps(r)  # plain data: crosses a process boundary and goes into a JSON file
+    assert r["sizes"]["test"] == 18 and r["sizes"]["train_resampled"] == 3 * 22
+    assert set(r["metrics"]) == {"macro_f1", "macro_gmean", "balanced_accuracy"}
+    assert r["fit"]["samples_per_second"] > 0 and r["device"] == "cpu"
+    assert np.array(r["confusion"]).sum() == 18
+
+
+def test_splits_never_leak_into_training(tmp_path):
+    data = simulate(SimulationSpec(class_counts={"TRiC": 20, "ribosome": 20}, box=8))
+    split = holdout_split(data.labels, 0.2, 0.1, 0, data.class_names)
+    ids = [set(data.source_ids[p]) for p in (split.train, split.val, split.test)]
+    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
