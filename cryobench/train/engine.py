@@ -51,6 +51,7 @@ def train_module(
     loss: nn.Module | None = None,
     augment: bool = True,
     init: dict[str, Any] | None = None,
+    channels_last: bool = False,
 ) -> FitResult:
     """Fit ``build()`` with the context's loss, augmentations and training budget.
 
@@ -68,15 +69,21 @@ def train_module(
         if init is not None:
             module.load_state_dict(init, strict=False)
         module.to(device)
+        if channels_last:
+            module.to(memory_format=torch.channels_last_3d)
         criterion = (loss or context.loss.build(train.counts())).to(device)
-        return _fit(module, criterion, train, val, context, device, epochs, augment)
+        return _fit(module, criterion, train, val, context, device, epochs, augment,
+                    channels_last)
 
 
 def _fit(module: nn.Module, criterion: nn.Module, train: Subtomograms, val: Subtomograms,
-         context: FitContext, device: torch.device, epochs: int, augment: bool) -> FitResult:
+         context: FitContext, device: torch.device, epochs: int, augment: bool,
+         channels_last: bool) -> FitResult:
     cfg = context.train
     generator = torch.Generator(device="cpu").manual_seed(context.seed)
     x_train = as_tensor(train.volumes, device)
+    if channels_last:
+        x_train = x_train.contiguous(memory_format=torch.channels_last_3d)
     targets = nn.functional.one_hot(torch.from_numpy(train.labels), context.num_classes)
     targets = targets.float().to(device)
     weights = torch.ones(len(train), device=device) if context.sample_weight is None else \

@@ -19,9 +19,13 @@ class TorchModel(Model):
     def build_module(self, num_classes: int, box: int) -> nn.Module:
         """A fresh network: ``[B, 1, D, D, D] -> logits [B, num_classes]``."""
 
+    def channels_last(self) -> bool:
+        """Train in channels-last 3D layout: only where a measurement shows it pays."""
+        return False
+
     def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
         result = train_module(lambda: self.build_module(context.num_classes, train.box),
-                              train, val, context)
+                              train, val, context, channels_last=self.channels_last())
         record_fit(context, result)
         return TorchPredictor(result.module, torch.device(context.device),
                               context.train.eval_batch_size)

@@ -20,12 +20,17 @@ class SerialCNN(TorchModel):
         Param("path", str, "conv3", "receptive-field style of the path", choices=PATH_CHOICES),
         Param("widths", list, [8, 16, 32], "channels of the three conv layers", items=int, low=1),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
+        Param("early_pool", bool, True, "pool right after the stem (fast); false: heavier"),
     )
+
+    def channels_last(self) -> bool:
+        return not self.early_pool  # measured: pays only at full resolution
 
     def build_module(self, num_classes: int, box: int):
         from cryobench_models.networks import PathClassifier, SerialPath
 
-        return PathClassifier(SerialPath(self.path, self.widths), num_classes, self.dropout)
+        return PathClassifier(SerialPath(self.path, self.widths, self.early_pool), num_classes,
+                              self.dropout)
 
 
 class Inception3DModel(TorchModel):

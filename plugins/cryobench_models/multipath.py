@@ -31,6 +31,7 @@ class MultiPathModel(TorchModel):
               items=int, low=1),
         Param("hidden", int, 64, "units of the dense layer after the concatenation", low=1),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
+        Param("early_pool", bool, True, "pool right after each stem (fast); false: heavier"),
         Param("stage1_epochs", int, 6, "epochs of each path's one-vs-rest training (0: skip)",
               low=0),
     )
@@ -46,10 +47,14 @@ class MultiPathModel(TorchModel):
                 raise CryobenchError(unknown_name_message("path kind", kind, PATH_KINDS))
         return [self.paths[k % len(self.paths)] for k in range(num_classes)]
 
+    def channels_last(self) -> bool:
+        return not self.early_pool  # measured: pays only at full resolution
+
     def build_module(self, num_classes: int, box: int):
         from cryobench_models.networks import MultiPath, SerialPath
 
-        paths = [SerialPath(kind, self.widths) for kind in self.path_kinds(num_classes)]
+        paths = [SerialPath(kind, self.widths, self.early_pool)
+                 for kind in self.path_kinds(num_classes)]
         return MultiPath(paths, num_classes, self.hidden, self.dropout)
 
     def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
@@ -62,7 +67,8 @@ class MultiPathModel(TorchModel):
         init = {f"paths.{k}.{name}": tensor for k, (state, _) in enumerate(stage1)
                 for name, tensor in state.items()}
         result = train_module(lambda: self.build_module(context.num_classes, train.box),
-                              train, val, context, init=init or None)
+                              train, val, context, init=init or None,
+                              channels_last=self.channels_last())
         record_fit(context, result)
         device = torch.device(context.device)
         return MultiPathPredictor(result.module, device, context.train.eval_batch_size,
@@ -84,7 +90,7 @@ class MultiPathModel(TorchModel):
                                         augmentations=[])
 
         def build() -> PathClassifier:
-            return PathClassifier(SerialPath(kind, self.widths), 2, self.dropout)
+            return PathClassifier(SerialPath(kind, self.widths, self.early_pool), 2, self.dropout)
 
         cache = self._cache_file(kind, k, train, val, context)
         device = torch.device(context.device)
@@ -95,6 +101,7 @@ class MultiPathModel(TorchModel):
         else:
             result = train_module(build, binary_train, binary_val, stage_context,
                                   max_epochs=self.stage1_epochs,
+                                  channels_last=self.channels_last(),
                                   loss=nn.CrossEntropyLoss(reduction="none"), augment=False)
             module = result.module
             record_fit(context, result, prefix=f"stage1_path{k}_")
@@ -116,6 +123,7 @@ class MultiPathModel(TorchModel):
             digest.update(np.ascontiguousarray(part.volumes).data)
             digest.update(part.labels.tobytes())
         digest.update(json.dumps({"kind": kind, "class": k, "widths": list(self.widths),
+                                  "early_pool": self.early_pool,
                                   "dropout": self.dropout, "epochs": self.stage1_epochs,
                                   "seed": context.seed,
                                   # stage 1 has its own epoch budget; the rest is shared

@@ -25,26 +25,34 @@ def _layer(kind: str, cin: int, cout: int, stride: int, first: bool) -> nn.Seque
         return conv(cin, cout, 5, stride=stride)
     if kind == "dilated3" and not first:
         return conv(cin, cout, 3, stride=stride, dilation=2)
-    if kind == "factorised":
+    if kind == "factorised" and not first:  # a 1^3 conv on the one-channel input is a mere
+        # scaling, and measured 12x slower: the stem stays a plain 3^3 conv
         return nn.Sequential(conv(cin, cout, 1), conv(cout, cout, 3, stride=stride))
     return conv(cin, cout, 3, stride=stride)
 
 
 class SerialPath(nn.Module):
-    """One path: a strided stem, a conv, a max-pool, a conv: D^3 -> (D/4)^3 feature maps."""
+    """One path: a strided stem and two convs with max-pools between them.
 
-    def __init__(self, kind: str = "conv3", widths: Sequence[int] = (8, 16, 32)) -> None:
+    ``early_pool`` (the default) pools right after the stem, D^3 -> (D/8)^3: 6x fewer FLOPs
+    and about 4.7x faster training on CPU than pooling after the second conv
+    (D^3 -> (D/4)^3), which is kept as the heavier variant.
+    """
+
+    def __init__(self, kind: str = "conv3", widths: Sequence[int] = (8, 16, 32),
+                 early_pool: bool = True) -> None:
         super().__init__()
         if kind not in PATH_KINDS:
             raise ValueError(f"unknown path kind {kind!r}")
         w1, w2, w3 = widths
         self.kind, self.out_channels = kind, w3
-        self.layers = nn.Sequential(
-            _layer(kind, 1, w1, stride=2, first=True),
-            _layer(kind, w1, w2, stride=1, first=False),
-            nn.MaxPool3d(2),
-            _layer(kind, w2, w3, stride=1, first=False),
-        )
+        stem = _layer(kind, 1, w1, stride=2, first=True)
+        middle = _layer(kind, w1, w2, stride=1, first=False)
+        last = _layer(kind, w2, w3, stride=1, first=False)
+        if early_pool:
+            self.layers = nn.Sequential(stem, nn.MaxPool3d(2), middle, nn.MaxPool3d(2), last)
+        else:
+            self.layers = nn.Sequential(stem, middle, nn.MaxPool3d(2), last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

@@ -93,7 +93,7 @@ class SyntheticSource(DataSource):
 
 
 #: Bump when the simulator's output for the same parameters changes.
-SIMULATOR_VERSION = 1
+SIMULATOR_VERSION = 2
 
 
 @hookimpl

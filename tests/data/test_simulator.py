@@ -30,10 +30,22 @@ def test_volumes_are_normalised():
 
 @pytest.mark.parametrize("snr", [0.5, 0.05, 0.01])
 def test_measured_snr_within_ten_percent(snr):
-    spec = SimulationSpec(class_counts={"TRiC": 4}, box=24, snr=snr)
-    stages = simulate_batch(spec, ["TRiC"] * 4, np.arange(4))
-    measured = stages.signal.var(axis=(1, 2, 3)) / stages.noise.var(axis=(1, 2, 3))
-    np.testing.assert_allclose(measured, snr, rtol=0.10)
+    counts = {"TRiC": 1, "ribosome": 1, "proteasome_d": 1}
+    spec = SimulationSpec(class_counts=counts, box=40, snr=snr, crowding=0.0)
+    names = list(counts) * 8  # class-balanced, particles the reference did not see
+    stages = simulate_batch(spec, names, np.arange(len(names)))
+    noise = stages.noise.var(axis=(1, 2, 3))
+    np.testing.assert_allclose(noise, noise[0], rtol=1e-4)  # one noise level per data set
+    measured = stages.signal.var(axis=(1, 2, 3)).mean() / noise.mean()
+    assert measured == pytest.approx(snr, rel=0.10)
+
+
+def test_small_complexes_are_fainter_than_large_ones():
+    counts = {"TRiC": 1, "ribosome": 1}
+    spec = SimulationSpec(class_counts=counts, box=40, snr=0.1, crowding=0.0)
+    stages = simulate_batch(spec, ["TRiC", "ribosome"] * 4, np.arange(8))
+    signal = stages.signal.var(axis=(1, 2, 3)).reshape(4, 2).mean(0)
+    assert signal[0] < 0.6 * signal[1]
 
 
 def test_missing_wedge_is_empty():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -29,7 +30,7 @@ PRESETS: dict[str, dict[str, object]] = {
 
 
 @dataclass(frozen=True)
-class SimulationSpec:
+class SimulationSpec:  # frozen and hashable: it keys the noise-level cache
     """Every parameter of a simulated data set; its hash keys the cache."""
 
     class_counts: dict[str, int] = field(hash=False)
@@ -92,29 +93,14 @@ def simulate(spec: SimulationSpec,
 def simulate_batch(spec: SimulationSpec, names: list[str], index: np.ndarray) -> Stages:
     """Particles ``index`` (each with its own seeded generator, so batching is invisible)."""
     rngs = [np.random.default_rng([spec.seed, 1, int(i)]) for i in index]
-    points = [_particle_voxels(spec, name, rng) for name, rng in zip(names, rngs)]
-    grid = optics.FrequencyGrid.for_box(spec.box, spec.voxel_size)
-    shape = (spec.box,) * 3
-    axes = (1, 2, 3)
-
-    density_f = np.fft.rfftn(splat(points, spec.box).astype(np.float32), axes=axes)
-    density_f *= optics.bead_transfer(grid, BEAD_SIGMA).astype(np.float32)
-    density = np.fft.irfftn(density_f, s=shape, axes=axes)
-
-    wedge = optics.wedge_mask(grid, spec.tilt_min, spec.tilt_max)
-    defocus = np.array([-(spec.defocus_um + rng.normal(0, spec.defocus_jitter_um)) * 1e3
-                        for rng in rngs])
-    transfer = optics.ctf(grid, defocus, voltage_kv=spec.voltage_kv, cs_mm=spec.cs_mm,
-                          amplitude_contrast=spec.amplitude_contrast,
-                          bfactor_nm2=spec.bfactor_nm2) * wedge
-    signal = -np.fft.irfftn(density_f * transfer.astype(np.float32), s=shape, axes=axes)
-
+    density, signal, wedge = _render(spec, names, rngs, crowding=True)
+    shape, axes = (spec.box,) * 3, (1, 2, 3)
     white = np.stack([rng.standard_normal(shape, dtype=np.float32) for rng in rngs])
     noise = np.fft.irfftn(np.fft.rfftn(white, axes=axes) * wedge, s=shape, axes=axes)
     snr = spec.snr * np.exp(np.array([rng.normal(0, spec.snr_jitter) for rng in rngs]))
-    scale = np.sqrt(signal.var(axis=axes) / (snr * noise.var(axis=axes)))
+    # unit variance exactly, then the data set's noise level at this particle's SNR
+    scale = np.sqrt(reference_signal_variance(spec) / snr / noise.var(axis=axes))
     noise *= scale[:, None, None, None]
-
     image = signal + noise
     image -= image.mean(axis=axes, keepdims=True)
     image /= image.std(axis=axes, keepdims=True)
@@ -122,11 +108,45 @@ def simulate_batch(spec: SimulationSpec, names: list[str], index: np.ndarray) ->
                   noise.astype(np.float32), image.astype(np.float32))
 
 
-def _particle_voxels(spec: SimulationSpec, name: str, rng: np.random.Generator) -> np.ndarray:
+def _render(spec: SimulationSpec, names: list[str], rngs: list[np.random.Generator],
+            crowding: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noise-free density, and the imaged signal (bead blur, CTF, wedge, contrast)."""
+    points = [_particle_voxels(spec, name, rng, crowding) for name, rng in zip(names, rngs)]
+    grid = optics.FrequencyGrid.for_box(spec.box, spec.voxel_size)
+    shape, axes = (spec.box,) * 3, (1, 2, 3)
+    density_f = np.fft.rfftn(splat(points, spec.box).astype(np.float32), axes=axes)
+    density_f *= optics.bead_transfer(grid, BEAD_SIGMA).astype(np.float32)
+    density = np.fft.irfftn(density_f, s=shape, axes=axes)
+    wedge = optics.wedge_mask(grid, spec.tilt_min, spec.tilt_max)
+    defocus = np.array([-(spec.defocus_um + rng.normal(0, spec.defocus_jitter_um)) * 1e3
+                        for rng in rngs])
+    transfer = optics.ctf(grid, defocus, voltage_kv=spec.voltage_kv, cs_mm=spec.cs_mm,
+                          amplitude_contrast=spec.amplitude_contrast,
+                          bfactor_nm2=spec.bfactor_nm2) * wedge
+    signal = -np.fft.irfftn(density_f * transfer.astype(np.float32), s=shape, axes=axes)
+    return density, signal, wedge
+
+
+REFERENCE_PER_CLASS = 4
+
+
+@lru_cache(maxsize=32)
+def reference_signal_variance(spec: SimulationSpec) -> float:
+    """The data set's noise level: the SNR is var(signal) / var(noise) on average over
+    the classes (a few particles each), not per particle. As in a tomogram, every particle
+    gets the same noise, so small complexes are harder to see than large ones."""
+    names = [n for n in spec.class_counts for _ in range(REFERENCE_PER_CLASS)]
+    rngs = [np.random.default_rng([spec.seed, 2, i]) for i in range(len(names))]
+    _, signal, _ = _render(spec, names, rngs, crowding=False)
+    return float(signal.var(axis=(1, 2, 3)).mean())
+
+
+def _particle_voxels(spec: SimulationSpec, name: str, rng: np.random.Generator,
+                     crowding: bool = True) -> np.ndarray:
     """Bead centres in voxel coordinates (z, y, x) after a uniform random rotation."""
     beads = Rotation.random(rng=rng).apply(particle_beads(name, rng))
     beads += rng.normal(0.0, spec.shift_nm, size=3)
-    if rng.random() < spec.crowding:
+    if rng.random() < spec.crowding and crowding:
         beads = np.concatenate([beads, _neighbour(spec, rng)])
     return beads[:, ::-1] / spec.voxel_size + spec.box // 2
 
