@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--snr", type=float, nargs="+", default=[0.5, 0.1, 0.05, 0.02])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--lr", type=float, default=0.003)
     args = parser.parse_args()
     registry = Registry()
     print("| SNR | seed | macro F1 | macro G-mean | " +
@@ -32,7 +33,7 @@ def main() -> None:
     for snr in args.snr:
         doc = {"benchmark": {"name": "calibration", "seeds": args.seeds},
                "dataset": {"source": "synthetic", "snr": snr},
-               "train": {"max_epochs": args.epochs, "patience": 0},
+               "train": {"max_epochs": args.epochs, "patience": 0, "lr": args.lr},
                "arm": [{"name": "cnn", "model": "cnn"}]}
         bench = parse_benchmark(doc, registry)
         env = TrialEnvironment(registry, Path(tempfile.gettempdir()), cache_root())
