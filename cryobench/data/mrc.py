@@ -54,20 +54,12 @@ def _check_finite(path: Path, data: np.ndarray, record: str | None) -> None:
         raise DataError(path, f"{bad} voxels are NaN or Inf", record)
 
 
-def write_volume(path: Path, volume: np.ndarray, voxel_size_nm: float,
-                 labels: tuple[str, ...] = ()) -> None:
-    """Write float32 with the voxel size (stored in Angstrom, as MRC requires)."""
+def write_mrc(path: Path, data: np.ndarray, voxel_size_nm: float,
+              labels: tuple[str, ...] = ()) -> None:
+    """Write a volume ``[D, D, D]`` or a stack ``[n, D, D, D]`` (``.mrcs``) as float32,
+    with the voxel size (stored in Angstrom, as MRC requires) and header labels."""
     with mrcfile.new(path, overwrite=True) as mrc:
-        mrc.set_data(np.ascontiguousarray(volume, dtype=np.float32))
-        mrc.voxel_size = voxel_size_nm * ANGSTROM_PER_NM
-        _set_labels(mrc, labels)
-
-
-def write_stack(path: Path, volumes: np.ndarray, voxel_size_nm: float,
-                labels: tuple[str, ...] = ()) -> None:
-    """Write ``[n, D, D, D]`` as a 4D MRC stack (``.mrcs``)."""
-    with mrcfile.new(path, overwrite=True) as mrc:
-        mrc.set_data(np.ascontiguousarray(volumes, dtype=np.float32))
+        mrc.set_data(np.ascontiguousarray(data, dtype=np.float32))
         mrc.voxel_size = voxel_size_nm * ANGSTROM_PER_NM
         _set_labels(mrc, labels)
 

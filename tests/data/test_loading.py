@@ -156,3 +156,20 @@ def test_missing_columns(csv_folder, tmp_path):
 
 def test_folder_without_labels(tmp_path):
     assert "no labels.csv, .star, .csv or .mrcs file" in error_of(tmp_path)
+
+
+def test_written_files_carry_voxel_size_and_labels(tmp_path):
+    import mrcfile
+
+    from cryobench.data.mrc import write_mrc
+
+    stack = np.arange(2 * 4**3, dtype=np.float32).reshape(2, 4, 4, 4)
+    write_mrc(tmp_path / "s.mrcs", stack, 1.368, labels=("hello",))
+    write_mrc(tmp_path / "v.mrc", stack[1], 1.368)
+    with mrcfile.open(tmp_path / "s.mrcs") as mrc:
+        assert mrc.voxel_size.x == pytest.approx(13.68)
+        assert mrc.header.label[1].decode().strip() == "hello"
+        np.testing.assert_array_equal(mrc.data, stack)
+    (tmp_path / "s.csv").write_text("index,label\n0,a\n1,b\n")
+    data = load_dataset(tmp_path / "s.mrcs")
+    np.testing.assert_array_equal(data.volumes, stack)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cryobench import __version__
-from cryobench.data.mrc import write_volume
+from cryobench.data.mrc import write_mrc
 from cryobench.data.simulator.simulate import CONTRAST, SimulationSpec, simulate
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import CryobenchError
@@ -56,7 +56,7 @@ def write_particles(folder: Path, data: Subtomograms,
     rows = ["path,label"]
     for i, (volume, label, source) in enumerate(zip(data.volumes, data.labels, data.source_ids)):
         name = data.class_names[label]
-        write_volume(folder / "particles" / source, volume, data.voxel_size,
+        write_mrc(folder / "particles" / source, volume, data.voxel_size,
                      labels=(f"cryobench simulated {name}", CONTRAST[:80]))
         rows.append(f"particles/{source},{name}")
         if progress and (i % 64 == 0 or i == len(data) - 1):
