@@ -172,12 +172,14 @@ def _parse_mapping(text: Optional[str], what: str) -> Optional[dict[str, str]]:
 def simulate(
     out: Path = typer.Argument(..., help="Folder to create (MRC files, labels.csv, metadata.json)."),
     preset: str = typer.Option("neuron-polyga", help="Imaging and class counts to start from."),
-    snr: float = typer.Option(0.05, help="Signal variance / noise variance."),
+    snr: Optional[float] = typer.Option(None, help="Mean signal variance / noise variance "
+                                                   "(default: the calibrated one)."),
     scale: float = typer.Option(1.0, help="Multiply every class count."),
     seed: int = typer.Option(0, help="Data-set seed."),
     counts: Optional[str] = typer.Option(None, help="Class counts, e.g. 'ribosome=80,TRiC=125'."),
     box: Optional[int] = typer.Option(None, help="Box edge in voxels."),
-    crowding: float = typer.Option(0.25, help="Share of particles with a neighbour at the edge."),
+    crowding: Optional[float] = typer.Option(None, help="Share of particles with a neighbour "
+                                                        "at the edge (default 0.25)."),
 ) -> None:
     """Simulate a labelled data set of subtomograms as MRC files."""
     import time
@@ -187,8 +189,8 @@ def simulate(
     from cryobench.progress import phase_progress
 
     registry = make_registry()
-    given = {"preset": preset, "snr": snr, "scale": scale, "seed": seed, "box": box,
-             "crowding": crowding}
+    given = {"preset": preset, "scale": scale, "seed": seed, "box": box}
+    given.update({k: v for k, v in (("snr", snr), ("crowding", crowding)) if v is not None})
     mapping = _parse_mapping(counts, "--counts")
     if mapping:
         try:

@@ -7,6 +7,7 @@ from pathlib import Path
 from cryobench import hookimpl
 from cryobench.components import DataContext, DataSource
 from cryobench.data.loading import load_dataset
+from cryobench.data.simulator.simulate import DEFAULT_SNR
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import DataError
 from cryobench.params import Param
@@ -45,7 +46,8 @@ class SyntheticSource(DataSource):
     params = (
         Param("preset", str, "neuron-polyga", "imaging and class counts to start from",
               choices=("neuron-polyga",)),
-        Param("snr", float, 0.05, "signal variance / noise variance", low=1e-4, high=100.0),
+        Param("snr", float, DEFAULT_SNR, "mean signal variance / noise variance", low=1e-4,
+              high=100.0),
         Param("scale", float, 1.0, "multiply every class count (quick runs)", low=0.001),
         Param("class_counts", dict, None, "complex -> particles, replacing the preset's",
               nullable=True),

@@ -18,6 +18,8 @@ from cryobench.data.subtomograms import Subtomograms
 #: Contrast convention of every simulated volume (also written to the MRC header).
 CONTRAST = "protein dark (negative density), each particle normalised to mean 0, std 1"
 BATCH = 64
+#: Calibrated so a plain CNN scores in the paper's baseline range (docs/simulator.md).
+DEFAULT_SNR = 0.05
 
 PRESETS: dict[str, dict[str, object]] = {
     # The paper's data set (Table II): rat-neuron tomogram with poly-GA aggregates.
@@ -36,7 +38,7 @@ class SimulationSpec:  # frozen and hashable: it keys the noise-level cache
     class_counts: dict[str, int] = field(hash=False)
     box: int = 40
     voxel_size: float = 1.368  # nm
-    snr: float = 0.05  # var(signal) / var(noise), after CTF and wedge
+    snr: float = DEFAULT_SNR  # mean var(signal) / var(noise), after CTF and wedge
     snr_jitter: float = 0.0  # sd of log(SNR) across particles
     tilt_min: float = -50.0  # degrees
     tilt_max: float = 70.0
