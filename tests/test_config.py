@@ -36,7 +36,7 @@ def error(doc, registry, **kw) -> str:
         (lambda d: d["benchmark"].update(seed=[1]),
          "benchmark.seed: unknown key in [benchmark] 'seed'; did you mean 'seeds'?"),
         (lambda d: d["arm"][1].update(model={"name": "centriod"}),
-         "arm[1].model: unknown model 'centriod'; did you mean 'centroid'?"),
+         "arm[1].model: unknown model 'centriod'; did you mean 'centroid'"),
         (lambda d: d["arm"][1].update(model={"name": "centroid", "temperature": "hot"}),
          "arm[1].model.temperature: got 'hot' (str), expected a number >= 0.0"),
         (lambda d: d["arm"][0].update(model={"name": "centroid", "temperature": -1}),

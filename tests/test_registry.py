@@ -20,7 +20,8 @@ def test_first_party_plugins_load_through_entry_points():
 
 
 def test_plugin_object_registered_in_a_test(registry):
-    assert registry.names("model") == ["centroid"]
+    info = registry.info("model", "centroid")
+    assert info.distribution == f"<{info.plugin}>" and info.plugin.startswith("ToyPlugin@")
     model = registry.create("model", "centroid", {"temperature": 0.5})
     assert model.temperature == 0.5
 
@@ -53,7 +54,7 @@ def test_block_list_from_environment(monkeypatch):
     registry = Registry()
     assert registry.names("loss") == []
     assert registry.names("augmentation") == []
-    assert registry.names("sampler") == ["none"]
+    assert "none" in registry.names("sampler")
 
 
 def test_unknown_name_suggests_closest():
