@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from cryobench.components import FitContext, Model, Predictor
-from cryobench.data.subtomograms import Subtomograms
-from cryobench.train.engine import FitResult, TorchPredictor, train_module
+
+if TYPE_CHECKING:  # torch is imported when a model trains, not when plugins are listed
+    from torch import nn
+
+    from cryobench.data.subtomograms import Subtomograms
+    from cryobench.train.engine import FitResult
 
 
 class TorchModel(Model):
     """A model plugin only says how to build its network; the engine does the rest."""
 
     @abstractmethod
-    def build_module(self, num_classes: int, box: int) -> nn.Module:
+    def build_module(self, num_classes: int, box: int) -> "nn.Module":
         """A fresh network: ``[B, 1, D, D, D] -> logits [B, num_classes]``."""
 
     def channels_last(self) -> bool:
@@ -24,6 +26,10 @@ class TorchModel(Model):
         return False
 
     def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
+        import torch
+
+        from cryobench.train.engine import TorchPredictor, train_module
+
         result = train_module(lambda: self.build_module(context.num_classes, train.box),
                               train, val, context, channels_last=self.channels_last())
         record_fit(context, result)
@@ -31,7 +37,7 @@ class TorchModel(Model):
                               context.train.eval_batch_size)
 
 
-def record_fit(context: FitContext, result: FitResult, prefix: str = "") -> None:
+def record_fit(context: FitContext, result: "FitResult", prefix: str = "") -> None:
     """Put a fit's figures where the trial function reports them from."""
     context.extras.update({
         f"{prefix}epochs_run": result.epochs_run,

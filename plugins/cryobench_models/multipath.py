@@ -12,7 +12,6 @@ import numpy as np
 from cryobench.components import FitContext, Predictor
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.params import Param
-from cryobench.train.metrics import score
 from cryobench.train.torch_model import TorchModel, record_fit
 
 
@@ -152,6 +151,8 @@ class MultiPathPredictor:
 
     def report(self, test: Subtomograms) -> dict[str, object]:
         """Each path alone on its class versus the rest: F1 and G-mean of class k."""
+        from cryobench.train.metrics import score
+
         rows = []
         for k, (predictor, kind) in enumerate(zip(self._stage1, self._kinds)):
             if predictor is None:

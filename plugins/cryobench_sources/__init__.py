@@ -6,11 +6,13 @@ from pathlib import Path
 
 from cryobench import hookimpl
 from cryobench.components import DataContext, DataSource
-from cryobench.data.loading import load_dataset
-from cryobench.data.simulator.simulate import DEFAULT_SNR
-from cryobench.data.subtomograms import Subtomograms
-from cryobench.errors import DataError
+from typing import TYPE_CHECKING
+
+from cryobench.data.simulator import DEFAULT_SNR
 from cryobench.params import Param
+
+if TYPE_CHECKING:  # the loader (mrcfile, numpy) is imported when data is loaded
+    from cryobench.data.subtomograms import Subtomograms
 
 
 class MrcSource(DataSource):
@@ -28,6 +30,8 @@ class MrcSource(DataSource):
     )
 
     def load(self, context: DataContext) -> Subtomograms:
+        from cryobench.data.loading import load_dataset
+
         labels = context.base_dir / self.labels if self.labels else None
         return load_dataset(context.base_dir / Path(self.path), labels=labels,
                             class_names=_as_str_map(self.class_names),
@@ -75,7 +79,9 @@ class SyntheticSource(DataSource):
 
     def load(self, context: DataContext) -> Subtomograms:
         from cryobench.data.cache import cached_folder, content_key, discard
+        from cryobench.data.loading import load_dataset
         from cryobench.data.simulator.writer import is_complete, write_simulation
+        from cryobench.errors import DataError
 
         spec = self.spec()
         key = content_key({"simulator": SIMULATOR_VERSION, **spec.as_dict()})

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from cryobench.data.simulator import optics
+from cryobench.data.simulator import DEFAULT_SNR, optics
 from cryobench.data.simulator.render import splat
 from cryobench.data.simulator.structures import BEAD_SIGMA, STRUCTURES, particle_beads
 from cryobench.data.subtomograms import Subtomograms
@@ -18,8 +18,6 @@ from cryobench.data.subtomograms import Subtomograms
 #: Contrast convention of every simulated volume (also written to the MRC header).
 CONTRAST = "protein dark (negative density), each particle normalised to mean 0, std 1"
 BATCH = 64
-#: Calibrated so a plain CNN scores in the paper's baseline range (docs/simulator.md).
-DEFAULT_SNR = 0.05
 
 PRESETS: dict[str, dict[str, object]] = {
     # The paper's data set (Table II): rat-neuron tomogram with poly-GA aggregates.
