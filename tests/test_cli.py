@@ -97,3 +97,23 @@ def test_inspect_bad_file_one_line_exit_2(tmp_path):
     result = cli("inspect", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().endswith("missing.mrc (line 2): file not found")
+
+
+def test_run_prints_leaderboard_and_resumes(tmp_path):
+    bench = tmp_path / "tiny.toml"
+    bench.write_text(
+        '[benchmark]\nname = "tiny"\nseeds = [0, 1]\n'
+        '[dataset]\nsource = "synthetic"\nbox = 12\nvoxel_size = 4.0\nsnr = 5.0\n'
+        'class_counts = { TRiC = 12, ribosome = 12 }\n'
+        '[train]\nmax_epochs = 1\nbatch_size = 8\n'
+        '[[arm]]\nname = "plain cnn"\nmodel = "cnn"\n'
+        '[reference]\ncitation = "made up"\n[reference.arms]\n"plain cnn" = { macro_f1 = 12.3 }\n')
+    env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    first = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "plain cnn" in first.stdout and "12.3" in first.stdout and "made up" in first.stdout
+    lines = (tmp_path / "res" / "tiny.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    second = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
+    assert "2 of 2 trials already finished" in second.stdout
+    assert len((tmp_path / "res" / "tiny.jsonl").read_text().splitlines()) == 2
