@@ -40,7 +40,7 @@ def main() -> None:
         for trial in expand_trials(bench):
             r = run_trial(trial, env)
             recall = " | ".join(f"{c['recall']:.2f}" for c in r["per_class"])
-            epoch_s = r["fit"]["train_seconds"] / r["fit"]["epochs_run"]
+            epoch_s = r["fit"]["fit_seconds"] / r["fit"]["epochs_run"]
             print(f"| {snr} | {trial.seed} | {r['metrics']['macro_f1']:.3f} | "
                   f"{r['metrics']['macro_gmean']:.3f} | {recall} | {epoch_s:.1f} |", flush=True)
 

@@ -47,8 +47,9 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
             epoch_task = bars.add_task(f"  {label}", total=trial.train.max_epochs, status="")
 
             def on_epoch(record: dict[str, Any], task: int = epoch_task) -> None:
-                bars.update(task, completed=record["epoch"],
-                            status=f"val F1 {record['val_macro_f1']:.3f}")
+                status = (f"val F1 {record['val_macro_f1']:.3f}" if "val_macro_f1" in record
+                          else f"loss {record['train_loss']:.3f}")
+                bars.update(task, completed=record["epoch"], status=status)
 
             env.on_epoch = on_epoch
             record = _run_one(trial, env, debug)

@@ -25,7 +25,10 @@ from cryobench.train.device import autocast
 
 @dataclass
 class FitResult:
-    """A trained module (best validation weights restored) and how training went."""
+    """A trained module (best validation weights restored) and how training went.
+
+    ``fit_seconds`` is the whole fit; ``samples_per_second`` counts training passes only.
+    """
 
     module: nn.Module
     epochs_run: int
@@ -67,70 +70,99 @@ def train_module(
         torch.manual_seed(context.seed)
         module = build()
         if init is not None:
-            module.load_state_dict(init, strict=False)
+            _load_partial(module, init)
         module.to(device)
         if channels_last:
             module.to(memory_format=torch.channels_last_3d)
         criterion = (loss or context.loss.build(train.counts())).to(device)
-        return _fit(module, criterion, train, val, context, device, epochs, augment,
-                    channels_last)
+        batches = _Batches(train, context, device, channels_last)
+        return _fit(module, criterion, batches, val, context, epochs, augment)
 
 
-def _fit(module: nn.Module, criterion: nn.Module, train: Subtomograms, val: Subtomograms,
-         context: FitContext, device: torch.device, epochs: int, augment: bool,
-         channels_last: bool) -> FitResult:
+def _load_partial(module: nn.Module, state: dict[str, Any]) -> None:
+    """Start some layers from given weights (stage 1); a key that fits nothing is a bug."""
+    result = module.load_state_dict(state, strict=False)
+    if result.unexpected_keys:
+        raise KeyError(f"weights for layers the module lacks: {result.unexpected_keys[:3]}")
+
+
+class _Batches:
+    """The training split as tensors on the device, served as seeded mini-batches."""
+
+    def __init__(self, train: Subtomograms, context: FitContext, device: torch.device,
+                 channels_last: bool) -> None:
+        self.x = as_tensor(train.volumes, device)
+        if channels_last:
+            self.x = self.x.contiguous(memory_format=torch.channels_last_3d)
+        labels = torch.from_numpy(train.labels)
+        self.targets = nn.functional.one_hot(labels, context.num_classes).float().to(device)
+        self.weights = torch.ones(len(train), device=device) if context.sample_weight is None \
+            else torch.as_tensor(context.sample_weight, dtype=torch.float32, device=device)
+        self.size, self.batch_size, self.device = len(train), context.train.batch_size, device
+
+    def epoch(self, generator: torch.Generator):
+        order = torch.randperm(self.size, generator=generator).to(self.device)
+        for index in order.split(self.batch_size):
+            if len(index) >= 2:  # batch norm needs two samples
+                yield self.x[index], self.targets[index], self.weights[index]
+
+
+def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtomograms,
+         context: FitContext, epochs: int, augment: bool) -> FitResult:
     cfg = context.train
     generator = torch.Generator(device="cpu").manual_seed(context.seed)
-    x_train = as_tensor(train.volumes, device)
-    if channels_last:
-        x_train = x_train.contiguous(memory_format=torch.channels_last_3d)
-    targets = nn.functional.one_hot(torch.from_numpy(train.labels), context.num_classes)
-    targets = targets.float().to(device)
-    weights = torch.ones(len(train), device=device) if context.sample_weight is None else \
-        torch.as_tensor(context.sample_weight, dtype=torch.float32, device=device)
     optimizer = make_optimizer(module, cfg)
     scheduler = make_scheduler(optimizer, cfg, epochs)
+    transforms = context.augmentations if augment else []
     best = (-1.0, 0, copy.deepcopy(module.state_dict()))
     history: list[dict[str, float]] = []
-    seen, start = 0, time.perf_counter()
+    seen, train_seconds, start = 0, 0.0, time.perf_counter()
     for epoch in range(epochs):
         if hasattr(criterion, "start_epoch"):
             criterion.start_epoch(epoch, epochs)
-        module.train()
-        order = torch.randperm(len(train), generator=generator).to(device)
-        total = 0.0
-        for batch in order.split(cfg.batch_size):
-            if len(batch) < 2:  # batch norm needs two samples
-                continue
-            x, t = x_train[batch], targets[batch]
-            if augment:
-                for transform in context.augmentations:
-                    x, t = transform.apply(x, t, generator)
-            with autocast(device):
-                logits = module(x)
-            per_sample = criterion(logits.float(), t)
-            w = weights[batch]
-            loss = (per_sample * w).sum() / w.sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(batch)
-            seen += len(batch)
+        tick = time.perf_counter()
+        loss_sum, count = _train_epoch(module, criterion, optimizer, batches, transforms,
+                                       generator)
+        train_seconds += time.perf_counter() - tick
+        seen += count
         scheduler.step()
-        val_f1 = _validation_f1(module, val, device, cfg.eval_batch_size)
-        record = {"epoch": epoch + 1, "train_loss": total / max(len(train), 1), "val_macro_f1": val_f1}
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / max(count, 1)}
+        if len(val):
+            record["val_macro_f1"] = _validation_f1(module, val, batches.device,
+                                                    cfg.eval_batch_size)
         history.append(record)
         if context.on_epoch:
             context.on_epoch(record)
-        if val_f1 > best[0]:
-            best = (val_f1, epoch + 1, copy.deepcopy(module.state_dict()))
+        score = record.get("val_macro_f1", float(epoch))  # no validation: keep the last epoch
+        if score > best[0]:
+            best = (score, epoch + 1, copy.deepcopy(module.state_dict()))
         elif cfg.patience and epoch + 1 - best[1] >= cfg.patience:
             break
-    seconds = time.perf_counter() - start
     module.load_state_dict(best[2])
     module.eval()
-    return FitResult(module, len(history), best[1], best[0], seconds, seen / max(seconds, 1e-9),
-                     history)
+    best_f1 = best[0] if len(val) else float("nan")
+    return FitResult(module, len(history), best[1], best_f1, time.perf_counter() - start,
+                     seen / max(train_seconds, 1e-9), history)
+
+
+def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
+                 batches: _Batches, transforms: list, generator: torch.Generator
+                 ) -> tuple[float, int]:
+    """One pass over the training split; returns (summed batch loss x size, samples)."""
+    module.train()
+    loss_sum, count = 0.0, 0
+    for x, t, w in batches.epoch(generator):
+        for transform in transforms:
+            x, t = transform.apply(x, t, generator)
+        with autocast(batches.device):
+            logits = module(x)
+        loss = (criterion(logits.float(), t) * w).sum() / w.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += float(loss.detach()) * len(x)
+        count += len(x)
+    return loss_sum, count
 
 
 def _validation_f1(module: nn.Module, val: Subtomograms, device: torch.device,

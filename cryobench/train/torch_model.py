@@ -42,6 +42,6 @@ def record_fit(context: FitContext, result: "FitResult", prefix: str = "") -> No
     context.extras.update({
         f"{prefix}epochs_run": result.epochs_run,
         f"{prefix}best_epoch": result.best_epoch,
-        f"{prefix}train_seconds": result.fit_seconds,
+        f"{prefix}fit_seconds": result.fit_seconds,
         f"{prefix}samples_per_second": result.samples_per_second,
     })

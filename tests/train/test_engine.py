@@ -77,3 +77,14 @@ def test_splits_never_leak_into_training(tmp_path):
     split = holdout_split(data.labels, 0.2, 0.1, 0, data.class_names)
     ids = [set(data.source_ids[p]) for p in (split.train, split.val, split.test)]
     assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
+
+
+def test_without_validation_the_last_epoch_is_kept(tmp_path):
+    doc = {"benchmark": {"name": "t", "seeds": [0]}, "dataset": dict(EASY),
+           "split": {"val_fraction": 0.0},
+           "train": {"max_epochs": 3, "patience": 1, "batch_size": 16},
+           "arm": [{"name": "a", "model": "cnn"}]}
+    trial = expand_trials(parse_benchmark(doc, Registry()))[0]
+    result = run_trial(trial, env(tmp_path))
+    assert result["sizes"]["val"] == 0
+    assert result["fit"]["epochs_run"] == 3 and result["fit"]["best_epoch"] == 3
