@@ -49,3 +49,19 @@ def test_scale_and_preset_counts():
     assert spec.class_counts == {"proteasome_d": 104, "ribosome": 8, "TRiC": 13,
                                  "proteasome_s": 39}
     assert (spec.box, spec.voxel_size, spec.tilt_min, spec.tilt_max) == (40, 1.368, -50, 70)
+
+
+def test_leftovers_of_killed_builders_are_removed(tmp_path: Path):
+    context = DataContext(base_dir=tmp_path, cache_dir=tmp_path / "cache")
+    (tmp_path / "cache").mkdir()
+    key_dir = None
+    source().load(context)
+    key_dir = next((tmp_path / "cache").iterdir())
+    import shutil
+
+    shutil.rmtree(key_dir)
+    dead = tmp_path / "cache" / f".{key_dir.name}.partial-999999999"
+    dead.mkdir()
+    (dead / "labels.csv").write_text("path,label\n")
+    source().load(context)
+    assert not dead.exists() and key_dir.exists()

@@ -27,8 +27,8 @@ def write_simulation(out: Path, spec: SimulationSpec, *, preset: str | None = No
     if out.exists() and any(out.iterdir()):
         raise CryobenchError(f"{out}: already exists and is not empty; choose another folder")
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(out)
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     try:
         data = simulate(spec, progress)
@@ -47,6 +47,24 @@ def write_simulation(out: Path, spec: SimulationSpec, *, preset: str | None = No
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return out
+
+
+def remove_stale_partials(out: Path) -> None:
+    """Delete half-written copies of ``out`` left by processes that were killed."""
+    for leftover in out.parent.glob(f".{out.name}.partial-*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if not (pid.isdigit() and _alive(int(pid))) or int(pid) == os.getpid():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def write_particles(folder: Path, data: Subtomograms,
