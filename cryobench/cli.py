@@ -132,7 +132,8 @@ def run(
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
     executor: str = typer.Option("local", help="Where trials run: 'local' (this process)."),
     results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads per trial (default: torch's)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads per trial "
+                                                     "(default: [resources] cpus_per_trial)."),
 ) -> None:
     """Run a benchmark's trials (finished ones are skipped) and print the leaderboard."""
     from cryobench.config import load_benchmark

@@ -40,7 +40,8 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
 
         env = TrialEnvironment(
             registry=registry, base_dir=(bench.path.parent if bench.path else Path.cwd()),
-            cache_dir=cache_root(), threads=threads, progress=on_data)
+            cache_dir=cache_root(), progress=on_data,
+            threads=threads or max(1, int(bench.resources.cpus_per_trial)))
         for trial in todo:
             label = f"{trial.arm} / seed {trial.seed}" + (
                 f" / fold {trial.fold}" if trial.fold is not None else "")

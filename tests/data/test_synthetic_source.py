@@ -54,7 +54,6 @@ def test_scale_and_preset_counts():
 def test_leftovers_of_killed_builders_are_removed(tmp_path: Path):
     context = DataContext(base_dir=tmp_path, cache_dir=tmp_path / "cache")
     (tmp_path / "cache").mkdir()
-    key_dir = None
     source().load(context)
     key_dir = next((tmp_path / "cache").iterdir())
     import shutil
