@@ -24,8 +24,9 @@ from cryobench.registry import Registry
 from cryobench.train.engine import train_module
 
 VARIANTS = [
-    ("cnn (default)", "cnn", {}),
-    ("cnn, early_pool=false", "cnn", {"early_pool": False}),
+    ("cnn (default, 16-32-64)", "cnn", {}),
+    ("cnn, widths 8-16-32", "cnn", {"widths": [8, 16, 32]}),
+    ("cnn 8-16-32, early_pool=false", "cnn", {"widths": [8, 16, 32], "early_pool": False}),
     ("multipath (default)", "multipath", {"stage1_epochs": 0}),
     ("multipath, early_pool=false", "multipath", {"stage1_epochs": 0, "early_pool": False}),
     ("resnet3d", "resnet3d", {}),

@@ -18,7 +18,8 @@ class SerialCNN(TorchModel):
     summary = "one serial 3D CNN path"
     params = (
         Param("path", str, "conv3", "receptive-field style of the path", choices=PATH_CHOICES),
-        Param("widths", list, [8, 16, 32], "channels of the three conv layers", items=int, low=1),
+        Param("widths", list, [16, 32, 64], "channels of the three conv layers", items=int,
+              low=1),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
         Param("early_pool", bool, True, "pool right after the stem (fast); false: heavier"),
     )
