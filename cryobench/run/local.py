@@ -60,7 +60,9 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
             bars.update(overall, advance=1, status=_status(record))
             if record["status"] != "ok":
                 console.print(f"[red]trial {label} failed:[/] {record['error']}")
-    return [done[t.key] for t in trials if t.key in done]
+    # a result found by content hash is this benchmark's trial, whatever it was called then
+    return [{**done[t.key], "arm": t.arm, "benchmark": t.benchmark}
+            for t in trials if t.key in done]
 
 
 def _run_one(trial, env: TrialEnvironment, debug: bool) -> dict[str, Any]:

@@ -40,3 +40,9 @@ def test_run_records_resumes_and_isolates_failures(tmp_path, monkeypatch):
     text = len(store.path.read_text().splitlines())
     assert text == 6  # only the two failed trials ran again
     assert [r["key"] for r in again[:2]] == [r["key"] for r in records[:2]]
+
+    renamed = dict(DOC, arm=[{**DOC["arm"][0], "name": "plain cnn"}], reference={})
+    relabelled = run_local(parse_benchmark(renamed, Registry()), Registry(), store,
+                           Console(record=True, width=150))
+    assert len(store.path.read_text().splitlines()) == 6  # same content: nothing re-ran
+    assert {r["arm"] for r in relabelled} == {"plain cnn"}
