@@ -75,9 +75,6 @@ class ComponentSpec:
     def build(self, registry: Registry) -> Any:
         return registry.create(self.kind, self.name, self.params)
 
-    def __str__(self) -> str:
-        return self.name
-
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -130,14 +127,6 @@ class Arm:
     ensemble: ComponentSpec
     datasets: tuple[DatasetSpec, ...]
     train: TrainConfig
-
-    def label(self) -> str:
-        """The arm's components in one line, for tables."""
-        parts = [self.model.name]
-        for spec in (self.sampler, *self.augment, self.loss, self.ensemble):
-            if spec.name not in ("none", "ce"):
-                parts.append(spec.name)
-        return " + ".join(parts)
 
 
 @dataclass(frozen=True)

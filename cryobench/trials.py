@@ -55,10 +55,6 @@ class Trial:
         text = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    @property
-    def classes_label(self) -> str:
-        return ",".join(self.dataset.classes) if self.dataset.classes else "all"
-
 
 def expand_trials(bench: Benchmark) -> list[Trial]:
     """Every trial of the benchmark, in a stable order (arm, class subset, seed, fold)."""
