@@ -117,3 +117,9 @@ def test_run_prints_leaderboard_and_resumes(tmp_path):
     second = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
     assert "2 of 2 trials already finished" in second.stdout
     assert len((tmp_path / "res" / "tiny.jsonl").read_text().splitlines()) == 2
+
+
+def test_installed_console_script():
+    script = Path(sys.executable).with_name("cryobench")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"cryobench {__version__}"
