@@ -33,6 +33,8 @@ class MultiPathModel(TorchModel):
         Param("early_pool", bool, True, "pool right after each stem (fast); false: heavier"),
         Param("stage1_epochs", int, 6, "epochs of each path's one-vs-rest training (0: skip)",
               low=0),
+        Param("table3", bool, False, "train every path kind on every class versus the rest "
+              "(the paper's Table III) and give each class the kind best on validation"),
     )
 
     def path_kinds(self, num_classes: int) -> list[str]:
@@ -49,29 +51,39 @@ class MultiPathModel(TorchModel):
     def channels_last(self) -> bool:
         return not self.early_pool  # measured: pays only at full resolution
 
-    def build_module(self, num_classes: int, box: int):
+    def build_module(self, num_classes: int, box: int, kinds: list[str] | None = None):
         from cryobench_models.networks import MultiPath, SerialPath
 
         paths = [SerialPath(kind, self.widths, self.early_pool)
-                 for kind in self.path_kinds(num_classes)]
+                 for kind in kinds or self.path_kinds(num_classes)]
         return MultiPath(paths, num_classes, self.hidden, self.dropout)
 
     def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
         import torch
 
-        from cryobench.train.engine import TorchPredictor, train_module
+        from cryobench.train.engine import train_module
 
         kinds = self.path_kinds(context.num_classes)
-        stage1 = [self._stage1(k, kind, train, val, context) for k, kind in enumerate(kinds)]
+        pairs: dict[tuple[int, str], tuple] = {}
+        if self.table3 and self.stage1_epochs:
+            pairs = {(k, kind): self._stage1(k, kind, train, val, context)
+                     for k in range(context.num_classes) for kind in dict.fromkeys(self.paths)}
+            kinds = [max(dict.fromkeys(self.paths),
+                         key=lambda kind: _positive_f1(pairs[(k, kind)][1], val, k))
+                     for k in range(context.num_classes)]
+        stage1 = [pairs.get((k, kind)) or self._stage1(k, kind, train, val, context)
+                  for k, kind in enumerate(kinds)]
         init = {f"paths.{k}.{name}": tensor for k, (state, _) in enumerate(stage1)
                 for name, tensor in state.items()}
-        result = train_module(lambda: self.build_module(context.num_classes, train.box),
+        result = train_module(lambda: self.build_module(context.num_classes, train.box, kinds),
                               train, val, context, init=init or None,
                               channels_last=self.channels_last())
         record_fit(context, result)
         device = torch.device(context.device)
+        candidates = {key: p for key, (_, p) in pairs.items()} or {
+            (k, kind): p for k, (kind, (_, p)) in enumerate(zip(kinds, stage1))}
         return MultiPathPredictor(result.module, device, context.train.eval_batch_size,
-                                  [p for _, p in stage1], kinds)
+                                  candidates, kinds)
 
     def _stage1(self, k: int, kind: str, train: Subtomograms, val: Subtomograms,
                 context: FitContext):
@@ -131,6 +143,16 @@ class MultiPathModel(TorchModel):
         return Path(context.cache_dir) / "stage1" / f"{digest.hexdigest()}.pt"
 
 
+def _positive_f1(predictor, data: Subtomograms, k: int) -> float:
+    """F1 of "class k" for a stage-1 path on the validation part (path selection)."""
+    from sklearn.metrics import f1_score
+
+    if predictor is None or len(data) == 0:
+        return 0.0
+    predicted = predictor.predict_proba(data.volumes).argmax(1)
+    return float(f1_score(data.labels == k, predicted == 1, zero_division=0))
+
+
 def _one_vs_rest(data: Subtomograms, k: int) -> Subtomograms:
     labels = (data.labels == k).astype(np.int64)
     return Subtomograms(data.volumes, labels, ("rest", data.class_names[k]), data.voxel_size,
@@ -140,26 +162,27 @@ def _one_vs_rest(data: Subtomograms, k: int) -> Subtomograms:
 class MultiPathPredictor:
     """The stage-2 network, plus the stage-1 paths for the Table III report."""
 
-    def __init__(self, module, device, batch_size, stage1, kinds) -> None:
+    def __init__(self, module, device, batch_size, stage1: dict, kinds: list[str]) -> None:
         from cryobench.train.engine import TorchPredictor
 
         self._network = TorchPredictor(module, device, batch_size)
-        self._stage1, self._kinds = stage1, kinds
+        self._stage1, self._kinds = stage1, kinds  # (class, path kind) -> binary predictor
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray:
         return self._network.predict_proba(volumes)
 
     def report(self, test: Subtomograms) -> dict[str, object]:
-        """Each path alone on its class versus the rest: F1 and G-mean of class k."""
+        """Each stage-1 path on its class versus the rest: F1 and G-mean of that class on
+        the test split; ``chosen`` marks the path the class got in stage 2."""
         from cryobench.train.metrics import score
 
         rows = []
-        for k, (predictor, kind) in enumerate(zip(self._stage1, self._kinds)):
+        for (k, kind), predictor in self._stage1.items():
             if predictor is None:
                 continue
             binary = _one_vs_rest(test, k)
             predicted = predictor.predict_proba(test.volumes).argmax(1)
             figures = score(binary.labels, predicted, binary.class_names).per_class[1]
-            rows.append({"class": test.class_names[k], "path": kind,
-                         "f1": figures.f1, "gmean": figures.gmean})
+            rows.append({"class": test.class_names[k], "path": kind, "f1": figures.f1,
+                         "gmean": figures.gmean, "chosen": self._kinds[k] == kind})
         return {"stage1": rows}

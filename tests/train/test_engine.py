@@ -88,3 +88,17 @@ def test_without_validation_the_last_epoch_is_kept(tmp_path):
     result = run_trial(trial, env(tmp_path))
     assert result["sizes"]["val"] == 0
     assert result["fit"]["epochs_run"] == 3 and result["fit"]["best_epoch"] == 3
+
+
+def test_table3_trains_every_path_on_every_class_and_chooses_per_class(tmp_path):
+    arm = {"model": {"name": "multipath", "paths": ["conv3", "dilated3"], "stage1_epochs": 1,
+                     "table3": True}}
+    trial = expand_trials(bench(arm, epochs=1))[0]
+    result = run_trial(trial, env(tmp_path))
+    rows = result["report"]["stage1"]
+    assert len(rows) == 3 * 2  # three classes x two path kinds
+    assert {(r["class"], r["path"]) for r in rows} == {
+        (c, p) for c in ("TRiC", "ribosome", "proteasome_d") for p in ("conv3", "dilated3")}
+    chosen = [r for r in rows if r["chosen"]]
+    assert sorted(r["class"] for r in chosen) == ["TRiC", "proteasome_d", "ribosome"]
+    assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 6
