@@ -115,7 +115,7 @@ class MultiPathModel(TorchModel):
                                   channels_last=self.channels_last(),
                                   loss=nn.CrossEntropyLoss(reduction="none"), augment=False)
             module = result.module
-            record_fit(context, result, prefix=f"stage1_path{k}_")
+            record_fit(context, result, prefix=f"stage1_class{k}_{kind}_")
             if cache is not None:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 partial = cache.with_suffix(".partial")

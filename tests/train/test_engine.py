@@ -48,14 +48,14 @@ def test_multipath_stage1_then_stage2_learns_and_reuses_stage1(tmp_path):
     assert [r["class"] for r in rows] == ["TRiC", "ribosome", "proteasome_d"]
     assert [r["path"] for r in rows] == ["conv3", "conv5", "dilated3"]
     assert all(0 <= r["f1"] <= 1 and 0 <= r["gmean"] <= 1 for r in rows)
-    assert "stage1_path0_epochs_run" in result["fit"]
+    assert "stage1_class0_conv3_epochs_run" in result["fit"]
     cached = sorted((tmp_path / "cache" / "stage1").glob("*.pt"))
     assert len(cached) == 3
     # another arm on the same data and seed reuses the stage-1 weights instead of training
     other = expand_trials(bench({**arm, "loss": "ce"}, epochs=1, lr=0.003))[0]
     e2 = env(tmp_path)
     result2 = run_trial(other, e2)
-    assert "stage1_path0_epochs_run" not in result2["fit"]
+    assert not any(k.startswith("stage1_") for k in result2["fit"])
     assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
 
 
@@ -102,3 +102,4 @@ def test_table3_trains_every_path_on_every_class_and_chooses_per_class(tmp_path)
     chosen = [r for r in rows if r["chosen"]]
     assert sorted(r["class"] for r in chosen) == ["TRiC", "proteasome_d", "ribosome"]
     assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 6
+    assert sum(k.endswith("_epochs_run") and k.startswith("stage1_") for k in result["fit"]) == 6
