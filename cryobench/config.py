@@ -249,16 +249,15 @@ class _Validator:
         return ComponentSpec(kind, name, self.params(key, given, cls.params))
 
     def dataset(self, key: str, table: Any) -> DatasetSpec:
-        table = dict(self.table(key, table if table is not None else self._missing(key)))
+        if table is None:
+            self.fail(key, f"missing table [{key}]")
+        table = dict(self.table(key, table))
         if "source" not in table:
             self.fail(f"{key}.source", "missing; name a data source plugin, e.g. 'synthetic'")
         source = table.pop("source")
         classes = table.pop("classes", None)
         spec = self.component(key, "data_source", {"name": source, **table})
         return DatasetSpec(spec, self.class_list(f"{key}.classes", classes))
-
-    def _missing(self, key: str) -> None:
-        self.fail(key, f"missing table [{key}]")
 
     def class_list(self, key: str, value: Any) -> tuple[str, ...] | None:
         if value is None:

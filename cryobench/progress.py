@@ -17,11 +17,16 @@ def phase_progress(console: Console | None = None) -> Iterator[ProgressCallback]
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bars:
-        tasks: dict[str, int] = {}
+        yield phase_bars(bars)
 
-        def update(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bars.add_task(phase, total=total)
-            bars.update(tasks[phase], completed=done, total=total)
 
-        yield update
+def phase_bars(bars: Progress, indent: str = "", **fields: object) -> ProgressCallback:
+    """A callback that adds a bar the first time it hears of a phase, then updates it."""
+    tasks: dict[str, int] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(f"{indent}{phase}", total=total, **fields)
+        bars.update(tasks[phase], completed=done, total=total)
+
+    return update

@@ -97,7 +97,7 @@ def _natural_key(text: str) -> list[object]:
 
 def _class_labels(records: list[LabelRecord],
                   class_names: Mapping[str, str] | None) -> tuple[tuple[str, ...], np.ndarray]:
-    source = records[0].path if records[0].index is None else records[0].path
+    source = records[0].path
     for r in records:
         if not r.label:
             raise DataError(source, "empty class label", r.record)

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cryobench.config import Benchmark
 from cryobench.data.cache import cache_root
 from cryobench.errors import CryobenchError
+from cryobench.progress import phase_bars
 from cryobench.registry import Registry
 from cryobench.run.results import ResultStore
 from cryobench.run.trial import TrialEnvironment, run_trial
@@ -31,13 +32,7 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
                TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
     with Progress(*columns, console=console) as bars:
         overall = bars.add_task("trials", total=len(todo), status="")
-        phases: dict[str, int] = {}
-
-        def on_data(phase: str, done_: int, total: int) -> None:
-            if phase not in phases:
-                phases[phase] = bars.add_task(f"  {phase}", total=total, status="")
-            bars.update(phases[phase], completed=done_, total=total)
-
+        on_data = phase_bars(bars, indent="  ", status="")
         env = TrialEnvironment(
             registry=registry, base_dir=(bench.path.parent if bench.path else Path.cwd()),
             cache_dir=cache_root(), progress=on_data,

@@ -64,14 +64,15 @@ class MultiPathModel(TorchModel):
         from cryobench.train.engine import train_module
 
         kinds = self.path_kinds(context.num_classes)
+        digest = _data_digest(train, val) if context.cache_dir is not None else ""
         pairs: dict[tuple[int, str], tuple] = {}
         if self.table3 and self.stage1_epochs:
-            pairs = {(k, kind): self._stage1(k, kind, train, val, context)
+            pairs = {(k, kind): self._stage1(k, kind, train, val, context, digest)
                      for k in range(context.num_classes) for kind in dict.fromkeys(self.paths)}
             kinds = [max(dict.fromkeys(self.paths),
                          key=lambda kind: _positive_f1(pairs[(k, kind)][1], val, k))
                      for k in range(context.num_classes)]
-        stage1 = [pairs.get((k, kind)) or self._stage1(k, kind, train, val, context)
+        stage1 = [pairs.get((k, kind)) or self._stage1(k, kind, train, val, context, digest)
                   for k, kind in enumerate(kinds)]
         init = {f"paths.{k}.{name}": tensor for k, (state, _) in enumerate(stage1)
                 for name, tensor in state.items()}
@@ -86,7 +87,7 @@ class MultiPathModel(TorchModel):
                                   candidates, kinds)
 
     def _stage1(self, k: int, kind: str, train: Subtomograms, val: Subtomograms,
-                context: FitContext):
+                context: FitContext, digest: str):
         """Path ``kind`` as a binary "class k versus the rest" classifier, cached."""
         import torch
         from torch import nn
@@ -96,21 +97,20 @@ class MultiPathModel(TorchModel):
 
         if self.stage1_epochs == 0:
             return {}, None
-        binary_train, binary_val = (_one_vs_rest(s, k) for s in (train, val))
-        stage_context = context.replace(num_classes=2, sample_weight=None, on_epoch=None,
-                                        augmentations=[])
-
         def build() -> PathClassifier:
             return PathClassifier(SerialPath(kind, self.widths, self.early_pool), 2, self.dropout)
 
-        cache = self._cache_file(kind, k, train, val, context)
+        cache = self._cache_file(kind, k, digest, context)
         device = torch.device(context.device)
         if cache is not None and cache.exists():
             module = build()
             module.load_state_dict(torch.load(cache, map_location=device, weights_only=True))
             module.to(device).eval()
         else:
-            result = train_module(build, binary_train, binary_val, stage_context,
+            stage_context = context.replace(num_classes=2, sample_weight=None, on_epoch=None,
+                                            augmentations=[])
+            result = train_module(build, _one_vs_rest(train, k), _one_vs_rest(val, k),
+                                  stage_context,
                                   max_epochs=self.stage1_epochs,
                                   channels_last=self.channels_last(),
                                   loss=nn.CrossEntropyLoss(reduction="none"), augment=False)
@@ -125,22 +125,27 @@ class MultiPathModel(TorchModel):
                  if name.startswith("path.")}
         return state, TorchPredictor(module, device, context.train.eval_batch_size)
 
-    def _cache_file(self, kind: str, k: int, train: Subtomograms, val: Subtomograms,
-                    context: FitContext) -> Path | None:
+    def _cache_file(self, kind: str, k: int, digest: str, context: FitContext) -> Path | None:
         if context.cache_dir is None:
             return None
-        digest = hashlib.blake2b(digest_size=16)
-        for part in (train, val):
-            digest.update(np.ascontiguousarray(part.volumes).data)
-            digest.update(part.labels.tobytes())
-        digest.update(json.dumps({"kind": kind, "class": k, "widths": list(self.widths),
-                                  "early_pool": self.early_pool,
-                                  "dropout": self.dropout, "epochs": self.stage1_epochs,
-                                  "seed": context.seed,
-                                  # stage 1 has its own epoch budget; the rest is shared
-                                  "train": {**asdict(context.train), "max_epochs": None},
-                                  "device": context.device}, sort_keys=True).encode())
-        return Path(context.cache_dir) / "stage1" / f"{digest.hexdigest()}.pt"
+        settings = json.dumps({"data": digest, "kind": kind, "class": k,
+                               "widths": list(self.widths), "early_pool": self.early_pool,
+                               "dropout": self.dropout, "epochs": self.stage1_epochs,
+                               "seed": context.seed, "device": context.device,
+                               # stage 1 has its own epoch budget; the rest is shared
+                               "train": {**asdict(context.train), "max_epochs": None}},
+                              sort_keys=True)
+        name = hashlib.blake2b(settings.encode(), digest_size=16).hexdigest()
+        return Path(context.cache_dir) / "stage1" / f"{name}.pt"
+
+
+def _data_digest(train: Subtomograms, val: Subtomograms) -> str:
+    """Identity of the training and validation data: hashed once per fit."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (train, val):
+        digest.update(np.ascontiguousarray(part.volumes).data)
+        digest.update(part.labels.tobytes())
+    return digest.hexdigest()
 
 
 def _positive_f1(predictor, data: Subtomograms, k: int) -> float:
