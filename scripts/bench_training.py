@@ -1,11 +1,13 @@
 """Training speed on CPU, as ratios measured in one run (machines here are shared and noisy).
 
-    python scripts/bench_training.py [--samples 256] [--threads 2]
+    python scripts/bench_training.py [--samples 256] [--threads 2] [--compile]
 
 Prints: the machine's fp32 matmul GFLOP/s; for each default model, forward FLOPs per
 sample, the engine's training samples/s and achieved GFLOP/s (training counted as 3x
 forward), the same model in a bare hand-written PyTorch loop, their ratio, and the
-projected seconds per epoch of the default training split (1176 particles).
+projected seconds per epoch of the default training split (1176 particles). With
+``--compile``: the default multi-path CNN in the bare loop, eager against ``torch.compile``
+(compilation time printed apart).
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from cryobench.data.subtomograms import Subtomograms
 from cryobench.registry import Registry
 from cryobench.train.engine import train_module
 
-VARIANTS = [
-    ("cnn (default, 16-32-64)", "cnn", {}),
-    ("cnn, widths 8-16-32", "cnn", {"widths": [8, 16, 32]}),
-    ("cnn 8-16-32, early_pool=false", "cnn", {"widths": [8, 16, 32], "early_pool": False}),
-    ("multipath (default)", "multipath", {"stage1_epochs": 0}),
-    ("multipath, early_pool=false", "multipath", {"stage1_epochs": 0, "early_pool": False}),
-    ("resnet3d", "resnet3d", {}),
+VARIANTS = [  # label, model, parameters, memory format (None: the model's choice)
+    ("cnn (default: binned, 16-32-64)", "cnn", {}, None),
+    ("cnn, pooled 16-32-64 (previous default)", "cnn", {"layout": "pooled"}, None),
+    ("multipath (default: binned, 16-32-64)", "multipath", {"stage1_epochs": 0}, None),
+    ("multipath, binned, without channels-last", "multipath", {"stage1_epochs": 0}, False),
+    ("multipath, pooled 8-16-32 (previous default)", "multipath",
+     {"stage1_epochs": 0, "layout": "pooled", "widths": [8, 16, 32]}, None),
+    ("multipath, full 8-16-32", "multipath",
+     {"stage1_epochs": 0, "layout": "full", "widths": [8, 16, 32]}, None),
+    ("resnet3d", "resnet3d", {}, None),
 ]
 DEFAULT_TRAIN_SPLIT = 1176  # 1634 particles: 80 % training, 90 % of that not validation
 
@@ -50,8 +55,13 @@ def forward_flops(module: torch.nn.Module, box: int) -> float:
     return float(counter.get_total_flops())
 
 
-def bare_loop(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
-    """The baseline: the plainest PyTorch training loop over the same tensors."""
+def bare_loop(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
+              channels_last: bool) -> float:
+    """The baseline: the plainest PyTorch training loop over the same tensors, in the same
+    memory format as the engine uses for the model."""
+    if channels_last:
+        module = module.to(memory_format=torch.channels_last_3d)
+        x = x.contiguous(memory_format=torch.channels_last_3d)
     optimizer = torch.optim.Adam(module.parameters(), 1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     module.train()
@@ -63,10 +73,30 @@ def bare_loop(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: 
     return len(x) / (time.perf_counter() - start)
 
 
+def compile_comparison(model, x: torch.Tensor, y: torch.Tensor, batch: int, classes: int,
+                       box: int) -> None:
+    channels_last = model.channels_last()
+    eager = max(bare_loop(model.build_module(classes, box), x, y, batch, channels_last)
+                for _ in range(2))
+    module = model.build_module(classes, box)
+    if channels_last:
+        module = module.to(memory_format=torch.channels_last_3d)
+    compiled = torch.compile(module)
+    start = time.perf_counter()
+    bare_loop(compiled, x, y, batch, channels_last)  # compiles on the first batches
+    first = time.perf_counter() - start
+    steady = max(bare_loop(compiled, x, y, batch, channels_last) for _ in range(2))
+    print(f"torch.compile, default multipath: eager {eager:.1f} samples/s, compiled "
+          f"{steady:.1f} samples/s ({steady / eager:.2f}x), first epoch with compilation "
+          f"{first:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", action="store_true",
+                        help="also compare torch.compile with eager on the default model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     registry = Registry()
@@ -83,8 +113,9 @@ def main() -> None:
     print("| model | fwd GFLOP/sample | engine samples/s | bare loop samples/s | engine/bare "
           "| train GFLOP/s | of matmul | s/epoch (1176) |")
     print("|---|---|---|---|---|---|---|---|")
-    for label, name, params in VARIANTS:
+    for label, name, params, memory_format in VARIANTS:
         model = registry.create("model", name, params)
+        channels_last = model.channels_last() if memory_format is None else memory_format
         flops = forward_flops(model.build_module(classes, box), box)
         context = FitContext(num_classes=classes, train=cfg, loss=registry.create("loss", "ce"),
                              augmentations=[], seed=0, threads=args.threads)
@@ -93,14 +124,20 @@ def main() -> None:
         engine, bare = 0.0, 0.0
         for _ in range(2):  # alternate, keep the best: neither side pays the warm-up alone
             torch.manual_seed(0)
-            bare = max(bare, bare_loop(model.build_module(classes, box), x, y, cfg.batch_size))
+            bare = max(bare, bare_loop(model.build_module(classes, box), x, y, cfg.batch_size,
+                                       channels_last))
             result = train_module(lambda: model.build_module(classes, box), data, empty, context,
-                                  channels_last=model.channels_last())
+                                  channels_last=channels_last)
             engine = max(engine, result.samples_per_second)
         achieved = 3 * flops * engine / 1e9
         print(f"| {label} | {flops / 1e9:.3f} | {engine:.1f} | {bare:.1f} | {engine / bare:.2f} "
               f"| {achieved:.0f} | {achieved / peak:.2f} | {DEFAULT_TRAIN_SPLIT / engine:.1f} |",
               flush=True)
+
+    if args.compile:
+        x, y = torch.from_numpy(volumes)[:, None], torch.from_numpy(labels)
+        compile_comparison(registry.create("model", "multipath", {"stage1_epochs": 0}), x, y,
+                           cfg.batch_size, classes, box)
 
 
 if __name__ == "__main__":

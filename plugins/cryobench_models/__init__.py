@@ -6,9 +6,8 @@ from cryobench import hookimpl
 from cryobench.components import Model
 from cryobench.params import Param
 from cryobench.train.torch_model import TorchModel
+from cryobench_models.choices import LAYOUTS, PATH_KINDS
 from cryobench_models.multipath import MultiPathModel
-
-PATH_CHOICES = ("conv3", "conv5", "dilated3", "factorised")
 
 
 class SerialCNN(TorchModel):
@@ -17,20 +16,23 @@ class SerialCNN(TorchModel):
     name = "cnn"
     summary = "one serial 3D CNN path"
     params = (
-        Param("path", str, "conv3", "receptive-field style of the path", choices=PATH_CHOICES),
+        Param("path", str, "conv3", "receptive-field style of the path", choices=PATH_KINDS),
         Param("widths", list, [16, 32, 64], "channels of the three conv layers", items=int,
               low=1),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
-        Param("early_pool", bool, True, "pool right after the stem (fast); false: heavier"),
+        Param("layout", str, "binned", "binned: bin 2, strided stem (fast, the default); "
+              "pooled: strided stem, then max-pool (the previous default); full: no first "
+              "pool (6x FLOPs)",
+              choices=LAYOUTS),
     )
 
     def channels_last(self) -> bool:
-        return not self.early_pool  # measured: pays only at full resolution
+        return self.layout != "pooled"  # measured per layout (docs/neural.md)
 
     def build_module(self, num_classes: int, box: int):
         from cryobench_models.networks import PathClassifier, SerialPath
 
-        return PathClassifier(SerialPath(self.path, self.widths, self.early_pool), num_classes,
+        return PathClassifier(SerialPath(self.path, self.widths, self.layout), num_classes,
                               self.dropout)
 
 

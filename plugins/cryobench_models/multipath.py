@@ -13,6 +13,7 @@ from cryobench.components import FitContext, Predictor
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.params import Param
 from cryobench.train.torch_model import TorchModel, record_fit
+from cryobench_models.choices import LAYOUTS, PATH_KINDS
 
 
 class MultiPathModel(TorchModel):
@@ -26,11 +27,14 @@ class MultiPathModel(TorchModel):
     params = (
         Param("paths", list, ["conv3", "conv5", "dilated3", "factorised"],
               "path k's receptive-field style; cycled if fewer than the classes", items=str),
-        Param("widths", list, [8, 16, 32], "channels of each path's three conv layers",
+        Param("widths", list, [16, 32, 64], "channels of each path's three conv layers",
               items=int, low=1),
         Param("hidden", int, 64, "units of the dense layer after the concatenation", low=1),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
-        Param("early_pool", bool, True, "pool right after each stem (fast); false: heavier"),
+        Param("layout", str, "binned", "binned: bin 2, strided stems (fast, the default); "
+              "pooled: strided stems, then max-pool (the previous default); full: no first "
+              "pool (6x FLOPs)",
+              choices=LAYOUTS),
         Param("stage1_epochs", int, 6, "epochs of each path's one-vs-rest training (0: skip)",
               low=0),
         Param("table3", bool, False, "train every path kind on every class versus the rest "
@@ -38,8 +42,6 @@ class MultiPathModel(TorchModel):
     )
 
     def path_kinds(self, num_classes: int) -> list[str]:
-        from cryobench_models.networks import PATH_KINDS
-
         for kind in self.paths:
             if kind not in PATH_KINDS:
                 from cryobench.errors import CryobenchError
@@ -49,12 +51,12 @@ class MultiPathModel(TorchModel):
         return [self.paths[k % len(self.paths)] for k in range(num_classes)]
 
     def channels_last(self) -> bool:
-        return not self.early_pool  # measured: pays only at full resolution
+        return self.layout != "pooled"  # measured per layout (docs/neural.md)
 
     def build_module(self, num_classes: int, box: int, kinds: list[str] | None = None):
         from cryobench_models.networks import MultiPath, SerialPath
 
-        paths = [SerialPath(kind, self.widths, self.early_pool)
+        paths = [SerialPath(kind, self.widths, self.layout)
                  for kind in kinds or self.path_kinds(num_classes)]
         return MultiPath(paths, num_classes, self.hidden, self.dropout)
 
@@ -98,7 +100,7 @@ class MultiPathModel(TorchModel):
         if self.stage1_epochs == 0:
             return {}, None
         def build() -> PathClassifier:
-            return PathClassifier(SerialPath(kind, self.widths, self.early_pool), 2, self.dropout)
+            return PathClassifier(SerialPath(kind, self.widths, self.layout), 2, self.dropout)
 
         cache = self._cache_file(kind, k, digest, context)
         device = torch.device(context.device)
@@ -129,7 +131,7 @@ class MultiPathModel(TorchModel):
         if context.cache_dir is None:
             return None
         settings = json.dumps({"data": digest, "kind": kind, "class": k,
-                               "widths": list(self.widths), "early_pool": self.early_pool,
+                               "widths": list(self.widths), "layout": self.layout,
                                "dropout": self.dropout, "epochs": self.stage1_epochs,
                                "seed": context.seed, "device": context.device,
                                # stage 1 has its own epoch budget; the rest is shared

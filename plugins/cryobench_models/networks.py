@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-#: Receptive-field styles of a serial path, Inception-like: (stem, body) layer recipes.
-PATH_KINDS = ("conv3", "conv5", "dilated3", "factorised")
+from cryobench_models.choices import LAYOUTS, PATH_KINDS
+
 
 
 def conv(cin: int, cout: int, kernel: int, *, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -20,36 +20,55 @@ def conv(cin: int, cout: int, kernel: int, *, stride: int = 1, dilation: int = 1
     )
 
 
-def _layer(kind: str, cin: int, cout: int, stride: int, first: bool) -> nn.Sequential:
-    if kind == "conv5" and first:
-        return conv(cin, cout, 5, stride=stride)
-    if kind == "dilated3" and not first:
-        return conv(cin, cout, 3, stride=stride, dilation=2)
-    if kind == "factorised" and not first:  # a 1^3 conv on the one-channel input is a mere
-        # scaling, and measured 12x slower: the stem stays a plain 3^3 conv
-        return nn.Sequential(conv(cin, cout, 1), conv(cout, cout, 3, stride=stride))
-    return conv(cin, cout, 3, stride=stride)
+def signature_layer(kind: str, cin: int, cout: int) -> nn.Sequential:
+    """The layer that gives a path kind its receptive field."""
+    if kind == "conv5":
+        return conv(cin, cout, 5)
+    if kind == "dilated3":
+        return conv(cin, cout, 3, dilation=2)
+    if kind == "factorised":
+        return nn.Sequential(conv(cin, cout, 1), conv(cout, cout, 3))
+    return conv(cin, cout, 3)
 
 
 class SerialPath(nn.Module):
-    """One path: a strided stem and two convs with max-pools between them.
+    """One path of three conv layers, from the 1-channel volume to a (D/8)^3 feature map.
 
-    ``early_pool`` (the default) pools right after the stem, D^3 -> (D/8)^3: 6x fewer FLOPs
-    and about 4.7x faster training on CPU than pooling after the second conv
-    (D^3 -> (D/4)^3), which is kept as the heavier variant.
+    Layouts, all measured on 2 CPU cores (docs/neural.md):
+
+    - ``binned`` (default): 2x average pooling (bin 2, as for a tomogram), a strided 3^3
+      stem, the kind's signature layer at (D/4)^3, a max-pool, a 3^3 conv at (D/8)^3.
+      Convolutions on one input channel are memory-bound on CPU, so little time is
+      spent at full resolution, and the FLOPs sit in layers that run near the matmul
+      rate. Binning also averages noise away: at the default SNR this layout scored
+      higher than the others.
+    - ``pooled``: a strided 3^3 (5^3 for ``conv5``) stem at full resolution, max-pools
+      after the stem and the middle layer. The previous default.
+    - ``full``: as ``pooled`` without the first pool: 6x its FLOPs.
+
+    D must be at least 8.
     """
 
-    def __init__(self, kind: str = "conv3", widths: Sequence[int] = (8, 16, 32),
-                 early_pool: bool = True) -> None:
+    def __init__(self, kind: str = "conv3", widths: Sequence[int] = (16, 32, 64),
+                 layout: str = "binned") -> None:
         super().__init__()
         if kind not in PATH_KINDS:
             raise ValueError(f"unknown path kind {kind!r}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown path layout {layout!r}")
         w1, w2, w3 = widths
         self.kind, self.out_channels = kind, w3
-        stem = _layer(kind, 1, w1, stride=2, first=True)
-        middle = _layer(kind, w1, w2, stride=1, first=False)
-        last = _layer(kind, w2, w3, stride=1, first=False)
-        if early_pool:
+        if layout == "binned":
+            self.layers = nn.Sequential(nn.AvgPool3d(2), conv(1, w1, 3, stride=2),
+                                        signature_layer(kind, w1, w2), nn.MaxPool3d(2),
+                                        conv(w2, w3, 3))
+            return
+        # the 1^3 conv of a factorised stem on the one-channel input would be a mere
+        # scaling (and measured 12x slower), and conv5 has its 5^3 kernel in the stem
+        stem = conv(1, w1, 5 if kind == "conv5" else 3, stride=2)
+        inner = "conv3" if kind == "conv5" else kind
+        middle, last = signature_layer(inner, w1, w2), signature_layer(inner, w2, w3)
+        if layout == "pooled":
             self.layers = nn.Sequential(stem, nn.MaxPool3d(2), middle, nn.MaxPool3d(2), last)
         else:
             self.layers = nn.Sequential(stem, middle, nn.MaxPool3d(2), last)
