@@ -28,7 +28,7 @@ def test_volumes_are_normalised():
     assert data.counts().tolist() == [3, 2]
 
 
-@pytest.mark.parametrize("snr", [0.5, 0.05, 0.01])
+@pytest.mark.parametrize("snr", [0.5, 0.05, 0.01, 0.005])
 def test_measured_snr_within_ten_percent(snr):
     counts = {"TRiC": 1, "ribosome": 1, "proteasome_d": 1}
     spec = SimulationSpec(class_counts=counts, box=40, snr=snr, crowding=0.0)
