@@ -38,26 +38,32 @@ def summarise(records: list[dict[str, Any]], metrics: tuple[str, ...]) -> list[A
 
 
 def leaderboard_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table:
-    """Arms in file order; figures in percent as the paper prints them."""
+    """Arms in file order, one row per class subset; figures in percent as the paper
+    prints them. The classes column appears only when the subsets differ."""
     metrics = ("macro_f1", "macro_gmean")
-    summaries = {s.arm: s for s in summarise(records, metrics)}
+    summaries = summarise(records, metrics)
+    by_arm: dict[str, list[ArmSummary]] = defaultdict(list)
+    for summary in summaries:
+        by_arm[summary.arm].append(summary)
+    show_classes = len({s.classes for s in summaries}) > 1
     title = f"{bench.name}: mean ± std over seeds (%)"
     if bench.reference_citation:
         title += f"; paper: {bench.reference_citation}"
     table = Table(title=title)
-    for column, justify in (("arm", "left"), ("classes", "left"), ("n", "right"),
-                            ("macro F1", "right"), ("paper", "right"),
-                            ("macro G-mean", "right"), ("paper ", "right")):
+    columns = [("arm", "left"), ("classes", "left")] if show_classes else [("arm", "left")]
+    for column, justify in columns + [("n", "right"), ("macro F1", "right"), ("paper", "right"),
+                                      ("macro G-mean", "right"), ("paper ", "right")]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    best = max((s.mean[bench.primary_metric] for s in summaries.values()
+    best = max((s.mean[bench.primary_metric] for s in summaries
                 if bench.primary_metric in s.mean), default=None)
     for arm in bench.arms:
-        s = summaries.get(arm.name)
         ref = bench.reference.get(arm.name, {})
-        cells = [arm.name, s.classes if s else "", str(s.n) if s else "0"]
-        for m in metrics:
-            cells.append(f"{100 * s.mean[m]:.1f} ± {100 * s.std[m]:.1f}" if s else "–")
-            cells.append(f"{ref[m]:.1f}" if m in ref else "")
-        style = "bold" if s and best is not None and s.mean.get(bench.primary_metric) == best else None
-        table.add_row(*cells, style=style)
+        for s in by_arm.get(arm.name) or [None]:
+            cells = [arm.name] + ([s.classes if s else ""] if show_classes else [])
+            cells.append(str(s.n) if s else "0")
+            for m in metrics:
+                cells.append(f"{100 * s.mean[m]:.1f} ± {100 * s.std[m]:.1f}" if s else "–")
+                cells.append(f"{ref[m]:.1f}" if m in ref else "")
+            top = s is not None and best is not None and s.mean.get(bench.primary_metric) == best
+            table.add_row(*cells, style="bold" if top else None)
     return table

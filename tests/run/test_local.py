@@ -46,3 +46,27 @@ def test_run_records_resumes_and_isolates_failures(tmp_path, monkeypatch):
                            Console(record=True, width=150))
     assert len(store.path.read_text().splitlines()) == 6  # same content: nothing re-ran
     assert {r["arm"] for r in relabelled} == {"plain cnn"}
+
+
+def _record(arm, classes, seed, f1):
+    return {"arm": arm, "classes": classes, "seed": seed, "status": "ok",
+            "metrics": {"macro_f1": f1, "macro_gmean": f1}}
+
+
+def test_leaderboard_has_a_row_per_class_subset_and_hides_a_constant_classes_column():
+    from cryobench.run.leaderboard import leaderboard_table
+
+    bench = parse_benchmark(DOC, Registry())
+
+    def render(records):
+        console = Console(record=True, width=200)
+        console.print(leaderboard_table(bench, records))
+        return console.export_text()
+
+    two_sets = render([_record("cnn", ["TRiC", "ribosome"], 0, 0.5),
+                       _record("cnn", ["TRiC", "ribosome", "proteasome_s"], 0, 0.25),
+                       _record("cnn", ["TRiC", "ribosome", "proteasome_s"], 1, 0.35)])
+    assert "classes" in two_sets
+    assert "50.0 ± 0.0" in two_sets and "30.0 ± 7.1" in two_sets
+    one_set = render([_record("cnn", ["TRiC", "ribosome"], 0, 0.5)])
+    assert "classes" not in one_set and "50.0 ± 0.0" in one_set and "68.1" in one_set
