@@ -6,7 +6,7 @@ from cryobench import hookimpl
 from cryobench.components import Model
 from cryobench.params import Param
 from cryobench.train.torch_model import TorchModel
-from cryobench_models.choices import LAYOUTS, PATH_KINDS
+from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
 from cryobench_models.multipath import MultiPathModel
 
 
@@ -20,10 +20,7 @@ class SerialCNN(TorchModel):
         Param("widths", list, [16, 32, 64], "channels of the three conv layers", items=int,
               low=1),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
-        Param("layout", str, "binned", "binned: bin 2, strided stem (fast, the default); "
-              "pooled: strided stem, then max-pool (the previous default); full: no first "
-              "pool (6x FLOPs)",
-              choices=LAYOUTS),
+        LAYOUT_PARAM,
     )
 
     def channels_last(self) -> bool:

@@ -13,7 +13,7 @@ from cryobench.components import FitContext, Predictor
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.params import Param
 from cryobench.train.torch_model import TorchModel, record_fit
-from cryobench_models.choices import LAYOUTS, PATH_KINDS
+from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
 
 
 class MultiPathModel(TorchModel):
@@ -31,10 +31,7 @@ class MultiPathModel(TorchModel):
               items=int, low=1),
         Param("hidden", int, 64, "units of the dense layer after the concatenation", low=1),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
-        Param("layout", str, "binned", "binned: bin 2, strided stems (fast, the default); "
-              "pooled: strided stems, then max-pool (the previous default); full: no first "
-              "pool (6x FLOPs)",
-              choices=LAYOUTS),
+        LAYOUT_PARAM,
         Param("stage1_epochs", int, 6, "epochs of each path's one-vs-rest training (0: skip)",
               low=0),
         Param("table3", bool, False, "train every path kind on every class versus the rest "

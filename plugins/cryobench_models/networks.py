@@ -10,7 +10,6 @@ from torch import nn
 from cryobench_models.choices import LAYOUTS, PATH_KINDS
 
 
-
 def conv(cin: int, cout: int, kernel: int, *, stride: int = 1, dilation: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv3d(cin, cout, kernel, stride=stride, padding=dilation * (kernel // 2),
