@@ -148,9 +148,13 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
 def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                  batches: _Batches, transforms: list, generator: torch.Generator
                  ) -> tuple[float, int]:
-    """One pass over the training split; returns (summed batch loss x size, samples)."""
+    """One pass over the training split; returns (summed batch loss x size, samples).
+
+    The loss is summed on the device and read once per epoch: reading it per batch would
+    make the CPU wait for the GPU at every step."""
     module.train()
-    loss_sum, count = 0.0, 0
+    loss_sum = torch.zeros((), dtype=torch.float64, device=batches.device)
+    count = 0
     for x, t, w in batches.epoch(generator):
         for transform in transforms:
             x, t = transform.apply(x, t, generator)
@@ -160,9 +164,9 @@ def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        loss_sum += float(loss.detach()) * len(x)
+        loss_sum += loss.detach().double() * len(x)
         count += len(x)
-    return loss_sum, count
+    return float(loss_sum), count
 
 
 def _validation_f1(module: nn.Module, val: Subtomograms, device: torch.device,
