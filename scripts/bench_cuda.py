@@ -22,15 +22,12 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
-from cryobench.components import FitContext
-from cryobench.config import TrainConfig
-from cryobench.data.subtomograms import Subtomograms
+from bench_training import (BOX, CLASSES, bare_loop, engine_rate, random_split, synchronize,
+                            tensors)
 from cryobench.registry import Registry
-from cryobench.train.engine import train_module
 
 MODELS = [("multipath (default)", "multipath", {"stage1_epochs": 0}), ("cnn", "cnn", {}),
           ("resnet3d", "resnet3d", {})]
-BOX, CLASSES = 40, 4
 
 
 def matmul_tflops(device: torch.device, dtype: torch.dtype, seconds: float = 1.0) -> float:
@@ -46,64 +43,13 @@ def matmul_tflops(device: torch.device, dtype: torch.dtype, seconds: float = 1.0
     return 2 * 4096**3 * count / (time.perf_counter() - start) / 1e12
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def random_split(samples: int) -> Subtomograms:
-    rng = np.random.default_rng(0)
-    volumes = rng.normal(size=(samples, BOX, BOX, BOX)).astype(np.float32)
-    return Subtomograms(volumes, np.arange(samples) % CLASSES, tuple("abcd"), 1.368)
-
-
-def train_config(device: torch.device) -> TrainConfig:
-    return TrainConfig(max_epochs=1, batch_size=32, optimizer="adam", lr=1e-3,
-                       weight_decay=0.0, momentum=0.9, schedule="constant", patience=0,
-                       device=device.type, eval_batch_size=256)
-
-
-def engine_rate(model, data: Subtomograms, device: torch.device, registry: Registry) -> float:
-    context = FitContext(num_classes=CLASSES, train=train_config(device),
-                         loss=registry.create("loss", "ce"), augmentations=[], seed=0,
-                         device=device.type)
-    empty = data.take(np.array([], dtype=int))
-    return train_module(lambda: model.build_module(CLASSES, BOX), data, empty, context,
-                        channels_last=model.channels_last()).samples_per_second
-
-
-def bare_rate(model, data: Subtomograms, device: torch.device, bf16: bool) -> tuple[float, float]:
-    """Samples/s and the last batch's loss of the plainest loop, float32 or bf16 autocast."""
-    torch.manual_seed(0)
-    module = model.build_module(CLASSES, BOX).to(device)
-    x = torch.from_numpy(data.volumes)[:, None].to(device)
-    if model.channels_last():
-        module = module.to(memory_format=torch.channels_last_3d)
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-    y = torch.from_numpy(data.labels).to(device)
-    optimizer = torch.optim.Adam(module.parameters(), 1e-3)
-    loss = torch.zeros((), device=device)
-    synchronize(device)
-    start = time.perf_counter()
-    for i in range(0, len(x) - 1, 32):
-        optimizer.zero_grad()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = torch.nn.functional.cross_entropy(module(x[i:i + 32]).float(), y[i:i + 32])
-        loss.backward()
-        loss = loss.detach()
-        optimizer.step()
-    synchronize(device)
-    return len(x) / (time.perf_counter() - start), loss.item()
-
-
 def shared_worker(rank: int, samples: int, device_type: str, queue) -> None:
     """One of N trials sharing the device: an engine epoch of the default model."""
-    device = torch.device(device_type)
     registry = Registry()
     model = registry.create("model", "multipath", {"stage1_epochs": 0})
     data = random_split(samples)
-    engine_rate(model, data.take(np.arange(64)), device, registry)  # warm-up
-    queue.put((time.perf_counter(), engine_rate(model, data, device, registry)))
+    engine_rate(model, data.take(np.arange(64)), registry, device=device_type)  # warm-up
+    queue.put(engine_rate(model, data, registry, device=device_type))
 
 
 def shared_rate(processes: int, samples: int, device: torch.device) -> float:
@@ -113,7 +59,7 @@ def shared_rate(processes: int, samples: int, device: torch.device) -> float:
                for r in range(processes)]
     for worker in workers:
         worker.start()
-    rates = [queue.get()[1] for _ in workers]
+    rates = [queue.get() for _ in workers]
     for worker in workers:
         worker.join()
     return sum(rates)
@@ -137,6 +83,7 @@ def main() -> None:
           + (f", bf16 {matmul_tflops(device, torch.bfloat16):.1f} TFLOP/s" if bf16 else ""))
     registry = Registry()
     data = random_split(args.samples)
+    x, y = tensors(data, args.device)
     print("| model | engine samples/s (bf16 on CUDA) | bare fp32 samples/s | bare bf16 samples/s "
           "| bf16/fp32 | loss fp32 / bf16 | peak GiB |")
     print("|---|---|---|---|---|---|---|")
@@ -144,10 +91,13 @@ def main() -> None:
         model = registry.create("model", name, params)
         if bf16:
             torch.cuda.reset_peak_memory_stats()
-        engine_rate(model, data.take(np.arange(64)), device, registry)  # warm-up
-        engine = engine_rate(model, data, device, registry)
-        fp32, loss32 = bare_rate(model, data, device, bf16=False)
-        half, loss16 = bare_rate(model, data, device, bf16=bf16)
+        engine_rate(model, data.take(np.arange(64)), registry, device=args.device)  # warm-up
+        engine = engine_rate(model, data, registry, device=args.device)
+        torch.manual_seed(0)
+        fp32, loss32 = bare_loop(model.build_module(CLASSES, BOX), x, y, model.channels_last())
+        torch.manual_seed(0)
+        half, loss16 = bare_loop(model.build_module(CLASSES, BOX), x, y, model.channels_last(),
+                                 bf16=bf16)
         peak = torch.cuda.max_memory_allocated() / 2**30 if bf16 else float("nan")
         print(f"| {label} | {engine:.0f} | {fp32:.0f} | {half:.0f} | {half / fp32:.2f} "
               f"| {loss32:.3f} / {loss16:.3f} | {peak:.1f} |", flush=True)
