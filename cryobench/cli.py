@@ -101,7 +101,7 @@ def validate(
 ) -> None:
     """Check a benchmark file and show its arms, resolved parameters and trial count."""
     from cryobench.config import load_benchmark
-    from cryobench.trials import expand_trials
+    from cryobench.run.plan import expand_trials
 
     bench = load_benchmark(file, make_registry(), profile=profile)
     trials = expand_trials(bench)

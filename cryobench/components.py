@@ -20,7 +20,7 @@ from cryobench.params import Param
 if TYPE_CHECKING:  # heavy or circular imports only for type checkers
     import torch
 
-    from cryobench.config import TrainConfig
+    from cryobench.specs import TrainConfig
     from cryobench.data.subtomograms import Subtomograms
 
 

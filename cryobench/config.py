@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import copy
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryobench.errors import ConfigError, CryobenchError
-from cryobench.params import Param, resolve_params
-from cryobench.registry import Registry, unknown_name_message
+from cryobench.errors import (
+    ConfigError, CryobenchError, ParamError, UnknownParamError, unknown_name_message,
+)
+from cryobench.metrics import METRICS
+from cryobench.params import SEED_MAX, Param, resolve_params
+from cryobench.registry import Registry
+from cryobench.specs import (
+    Arm, Benchmark, ComponentSpec, DatasetSpec, Resources, SplitConfig, TrainConfig,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-METRICS = ("macro_f1", "macro_gmean", "balanced_accuracy")
 
 BENCHMARK_PARAMS = (
     Param("name", str, None, "benchmark name (MLflow experiment)"),
@@ -59,91 +62,6 @@ ARM_KEYS = ("name", "model", "sampler", "loss", "augment", "ensemble", "dataset"
 ARM_DEFAULTS = {"sampler": "none", "loss": "ce", "augment": "none", "ensemble": "none"}
 ARM_KINDS = {"model": "model", "sampler": "sampler", "loss": "loss", "augment": "augmentation",
              "ensemble": "ensemble"}
-
-
-@dataclass(frozen=True)
-class ComponentSpec:
-    """A plugin name and its fully resolved parameters."""
-
-    kind: str
-    name: str
-    params: dict[str, Any] = field(default_factory=dict, hash=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.params}
-
-    def build(self, registry: Registry) -> Any:
-        return registry.create(self.kind, self.name, self.params)
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    source: ComponentSpec
-    classes: tuple[str, ...] | None = None  # None: every class of the source
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source.as_dict(),
-                "classes": list(self.classes) if self.classes else None}
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    method: str
-    test_fraction: float
-    val_fraction: float
-    folds: int
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    max_epochs: int
-    batch_size: int
-    optimizer: str
-    lr: float
-    weight_decay: float
-    momentum: float
-    schedule: str
-    patience: int
-    device: str
-    eval_batch_size: int
-
-
-@dataclass(frozen=True)
-class Resources:
-    cpus_per_trial: float
-    gpus_per_trial: float
-    max_concurrent: int
-
-
-@dataclass(frozen=True)
-class Arm:
-    """A named combination of components; one or more class subsets of the data set."""
-
-    name: str
-    model: ComponentSpec
-    sampler: ComponentSpec
-    loss: ComponentSpec
-    augment: tuple[ComponentSpec, ...]
-    ensemble: ComponentSpec
-    datasets: tuple[DatasetSpec, ...]
-    train: TrainConfig
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    name: str
-    description: str
-    seeds: tuple[int, ...]
-    primary_metric: str
-    dataset: DatasetSpec
-    split: SplitConfig
-    train: TrainConfig
-    resources: Resources
-    arms: tuple[Arm, ...]
-    reference: dict[str, dict[str, float]] = field(hash=False)
-    reference_citation: str = ""
-    path: Path | None = None
-    profile: str | None = None
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -224,12 +142,11 @@ class _Validator:
         self.table(key, table)
         try:
             return resolve_params(declared, table)
-        except KeyError as exc:
-            self.fail(f"{key}.{exc.args[0]}", unknown_name_message(
-                f"key in [{key}]", exc.args[0], [p.name for p in declared]))
-        except ValueError as exc:
-            name, _, message = str(exc).partition(": ")
-            self.fail(f"{key}.{name}", message)
+        except UnknownParamError as exc:
+            self.fail(f"{key}.{exc.param}",
+                      unknown_name_message(f"key in [{key}]", exc.param, exc.valid))
+        except ParamError as exc:
+            self.fail(f"{key}.{exc.param}", exc.problem)
         raise AssertionError("unreachable")
 
     def component(self, key: str, kind: str, value: Any) -> ComponentSpec:

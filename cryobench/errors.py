@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -32,3 +34,33 @@ class DataError(CryobenchError):
 
 class PluginError(CryobenchError):
     """A plugin is unknown, misspelt, or clashes with another one."""
+
+
+class ParamError(ValueError):
+    """A parameter value is invalid; the caller knows where it was written.
+
+    ``param`` is the parameter's name (possibly dotted, ``widths[2]``), ``problem`` what
+    is wrong with it. Raised by :mod:`cryobench.params` and by a component's
+    ``check_setup``; turned into a :class:`ConfigError` with the file and key path.
+    """
+
+    def __init__(self, param: str, problem: str) -> None:
+        self.param, self.problem = param, problem
+        super().__init__(f"{param}: {problem}" if param else problem)
+
+
+class UnknownParamError(ParamError):
+    """A parameter name the component does not declare."""
+
+    def __init__(self, param: str, valid: Iterable[str]) -> None:
+        self.valid = sorted(valid)
+        super().__init__(param, "unknown parameter")
+
+
+def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:
+    """"unknown loss 'focl'; did you mean 'focal'? (valid: ce, focal, ...)"."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listing = ", ".join(valid) if valid else "none registered"
+    return f"unknown {what} {name!r}{hint} (valid: {listing})"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ import pluggy
 
 from cryobench import hookspecs
 from cryobench.components import KIND_BASES, Component
-from cryobench.errors import PluginError
+from cryobench.errors import ParamError, PluginError, UnknownParamError, unknown_name_message
 from cryobench.params import resolve_params
 
 ENTRY_POINT_GROUP = "cryobench"
@@ -99,12 +98,12 @@ class Registry:
         dists = self._distributions()
         found: dict[str, dict[str, ComponentInfo]] = {kind: {} for kind in hookspecs.KIND_HOOKS}
         for kind, hook_name in hookspecs.KIND_HOOKS.items():
-            caller = getattr(self._pm.hook, hook_name)
-            for impl in caller.get_hookimpls():
-                plugin_name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
-                dist, version = dists.get(id(impl.plugin), (f"<{plugin_name}>", ""))
-                for cls in impl.function() or []:
-                    info = ComponentInfo(kind, cls.name, cls, plugin_name, dist, version)
+            for plugin, classes in self._call_each(hook_name):
+                plugin_name = self._pm.get_name(plugin) or repr(plugin)
+                dist, version = dists.get(id(plugin), (f"<{plugin_name}>", ""))
+                for cls in classes:
+                    info = ComponentInfo(kind, getattr(cls, "name", ""), cls, plugin_name,
+                                         dist, version)
                     self._check_component(info)
                     previous = found[kind].get(cls.name)
                     if previous is not None:
@@ -115,6 +114,21 @@ class Registry:
                         )
                     found[kind][cls.name] = info
         return found
+
+    def _call_each(self, hook_name: str) -> Iterator[tuple[Any, list[Any]]]:
+        """Call a hook through pluggy (keyword arguments, so specs can grow), one plugin at
+        a time, so that every component is attributed to the plugin that registered it."""
+        impls = getattr(self._pm.hook, hook_name).get_hookimpls()
+        plugins = [impl.plugin for impl in impls]
+        for plugin in plugins:
+            others = [p for p in plugins if p is not plugin]
+            caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
+            for result in caller():
+                if not isinstance(result, (list, tuple)):
+                    name = self._pm.get_name(plugin)
+                    raise PluginError(f"plugin {name}: {hook_name} returned {result!r}; "
+                                      "it must return a list of component classes")
+                yield plugin, list(result)
 
     @staticmethod
     def _check_component(info: ComponentInfo) -> None:
@@ -165,10 +179,10 @@ class Registry:
         cls = self.get(kind, name)
         try:
             resolved = resolve_params(cls.params, params or {})
-        except KeyError as exc:
-            valid = [p.name for p in cls.params]
-            raise PluginError(unknown_name_message(f"parameter of {kind} {name!r}", exc.args[0], valid)) from None
-        except ValueError as exc:
+        except UnknownParamError as exc:
+            raise PluginError(unknown_name_message(f"parameter of {kind} {name!r}", exc.param,
+                                                   exc.valid)) from None
+        except ParamError as exc:
             raise PluginError(f"{kind} {name!r}: {exc}") from None
         return cls(**resolved)
 
@@ -182,12 +196,3 @@ def _plugin_label(plugin: Any) -> str:
     """A readable, unique name for a plugin object registered directly (not installed)."""
     label = getattr(plugin, "__name__", None) or type(plugin).__qualname__
     return f"{label}@{id(plugin):x}"
-
-
-def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:
-    """"unknown loss 'focl'; did you mean 'focal'? (valid: ce, focal, ...)"."""
-    valid = sorted(valid)
-    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    listing = ", ".join(valid) if valid else "none registered"
-    return f"unknown {what} {name!r}{hint} (valid: {listing})"

@@ -93,7 +93,10 @@ model = { name = "centroid", temperature = 2.0 }
 
 @pytest.fixture
 def minimal_doc() -> dict:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     return tomllib.loads(MINIMAL_TOML)
 

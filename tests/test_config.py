@@ -54,7 +54,7 @@ def error(doc, registry, **kw) -> str:
          "split.test_fraction: got 0.9, expected a number in [0.05, 0.5]"),
         (lambda d: d.update(train={"optimizer": "lbfgs"}),
          "train.optimizer: got 'lbfgs', expected one of 'adam', 'adamw', 'sgd'"),
-        (lambda d: d["benchmark"].update(seeds=[True]), "benchmark.seeds: got True"),
+        (lambda d: d["benchmark"].update(seeds=[True]), "benchmark.seeds[0]: got True"),
         (lambda d: d["benchmark"].update(seeds=[]), "benchmark.seeds: needs at least one seed"),
         (lambda d: d["benchmark"].pop("name"), "benchmark.name: is required"),
         (lambda d: d["dataset"].update(n=2), "dataset.n: got 2, expected an integer >= 4"),

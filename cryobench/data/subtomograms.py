@@ -69,7 +69,7 @@ class Subtomograms:
         """Keep only these classes, relabelled 0..k-1 in the order given."""
         missing = [n for n in names if n not in self.class_names]
         if missing:
-            from cryobench.registry import unknown_name_message
+            from cryobench.errors import unknown_name_message
 
             raise CryobenchError(unknown_name_message("class", missing[0], self.class_names))
         old = np.array([self.class_names.index(n) for n in names])

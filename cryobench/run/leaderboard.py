@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from cryobench.config import Benchmark
+from cryobench.specs import Benchmark
 
 
 @dataclass(frozen=True)

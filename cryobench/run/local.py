@@ -9,14 +9,14 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cryobench.config import Benchmark
+from cryobench.specs import Benchmark
 from cryobench.data.cache import cache_root
 from cryobench.errors import CryobenchError
 from cryobench.progress import phase_bars
 from cryobench.registry import Registry
 from cryobench.run.results import ResultStore
-from cryobench.run.trial import TrialEnvironment, run_trial
-from cryobench.trials import expand_trials
+from cryobench.run.execute import TrialEnvironment, run_trial
+from cryobench.run.plan import TrialSpec, expand_trials
 
 
 def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console: Console,
@@ -60,7 +60,7 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
             for t in trials if t.key in done]
 
 
-def _run_one(trial, env: TrialEnvironment, debug: bool) -> dict[str, Any]:
+def _run_one(trial: TrialSpec, env: TrialEnvironment, debug: bool) -> dict[str, Any]:
     try:
         return run_trial(trial, env)
     except CryobenchError as exc:
@@ -73,7 +73,7 @@ def _run_one(trial, env: TrialEnvironment, debug: bool) -> dict[str, Any]:
         return _failed(trial, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
-def _failed(trial, error: str, trace: str = "") -> dict[str, Any]:
+def _failed(trial: TrialSpec, error: str, trace: str = "") -> dict[str, Any]:
     return {"key": trial.key, "benchmark": trial.benchmark, "arm": trial.arm,
             "seed": trial.seed, "fold": trial.fold, "status": "failed", "error": error,
             "traceback": trace, "config": trial.config()}

@@ -18,7 +18,7 @@ from sklearn.metrics import f1_score
 from torch import nn
 
 from cryobench.components import FitContext
-from cryobench.config import TrainConfig
+from cryobench.specs import TrainConfig
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.train.device import autocast
 

@@ -42,7 +42,7 @@ class MultiPathModel(TorchModel):
         for kind in self.paths:
             if kind not in PATH_KINDS:
                 from cryobench.errors import CryobenchError
-                from cryobench.registry import unknown_name_message
+                from cryobench.errors import unknown_name_message
 
                 raise CryobenchError(unknown_name_message("path kind", kind, PATH_KINDS))
         return [self.paths[k % len(self.paths)] for k in range(num_classes)]
@@ -178,7 +178,7 @@ class MultiPathPredictor:
     def report(self, test: Subtomograms) -> dict[str, object]:
         """Each stage-1 path on its class versus the rest: F1 and G-mean of that class on
         the test split; ``chosen`` marks the path the class got in stage 2."""
-        from cryobench.train.metrics import score
+        from cryobench.metrics import score
 
         rows = []
         for (k, kind), predictor in self._stage1.items():

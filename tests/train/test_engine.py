@@ -8,8 +8,8 @@ from cryobench.config import parse_benchmark
 from cryobench.data.simulator.simulate import SimulationSpec, simulate
 from cryobench.data.splits import holdout_split
 from cryobench.registry import Registry
-from cryobench.run.trial import TrialEnvironment, run_trial
-from cryobench.trials import expand_trials
+from cryobench.run.execute import TrialEnvironment, run_trial
+from cryobench.run.plan import expand_trials
 
 EASY = {"source": "synthetic", "box": 16, "voxel_size": 3.0, "snr": 10.0, "crowding": 0.0,
         "class_counts": {"TRiC": 30, "ribosome": 30, "proteasome_d": 30}}

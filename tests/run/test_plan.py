@@ -3,7 +3,7 @@ from __future__ import annotations
 import copy
 
 from cryobench.config import parse_benchmark
-from cryobench.trials import expand_trials
+from cryobench.run.plan import expand_trials
 
 
 def test_expansion_is_arm_by_subset_by_seed(minimal_doc, registry):

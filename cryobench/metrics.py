@@ -1,4 +1,8 @@
-"""The paper's metrics: macro F1 and macro G-mean (one-vs-rest), plus per-class figures."""
+"""The paper's metrics: macro F1 and macro G-mean (one-vs-rest), plus per-class figures.
+
+The metric names are defined here once; scikit-learn and imbalanced-learn are imported
+only when something is scored, so that validating a benchmark file stays light.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,14 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
-from imblearn.metrics import sensitivity_specificity_support
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cryobench.errors import CryobenchError
+
+#: Every metric a trial reports, in the order tables show them; any can rank the arms.
+METRICS = ("macro_f1", "macro_gmean", "balanced_accuracy")
+#: How tables and figures name them.
+METRIC_LABELS = {"macro_f1": "macro F1", "macro_gmean": "macro G-mean",
+                 "balanced_accuracy": "balanced accuracy"}
 
 
 @dataclass(frozen=True)
@@ -30,9 +38,12 @@ class Scores:
     per_class: tuple[ClassScore, ...]
     confusion: np.ndarray  # rows: true class, columns: predicted class
 
+    def summary(self) -> dict[str, float]:
+        """The macro figures, keyed by the names in :data:`METRICS`."""
+        return {name: getattr(self, name) for name in METRICS}
+
     def as_dict(self) -> dict[str, object]:
-        return {"macro_f1": self.macro_f1, "macro_gmean": self.macro_gmean,
-                "balanced_accuracy": self.balanced_accuracy,
+        return {**self.summary(),
                 "per_class": [asdict(c) for c in self.per_class],
                 "confusion": self.confusion.tolist()}
 
@@ -44,6 +55,9 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]) ->
     their mean: imblearn's ``geometric_mean_score(average=None).mean()``, not its
     ``average="macro"`` (which is sqrt(mean sens x mean spec)).
     """
+    from imblearn.metrics import sensitivity_specificity_support
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     labels = np.arange(len(class_names))
     absent = [class_names[c] for c in labels if not np.any(y_true == c)]
     if absent:

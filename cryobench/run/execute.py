@@ -1,4 +1,5 @@
-"""One trial as a plain function of its configuration: data, split, fit, predict, score."""
+"""The trial function: a plain function of a trial's specification (data, split, fit,
+predict, score) that can run in this process or in a Ray worker."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from cryobench.components import DataContext, FitContext
-from cryobench.config import DatasetSpec
+from cryobench.specs import DatasetSpec
 from cryobench.data.splits import Split, holdout_split, kfold_split
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.registry import Registry
-from cryobench.trials import Trial
+from cryobench.run.plan import TrialSpec
 
 
 @dataclass
@@ -40,7 +41,7 @@ def load_data(spec: DatasetSpec, env: TrialEnvironment) -> Subtomograms:
     return data.select_classes(spec.classes) if spec.classes else data
 
 
-def split_data(trial: Trial, data: Subtomograms) -> Split:
+def split_data(trial: TrialSpec, data: Subtomograms) -> Split:
     s = trial.split
     if s.method == "kfold":
         return kfold_split(data.labels, s.folds, trial.fold or 0, s.val_fraction, trial.seed,
@@ -49,10 +50,10 @@ def split_data(trial: Trial, data: Subtomograms) -> Split:
                          data.class_names)
 
 
-def run_trial(trial: Trial, env: TrialEnvironment) -> dict[str, Any]:
+def run_trial(trial: TrialSpec, env: TrialEnvironment) -> dict[str, Any]:
     """Train on the training split, predict the untouched test split; plain data back."""
     from cryobench.train.device import choose_device
-    from cryobench.train.metrics import score
+    from cryobench.metrics import score
 
     clock = time.perf_counter
     t0 = clock()
@@ -82,8 +83,7 @@ def run_trial(trial: Trial, env: TrialEnvironment) -> dict[str, Any]:
     return {
         "key": trial.key, "benchmark": trial.benchmark, "arm": trial.arm, "seed": trial.seed,
         "fold": trial.fold, "classes": list(data.class_names), "status": "ok",
-        "metrics": {"macro_f1": scores.macro_f1, "macro_gmean": scores.macro_gmean,
-                    "balanced_accuracy": scores.balanced_accuracy},
+        "metrics": scores.summary(),
         "per_class": scores.as_dict()["per_class"], "confusion": scores.confusion.tolist(),
         "sizes": {"train": len(train), "train_resampled": len(resampled), "val": len(val),
                   "test": len(test)},

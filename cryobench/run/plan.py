@@ -1,4 +1,5 @@
-"""Expansion of a benchmark into trials (arm x class subset x seed [x fold])."""
+"""Planning: a benchmark expanded into trial specifications (arm x class subset x seed
+[x fold]), each identified by a hash of what determines its result."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cryobench.config import (
+from cryobench.specs import (
     Arm, Benchmark, ComponentSpec, DatasetSpec, Resources, SplitConfig, TrainConfig,
 )
 
@@ -16,7 +17,7 @@ TRIAL_SCHEMA = 1
 
 
 @dataclass(frozen=True)
-class Trial:
+class TrialSpec:
     """Everything one trial needs; a plain value that can cross a process boundary."""
 
     benchmark: str
@@ -56,7 +57,7 @@ class Trial:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def expand_trials(bench: Benchmark) -> list[Trial]:
+def expand_trials(bench: Benchmark) -> list[TrialSpec]:
     """Every trial of the benchmark, in a stable order (arm, class subset, seed, fold)."""
     folds: list[int | None] = (
         list(range(bench.split.folds)) if bench.split.method == "kfold" else [None]
@@ -70,8 +71,9 @@ def expand_trials(bench: Benchmark) -> list[Trial]:
     ]
 
 
-def _trial(bench: Benchmark, arm: Arm, dataset: DatasetSpec, seed: int, fold: int | None) -> Trial:
-    return Trial(
+def _trial(bench: Benchmark, arm: Arm, dataset: DatasetSpec, seed: int,
+           fold: int | None) -> TrialSpec:
+    return TrialSpec(
         benchmark=bench.name, arm=arm.name, seed=seed, fold=fold, dataset=dataset,
         split=bench.split, train=arm.train, resources=bench.resources, model=arm.model,
         sampler=arm.sampler, loss=arm.loss, augment=arm.augment, ensemble=arm.ensemble,

@@ -6,7 +6,7 @@ from imblearn.metrics import geometric_mean_score
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from cryobench.errors import CryobenchError
-from cryobench.train.metrics import score
+from cryobench.metrics import score
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -1,0 +1,101 @@
+"""The value types a benchmark resolves to: plain, frozen, and light to import.
+
+The engine, the components and the executors read these; only :mod:`cryobench.config`
+knows how they are parsed from TOML and validated against the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryobench.registry import Registry
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A plugin name and its fully resolved parameters."""
+
+    kind: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params}
+
+    def build(self, registry: Registry) -> Any:
+        return registry.create(self.kind, self.name, self.params)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A data source and the class subset taken from it."""
+
+    source: ComponentSpec
+    classes: tuple[str, ...] | None = None  # None: every class of the source
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source.as_dict(),
+                "classes": list(self.classes) if self.classes else None}
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    method: str
+    test_fraction: float
+    val_fraction: float
+    folds: int
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    weight_decay: float
+    momentum: float
+    schedule: str
+    patience: int
+    device: str
+    eval_batch_size: int
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus_per_trial: float
+    gpus_per_trial: float
+    max_concurrent: int
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A named combination of components; one or more class subsets of the data set."""
+
+    name: str
+    model: ComponentSpec
+    sampler: ComponentSpec
+    loss: ComponentSpec
+    augment: tuple[ComponentSpec, ...]
+    ensemble: ComponentSpec
+    datasets: tuple[DatasetSpec, ...]
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    description: str
+    seeds: tuple[int, ...]
+    primary_metric: str
+    dataset: DatasetSpec
+    split: SplitConfig
+    train: TrainConfig
+    resources: Resources
+    arms: tuple[Arm, ...]
+    reference: dict[str, dict[str, float]] = field(hash=False)
+    reference_citation: str = ""
+    path: Path | None = None
+    profile: str | None = None
