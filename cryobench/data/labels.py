@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryobench.errors import DataError
+from cryobench.files import read_text
 
 
 @dataclass(frozen=True)
@@ -18,31 +20,40 @@ class LabelRecord:
     index: int | None  # position in a stack; None for one file per particle
     label: str
     record: str  # "line 12", for error messages
+    label_file: Path  # the CSV/STAR file the record is on: label errors name it
 
 
 def read_csv_labels(path: Path) -> list[LabelRecord]:
     """``path,label`` rows (paths relative to the CSV) or ``index,label`` rows for a stack."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(read_label_text(path), newline=""))
+    try:
         columns = [c.strip() for c in (reader.fieldnames or [])]
         if "label" not in columns or not ({"path", "index"} & set(columns)):
             raise DataError(path, f"missing columns: need 'path,label' or 'index,label', "
                                   f"found {','.join(columns) or 'no header'}", "line 1")
-        records = []
-        for line, row in enumerate(reader, start=2):
-            row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            where = f"line {line}"
-            if "path" in columns:
-                if not row["path"]:
-                    raise DataError(path, "empty path", where)
-                records.append(LabelRecord(path.parent / row["path"], None, row["label"], where))
-            else:
-                try:
-                    index = int(row["index"])
-                except ValueError:
-                    raise DataError(path, f"index {row['index']!r} is not an integer", where) from None
-                records.append(LabelRecord(path, index, row["label"], where))
-    return records
+        return [_csv_record(path, columns, row, f"line {reader.line_num}") for row in reader]
+    except csv.Error as exc:
+        raise DataError(path, f"cannot parse ({exc})", f"line {reader.line_num}") from None
+
+
+def _csv_record(path: Path, columns: list[str], row: dict[str, str | None],
+                where: str) -> LabelRecord:
+    row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+    if "path" in columns:
+        if not row["path"]:
+            raise DataError(path, "empty path", where)
+        return LabelRecord(path.parent / row["path"], None, row["label"], where, path)
+    try:
+        index = int(row["index"])
+    except ValueError:
+        raise DataError(path, f"index {row['index']!r} is not an integer", where) from None
+    return LabelRecord(path, index, row["label"], where, path)
+
+
+def read_label_text(path: Path) -> str:
+    """A label file's text: UTF-8, with or without a byte-order mark."""
+    hint = " (in Excel: 'CSV UTF-8')" if path.suffix.lower() == ".csv" else ""
+    return read_text(path, "a label file", hint=hint)
 
 
 def read_star_labels(path: Path, label_column: str = "_rlnClassNumber") -> list[LabelRecord]:
@@ -72,9 +83,10 @@ def read_star_labels(path: Path, label_column: str = "_rlnClassNumber") -> list[
                 index = int(index_text) - 1
             except ValueError:
                 raise DataError(path, f"bad image name {image!r}", where) from None
-            records.append(LabelRecord(path.parent / stack, index, values[label_at], where))
+            records.append(LabelRecord(path.parent / stack, index, values[label_at], where,
+                                       path))
         else:
-            records.append(LabelRecord(path.parent / image, None, values[label_at], where))
+            records.append(LabelRecord(path.parent / image, None, values[label_at], where, path))
     return records
 
 
@@ -89,7 +101,7 @@ def _parse_star(path: Path) -> list[_StarLoop]:
     blocks: list[_StarLoop] = []
     current: _StarLoop | None = None
     in_loop = False
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(read_label_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

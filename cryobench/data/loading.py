@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from cryobench.data.labels import LabelRecord, read_csv_labels, read_star_labels
-from cryobench.data.mrc import read_stack, read_volume
+from cryobench.data.memory import FLOAT32, shortfall, volumes_bytes
+from cryobench.data.mrc import header_shape, read_stack, read_volume
 from cryobench.data.subtomograms import Subtomograms
-from cryobench.errors import DataError
+from cryobench.errors import CryobenchError, DataError
 
 Progress = Callable[[str, int, int], None]
 VOXEL_TOLERANCE = 1e-3  # relative; headers round voxel sizes differently
@@ -32,6 +36,7 @@ def load_dataset(
     """
     records = read_records(Path(path), labels=labels, label_column=label_column)
     names, label_ids = _class_labels(records, class_names)
+    _check_memory(Path(path), records)
     volumes, voxel = _read_volumes(records, progress)
     source_ids = np.array([_source_id(r) for r in records], dtype=object)
     return Subtomograms(volumes, label_ids, names, voxel, source_ids)
@@ -42,7 +47,7 @@ def read_records(path: Path, *, labels: Path | None = None,
     """The label records behind a path, however it was given."""
     if path.is_dir():
         path = _label_file_in(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a link's reader says what is wrong
         raise DataError(path, "not found")
     suffix = path.suffix.lower()
     if suffix == ".star":
@@ -50,14 +55,13 @@ def read_records(path: Path, *, labels: Path | None = None,
     elif suffix == ".csv":
         records = read_csv_labels(path)
     elif suffix == ".mrcs":
-        records = [LabelRecord(path, r.index, r.label, r.record)
-                   for r in read_csv_labels(labels or _stack_labels(path))]
+        records = [replace(r, path=path) for r in read_csv_labels(labels or _stack_labels(path))]
     else:
         raise DataError(path, "expected a label file (.csv, .star), a folder with one, "
                               "or a stack (.mrcs)")
     if not records:
         raise DataError(path, "no particles listed")
-    _check_duplicates(path, records)
+    _check_duplicates(records)
     return records
 
 
@@ -70,6 +74,9 @@ def _label_file_in(folder: Path) -> Path:
             return found[0]
         if len(found) > 1:
             raise DataError(folder, f"several {pattern} files; name the one to use")
+    if folder.suffix.lower() in (".csv", ".star", ".mrcs"):  # it was meant as a file
+        raise DataError(folder, f"is a folder, not a {folder.suffix} file, and holds no label "
+                                "file; give the path of the file itself")
     raise DataError(folder, "no labels.csv, .star, .csv or .mrcs file in this folder")
 
 
@@ -81,13 +88,14 @@ def _stack_labels(stack: Path) -> Path:
                            "with columns index,label")
 
 
-def _check_duplicates(path: Path, records: list[LabelRecord]) -> None:
-    seen: dict[tuple[Path, int | None], str] = {}
+def _check_duplicates(records: list[LabelRecord]) -> None:
+    seen: dict[tuple[str, int | None], str] = {}
     for r in records:
-        key = (r.path.resolve(), r.index)
+        key = (os.path.realpath(r.path), r.index)  # unlike Path.resolve, never raises on a loop
         if key in seen:
             what = r.path.name + (f"@{r.index}" if r.index is not None else "")
-            raise DataError(path, f"duplicate entry for {what} (also {seen[key]})", r.record)
+            raise DataError(r.label_file, f"duplicate entry for {what} (also {seen[key]})",
+                            r.record)
         seen[key] = r.record
 
 
@@ -97,22 +105,41 @@ def _natural_key(text: str) -> list[object]:
 
 def _class_labels(records: list[LabelRecord],
                   class_names: Mapping[str, str] | None) -> tuple[tuple[str, ...], np.ndarray]:
-    source = records[0].path
     for r in records:
         if not r.label:
-            raise DataError(source, "empty class label", r.record)
+            raise DataError(r.label_file, "empty class label", r.record)
     if class_names:
         names = tuple(dict.fromkeys(class_names.values()))
         for r in records:
             if r.label not in class_names:
-                raise DataError(source, f"unknown class {r.label!r}; class_names maps "
-                                        f"{', '.join(map(repr, class_names))}", r.record)
+                raise DataError(r.label_file, f"unknown class {r.label!r}; class_names maps "
+                                              f"{', '.join(map(repr, class_names))}", r.record)
         texts = [class_names[r.label] for r in records]
     else:
         texts = [r.label for r in records]
         names = tuple(sorted(set(texts), key=_natural_key))
     index = {n: i for i, n in enumerate(names)}
     return names, np.array([index[t] for t in texts], dtype=np.int64)
+
+
+def _check_memory(path: Path, records: list[LabelRecord]) -> None:
+    """Refuse a data set that cannot fit before allocating it. The box is the first file's,
+    from its header alone; stacks are held whole while read (the largest twice, raw and
+    as float32)."""
+    first = header_shape(records[0].path)
+    if first is None:
+        return  # unreadable: reading it says why, with its record
+    box = first[2]
+    stack_files = dict.fromkeys(r.path for r in records if r.index is not None)
+    shapes = [s for s in map(header_shape, stack_files) if s is not None]
+    stacks = [math.prod(s) * FLOAT32 for s in shapes]
+    need = volumes_bytes(len(records), box) + sum(stacks) + max(stacks, default=0)
+    problem = shortfall(need)
+    if problem:
+        particles = f"{len(records)} particle{'s' if len(records) != 1 else ''}"
+        # not a DataError: the files are sound (the synthetic source rebuilds on DataError)
+        raise CryobenchError(f"{path}: reading {particles} of {box}^3 voxels needs {problem}; "
+                             "bin the subtomograms to a smaller box or list fewer particles")
 
 
 def _read_volumes(records: list[LabelRecord], progress: Progress | None) -> tuple[np.ndarray, float]:
@@ -124,7 +151,7 @@ def _read_volumes(records: list[LabelRecord], progress: Progress | None) -> tupl
             volume, voxel = read_volume(r.path, r.record)
         else:
             if r.path not in stacks:
-                stacks[r.path] = read_stack(r.path)
+                stacks[r.path] = read_stack(r.path, record=r.record)
             stack, voxel = stacks[r.path]
             if not 0 <= r.index < len(stack):
                 raise DataError(r.path, f"index {r.index} out of range (stack has {len(stack)})",

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
+import struct
+
 import numpy as np
 import pytest
 
+from cryobench.data import loading, memory
 from cryobench.data.loading import load_dataset
-from cryobench.errors import DataError
+from cryobench.errors import CryobenchError, DataError
 
 from .conftest import write_mrc
 
@@ -82,9 +86,10 @@ def test_stack_with_index_csv(tmp_path):
     np.testing.assert_allclose(data.volumes[3], stack[3])
 
 
-def error_of(path, **kw) -> str:
-    with pytest.raises(DataError) as info:
+def error_of(path, error=DataError, **kw) -> str:
+    with pytest.raises(error) as info:
         load_dataset(path, **kw)
+    assert type(info.value) is error
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -173,3 +178,126 @@ def test_written_files_carry_voxel_size_and_labels(tmp_path):
     (tmp_path / "s.csv").write_text("index,label\n0,a\n1,b\n")
     data = load_dataset(tmp_path / "s.mrcs")
     np.testing.assert_array_equal(data.volumes, stack)
+
+
+def test_label_errors_name_the_label_file_not_a_particle(csv_folder):
+    labels = csv_folder / "labels.csv"
+    message = error_of(csv_folder, class_names={"ribosome": "ribosome"})
+    assert message.startswith(f"{labels} (line 3): unknown class 'TRiC'")
+    labels.write_text(labels.read_text().replace("sub/p3.mrc,TRiC", "sub/p3.mrc,"))
+    assert error_of(csv_folder) == f"{labels} (line 5): empty class label"
+
+
+def test_stack_label_errors_name_the_csv(tmp_path):
+    write_mrc(tmp_path / "particles.mrcs", np.zeros((3, 6, 6, 6)))
+    csv = tmp_path / "particles.csv"
+    csv.write_text("index,label\n0,a\n1,b\n0,b\n")
+    assert error_of(tmp_path / "particles.mrcs") == (
+        f"{csv} (line 4): duplicate entry for particles.mrcs@0 (also line 2)")
+    csv.write_text("index,label\n0,a\n1,\n")
+    assert error_of(tmp_path / "particles.mrcs") == f"{csv} (line 3): empty class label"
+
+
+def test_star_label_errors_name_the_star_file(csv_folder):
+    star = csv_folder / "particles.star"
+    star.write_text(STAR_31.replace("sub/p1.mrc 1 1", "sub/p1.mrc 1 7"))
+    message = error_of(star, class_names={"1": "TRiC", "2": "ribosome"})
+    assert message.startswith(f"{star} (line 21): unknown class '7'")
+
+
+def test_utf8_bom_csv_is_read(csv_folder):
+    labels = csv_folder / "labels.csv"
+    labels.write_bytes(b"\xef\xbb\xbf" + labels.read_bytes())
+    assert load_dataset(csv_folder).counts().tolist() == [3, 3]
+
+
+def test_non_utf8_label_file(csv_folder):
+    labels = csv_folder / "labels.csv"
+    labels.write_bytes(labels.read_bytes().replace(b"TRiC", b"TR\xefC"))
+    assert error_of(csv_folder) == (f"{labels} (line 3): not UTF-8 text (byte 0xef in column "
+                                    "14); save the file as UTF-8 (in Excel: 'CSV UTF-8')")
+
+
+def test_folders_where_files_are_expected(csv_folder):
+    (csv_folder / "lab").mkdir()
+    write_mrc(csv_folder / "s.mrcs", np.zeros((2, 6, 6, 6)))
+    assert error_of(csv_folder / "s.mrcs", labels=csv_folder / "lab") == (
+        f"{csv_folder / 'lab'}: is a folder, not a label file; give the path of the file itself")
+    star_folder = csv_folder / "x.star"
+    star_folder.mkdir()
+    assert error_of(star_folder) == (f"{star_folder}: is a folder, not a .star file, and holds "
+                                     "no label file; give the path of the file itself")
+    (csv_folder / "labels.csv").unlink()  # the folder's only *.star entry is a folder
+    assert error_of(csv_folder) == (
+        f"{star_folder}: is a folder, not a label file; give the path of the file itself")
+
+
+def test_csv_row_naming_a_folder(csv_folder):
+    target = csv_folder / "sub" / "p2.mrc"
+    target.unlink()
+    target.mkdir()
+    assert error_of(csv_folder) == (f"{target} (line 4): is a folder, not an MRC file; "
+                                    "give the path of the file itself")
+
+
+def test_star_naming_a_stack_that_is_a_folder(tmp_path):
+    (tmp_path / "stack.mrcs").mkdir()
+    (tmp_path / "p.star").write_text("data_\nloop_\n_rlnImageName\n_rlnClassNumber\n"
+                                     "1@stack.mrcs 1\n2@stack.mrcs 2\n")
+    assert error_of(tmp_path / "p.star") == (f"{tmp_path / 'stack.mrcs'} (line 5): is a folder, "
+                                             "not an MRC file; give the path of the file itself")
+
+
+def test_symlink_loops(csv_folder):
+    particle = csv_folder / "sub" / "p1.mrc"
+    particle.unlink()
+    os.symlink(particle.name, particle)
+    assert error_of(csv_folder) == (
+        f"{particle} (line 3): symbolic link loop; point the link at a real file")
+    labels = csv_folder / "labels.csv"
+    labels.unlink()
+    os.symlink(labels.name, labels)
+    loop = f"{labels}: symbolic link loop; point the link at a real file"
+    assert error_of(csv_folder) == loop
+    assert error_of(labels) == loop
+
+
+def refuse_reading(monkeypatch):
+    def read(*args, **kwargs):
+        raise AssertionError("read a volume before checking the memory it needs")
+
+    monkeypatch.setattr(loading, "read_volume", read)
+    monkeypatch.setattr(loading, "read_stack", read)
+
+
+def test_a_box_too_large_for_memory_is_refused_from_the_header(tmp_path, monkeypatch):
+    write_mrc(tmp_path / "p.mrc", np.zeros((4, 4, 4)))
+    raw = bytearray((tmp_path / "p.mrc").read_bytes())
+    raw[0:12] = struct.pack("<3i", 10000, 10000, 10000)  # 4 TB promised, 256 bytes there
+    (tmp_path / "p.mrc").write_bytes(bytes(raw))
+    (tmp_path / "labels.csv").write_text("path,label\np.mrc,a\n")
+    refuse_reading(monkeypatch)
+    message = error_of(tmp_path, CryobenchError)  # the files are sound: not a DataError
+    assert message.startswith(f"{tmp_path}: reading 1 particle of 10000^3 voxels needs about "
+                              "3,725.3 GiB of memory and ")
+    assert message.endswith(" GiB is available; bin the subtomograms to a smaller box or list "
+                            "fewer particles")
+
+
+def test_memory_estimate_counts_volumes_and_stacks(csv_folder, tmp_path, monkeypatch):
+    need = 6 * 8**3 * 4  # six float32 particles
+    monkeypatch.setattr(memory, "available_bytes", lambda: need)
+    assert len(load_dataset(csv_folder)) == 6
+    monkeypatch.setattr(memory, "available_bytes", lambda: need - 1)
+    refuse_reading(monkeypatch)
+    assert error_of(csv_folder, CryobenchError) == (
+        f"{csv_folder}: reading 6 particles of 8^3 voxels needs about 1.1e-05 GiB of memory "
+        "and 1.1e-05 GiB is available; bin the subtomograms to a smaller box or list fewer "
+        "particles")
+    stack = tmp_path / "s.mrcs"
+    write_mrc(stack, np.zeros((5, 6, 6, 6)))
+    (tmp_path / "s.csv").write_text("index,label\n0,a\n1,b\n")
+    # two read particles, plus the stack held whole while read, twice (raw and float32)
+    need = 2 * 6**3 * 4 + 2 * 5 * 6**3 * 4
+    monkeypatch.setattr(memory, "available_bytes", lambda: need - 1)
+    assert "reading 2 particles of 6^3 voxels needs" in error_of(stack, CryobenchError)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryobench import __version__
 from cryobench.data.mrc import write_mrc
-from cryobench.data.simulator.simulate import CONTRAST, SimulationSpec, simulate
+from cryobench.data.simulator.simulate import CONTRAST, SimulationSpec, check_memory, simulate
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import CryobenchError
 
@@ -21,23 +21,33 @@ def write_simulation(out: Path, spec: SimulationSpec, *, preset: str | None = No
                      progress: Callable[[str, int, int], None] | None = None) -> Path:
     """Simulate and write into a temporary folder renamed into place at the end.
 
-    An interrupted run leaves no half-written data set at ``out``.
+    An interrupted run leaves no half-written data set at ``out``. A place that cannot
+    hold the result, or a set too large for memory, is refused before any simulation.
     """
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise CryobenchError(f"{out}: already exists and is not empty; choose another folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_partials(out)
-    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-    partial.mkdir()
+    check_output_folder(out)
+    check_memory(spec)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(out)
+        partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+        partial.mkdir()
+    except OSError as exc:
+        raise CryobenchError(f"{out}: cannot create the folder ({exc.strerror or exc}); "
+                             "choose a folder you can write to") from None
     try:
         data = simulate(spec, progress)
-        write_particles(partial, data, progress)
-        meta = {"generator": f"cryobench {__version__}", "preset": preset,
-                "parameters": spec.as_dict(), "particles": len(data),
-                "classes": dict(zip(data.class_names, map(int, data.counts()))),
-                "contrast": CONTRAST, "voxel_size_nm": spec.voxel_size, "complete": True}
-        (partial / METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        try:
+            write_particles(partial, data, progress)
+            meta = {"generator": f"cryobench {__version__}", "preset": preset,
+                    "parameters": spec.as_dict(), "particles": len(data),
+                    "classes": dict(zip(data.class_names, map(int, data.counts()))),
+                    "contrast": CONTRAST, "voxel_size_nm": spec.voxel_size, "complete": True}
+            (partial / METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        except OSError as exc:  # e.g. the disk filled up: the partial copy is removed below
+            raise CryobenchError(f"{out}: writing failed ({exc.strerror or exc}); nothing "
+                                 "was written there; free some space or choose another "
+                                 "folder") from None
         if out.exists():
             out.rmdir()
         try:
@@ -47,6 +57,29 @@ def write_simulation(out: Path, spec: SimulationSpec, *, preset: str | None = No
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return out
+
+
+def check_output_folder(out: Path) -> None:
+    """``out`` must be a new or empty folder, in a place this process can write to."""
+    if out.is_symlink() and not out.exists():
+        raise CryobenchError(f"{out}: is a broken symbolic link (or a loop); remove it or "
+                             "choose another folder")
+    if out.exists() and not out.is_dir():
+        raise CryobenchError(f"{out}: is a file, not a folder; choose another folder")
+    try:
+        not_empty = out.is_dir() and any(out.iterdir())
+    except OSError as exc:
+        raise CryobenchError(f"{out}: cannot list the folder ({exc.strerror or exc}); "
+                             "choose another folder") from None
+    if not_empty:
+        raise CryobenchError(f"{out}: already exists and is not empty; choose another folder")
+    parent = next(p for p in out.absolute().parents if p.exists() or p.is_symlink())
+    if not parent.is_dir():
+        raise CryobenchError(f"{out}: cannot create the folder: {parent} is not a folder; "
+                             "choose another place")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CryobenchError(f"{out}: cannot create the folder: {parent} is not writable; "
+                             "choose a folder you can write to")
 
 
 def remove_stale_partials(out: Path) -> None:
