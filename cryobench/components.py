@@ -4,6 +4,16 @@ A component class carries its public ``name``, a one-line ``summary`` and its de
 ``params``; the registry validates a benchmark file's parameters against them, then
 builds the component with ``cls(**resolved_params)``. ``__init__`` only stores
 parameters (as in scikit-learn); the work happens in the kind's method.
+
+What a class declares beyond that, all optional, with defaults that keep a plugin written
+for an earlier version working:
+
+- ``revision``: bump it when the same parameters start giving different results, so
+  that results made by the previous code are not reused (it enters the trial key).
+- ``check_setup(setup)``: refuse, before any work, a combination that cannot work
+  (raise :class:`cryobench.errors.ParamError` naming the parameter).
+- a model's ``capabilities``: what it reads of the trial's shared settings (only those
+  enter the trial key) and what it honours (sample weights).
 """
 
 from __future__ import annotations
@@ -16,12 +26,30 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 import numpy as np
 
 from cryobench.params import Param
+from cryobench.specs import Capabilities
 
 if TYPE_CHECKING:  # heavy or circular imports only for type checkers
     import torch
 
-    from cryobench.specs import TrainConfig
     from cryobench.data.subtomograms import Subtomograms
+    from cryobench.specs import SplitConfig, TrainConfig
+
+
+#: A model that trains by cryobench's torch engine.
+TORCH_ENGINE = Capabilities(sample_weight=True)
+#: A model that fits on its own (scikit-learn, DEAP): no epochs, loss or batches.
+SELF_FITTED = Capabilities(uses_train=False, uses_loss=False, uses_augmentations=False,
+                           thread_dependent=False)
+
+
+@dataclass(frozen=True)
+class ArmSetup:
+    """What a component can check itself against before any work starts."""
+
+    model: Capabilities
+    split: SplitConfig
+    train: TrainConfig
+    class_counts: dict[str, int] | None  # of the arm's class subset, when the source can tell
 
 
 class Component(ABC):
@@ -31,6 +59,7 @@ class Component(ABC):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
+    revision: ClassVar[int] = 0
 
     def __init__(self, **params: Any) -> None:
         declared = {p.name: p.default for p in self.params}
@@ -44,6 +73,12 @@ class Component(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
         return f"{type(self).__name__}({args})"
+
+    def check_setup(self, setup: ArmSetup) -> None:
+        """Refuse a setup this component cannot work in; raise ``ParamError``.
+
+        Called by validation, before any data is loaded or model trained.
+        """
 
 
 # --- data sources -----------------------------------------------------------------------
@@ -66,6 +101,12 @@ class DataSource(Component):
     @abstractmethod
     def load(self, context: DataContext) -> Subtomograms:
         """Return every particle of the data set (class subsets are taken by the core)."""
+
+    def count_classes(self, context: DataContext) -> dict[str, int] | None:
+        """Particles per class, cheaply and before loading (a label file, a spec), so that
+        class subsets and per-class needs are checked before any work; ``None``: cannot
+        tell without loading."""
+        return None
 
 
 # --- models -----------------------------------------------------------------------------
@@ -104,6 +145,7 @@ class Model(Component):
     """Learns from a training split; early stopping may use the validation split."""
 
     kind = "model"
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     @abstractmethod
     def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
@@ -135,8 +177,23 @@ class Loss(Component):
         """Return a module ``(logits [B, C], soft targets [B, C]) -> per-sample loss [B]``.
 
         The module may define ``start_epoch(epoch, max_epochs)`` for schedules such as
-        LDAM's deferred re-weighting; the engine calls it before each epoch.
+        LDAM's deferred re-weighting; the engine calls it before each epoch. A schedule
+        whose last phase changes what is optimised also defines
+        ``final_phase_start(max_epochs) -> int``: early stopping then neither stops nor
+        selects weights before that epoch.
         """
+
+    def head(self) -> CosineHead | None:
+        """The last layer the loss needs from a network; ``None``: a plain linear layer."""
+        return None
+
+
+@dataclass(frozen=True)
+class CosineHead:
+    """A cosine-normalised last layer: logits ``scale * cos(features, class weights)``,
+    within [-scale, scale] (LDAM's published form)."""
+
+    scale: float
 
 
 class Augmentation(Component):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from cryobench.components import ArmSetup
 from cryobench.errors import (
     ConfigError, CryobenchError, ParamError, UnknownParamError, unknown_name_message,
 )
+from cryobench.files import read_text
 from cryobench.metrics import METRICS
 from cryobench.params import SEED_MAX, Param, resolve_params
 from cryobench.registry import Registry
@@ -25,7 +29,8 @@ else:  # pragma: no cover
 BENCHMARK_PARAMS = (
     Param("name", str, None, "benchmark name (MLflow experiment)"),
     Param("description", str, "", "one line shown in listings"),
-    Param("seeds", list, [0, 1, 2, 3, 4], "split and training seeds", items=int, low=0),
+    Param("seeds", list, [0, 1, 2, 3, 4], "split and training seeds", items=int, low=0,
+          high=SEED_MAX, min_len=1),
     Param("primary_metric", str, "macro_f1", "metric that ranks arms", choices=METRICS),
 )
 SPLIT_PARAMS = (
@@ -39,9 +44,9 @@ SPLIT_PARAMS = (
 )
 TRAIN_PARAMS = (
     Param("max_epochs", int, 30, "epoch budget", low=1),
-    Param("batch_size", int, 32, "mini-batch size", low=1),
+    Param("batch_size", int, 32, "mini-batch size (batch norm needs two)", low=2),
     Param("optimizer", str, "adam", "optimiser", choices=("adam", "adamw", "sgd")),
-    Param("lr", float, 1e-3, "learning rate", low=0.0),
+    Param("lr", float, 1e-3, "learning rate", low=1e-12),
     Param("weight_decay", float, 1e-4, "L2 penalty", low=0.0),
     Param("momentum", float, 0.9, "SGD momentum", low=0.0, high=1.0),
     Param("schedule", str, "cosine", "learning-rate schedule",
@@ -66,47 +71,73 @@ ARM_KINDS = {"model": "model", "sampler": "sampler", "loss": "loss", "augment": 
 
 # --- loading -------------------------------------------------------------------------------
 
+#: Particles per class of a data source, when it can tell before loading (``None``: not).
+ClassCounts = Callable[[ComponentSpec], "dict[str, int] | None"]
 
-def load_benchmark(path: str | Path, registry: Registry, profile: str | None = None) -> Benchmark:
-    """Read, apply a profile, and validate a benchmark file."""
+
+def load_benchmark(path: str | Path, registry: Registry, profile: str | None = None, *,
+                   inspect_data: bool = True) -> Benchmark:
+    """Read, apply a profile, and validate a benchmark file.
+
+    With ``inspect_data``, data sources that can tell their classes cheaply (a label
+    file, the simulator's parameters) are asked, so that class subsets and per-class
+    needs are checked before any work.
+    """
     path = Path(path)
+    text = read_text(path, "a benchmark file")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CryobenchError(f"{path}: no such benchmark file") from None
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
-    return parse_benchmark(raw, registry, path=path, profile=profile)
+    counts = source_class_counts(registry, path.parent) if inspect_data else None
+    return parse_benchmark(raw, registry, path=path, profile=profile, class_counts=counts)
+
+
+def source_class_counts(registry: Registry, base_dir: Path) -> ClassCounts:
+    """Ask each distinct data source once for its class counts."""
+    from cryobench.components import DataContext
+    from cryobench.data.cache import cache_root
+
+    memo: dict[str, dict[str, int] | None] = {}
+
+    def counts(spec: ComponentSpec) -> dict[str, int] | None:
+        key = json.dumps(spec.as_dict(), sort_keys=True, default=str)
+        if key not in memo:
+            source = spec.build(registry)
+            memo[key] = source.count_classes(DataContext(base_dir, cache_root()))
+        return memo[key]
+
+    return counts
 
 
 def parse_benchmark(
     raw: dict[str, Any], registry: Registry, *, path: Path | None = None,
-    profile: str | None = None,
+    profile: str | None = None, class_counts: ClassCounts | None = None,
 ) -> Benchmark:
     """Validate an already-parsed document (the TOML file's tables)."""
-    v = _Validator(path, registry)
+    v = _Validator(path, registry, class_counts)
     v.keys("", raw, TOP_LEVEL)
     profiles = raw.get("profile", {})
     v.table("profile", profiles)
     doc = {k: val for k, val in raw.items() if k != "profile"}
+    arm_indices = list(range(len(doc["arm"]))) if isinstance(doc.get("arm"), list) else []
     if profile is not None:
         if profile not in profiles:
             v.fail("profile", unknown_name_message("profile", profile, profiles))
-        doc = v.apply_profile(doc, profiles[profile], f"profile.{profile}")
+        doc, arm_indices = v.apply_profile(doc, profiles[profile], f"profile.{profile}")
     for name, body in profiles.items():  # profiles must be valid even when not selected
         v.table(f"profile.{name}", body)
         v.keys(f"profile.{name}", body, (*TOP_LEVEL[:5], "arms"))
 
     bench = v.params("benchmark", doc.get("benchmark"), BENCHMARK_PARAMS)
+    v.file_name("benchmark.name", bench["name"])
     dataset = v.dataset("dataset", doc.get("dataset"))
     split = SplitConfig(**v.params("split", doc.get("split", {}), SPLIT_PARAMS))
     train_raw = doc.get("train", {})
     train = TrainConfig(**v.params("train", train_raw, TRAIN_PARAMS))
     resources = Resources(**v.params("resources", doc.get("resources", {}), RESOURCE_PARAMS))
-    arms = v.arms(doc.get("arm"), dataset, train_raw)
+    arms = v.arms(doc.get("arm"), arm_indices, dataset, train_raw, split)
     citation, reference = v.reference(doc.get("reference", {}), arms)
-    if not bench["seeds"]:
-        v.fail("benchmark.seeds", "needs at least one seed")
     return Benchmark(
         name=bench["name"], description=bench["description"], seeds=tuple(bench["seeds"]),
         primary_metric=bench["primary_metric"], dataset=dataset, split=split, train=train,
@@ -118,10 +149,11 @@ def parse_benchmark(
 class _Validator:
     """Carries the file name so that every check can raise a one-line ConfigError."""
 
-    def __init__(self, path: Path | None, registry: Registry) -> None:
-        self.path, self.registry = path, registry
+    def __init__(self, path: Path | None, registry: Registry,
+                 class_counts: ClassCounts | None) -> None:
+        self.path, self.registry, self.class_counts = path, registry, class_counts
 
-    def fail(self, key: str, message: str) -> None:
+    def fail(self, key: str, message: str) -> NoReturn:
         raise ConfigError(self.path, key, message)
 
     def table(self, key: str, value: Any) -> dict[str, Any]:
@@ -147,9 +179,24 @@ class _Validator:
                       unknown_name_message(f"key in [{key}]", exc.param, exc.valid))
         except ParamError as exc:
             self.fail(f"{key}.{exc.param}", exc.problem)
-        raise AssertionError("unreachable")
 
-    def component(self, key: str, kind: str, value: Any) -> ComponentSpec:
+    def file_name(self, key: str, name: str) -> None:
+        """The benchmark's name names its result files: a file name, never a path."""
+        problem = None
+        if not name.strip():
+            problem = "is empty"
+        elif name in (".", "..") or any(c in name for c in "/\\"):
+            problem = "is a path; a file name is needed"
+        elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+            problem = "contains control characters"
+        elif len(name) > 200:
+            problem = "is longer than 200 characters"
+        if problem:
+            self.fail(key, f"{name!r} {problem} (it names the result files); use letters, "
+                           "digits, spaces, '-', '_' or '.'")
+
+    def component(self, key: str, kind: str, value: Any, default: str | None = None
+                  ) -> ComponentSpec:
         if isinstance(value, str):
             name, given = value, {}
         elif isinstance(value, dict):
@@ -159,11 +206,20 @@ class _Validator:
                 self.fail(f"{key}.name", "an inline component table needs name = \"...\"")
         else:
             self.fail(key, f"expected a plugin name or a table with `name`, got {value!r}")
+        if name == default:
+            self.fail_as(key, lambda: self.registry.require(kind, name, "default"))
         if name not in self.registry.names(kind):
             self.fail(key, unknown_name_message(kind.replace("_", " "), name,
                                                 self.registry.names(kind)))
-        cls = self.registry.get(kind, name)
-        return ComponentSpec(kind, name, self.params(key, given, cls.params))
+        info = self.registry.info(kind, name)
+        return ComponentSpec(kind, name, self.params(key, given, info.cls.params), info.code)
+
+    def fail_as(self, key: str, action: Callable[[], Any]) -> Any:
+        """Run ``action``; a user error it raises becomes this file's error at ``key``."""
+        try:
+            return action()
+        except CryobenchError as exc:
+            self.fail(key, str(exc))
 
     def dataset(self, key: str, table: Any) -> DatasetSpec:
         if table is None:
@@ -198,12 +254,13 @@ class _Validator:
             DatasetSpec(merged.source, self.class_list(f"{key}.classes", s)) for s in subsets
         )
 
-    def arms(self, arms: Any, dataset: DatasetSpec, train_raw: dict[str, Any]) -> tuple[Arm, ...]:
+    def arms(self, arms: Any, indices: list[int], dataset: DatasetSpec,
+             train_raw: dict[str, Any], split: SplitConfig) -> tuple[Arm, ...]:
         if not isinstance(arms, list) or not arms:
             self.fail("arm", "needs at least one [[arm]] table")
         out: list[Arm] = []
         seen: dict[str, int] = {}
-        for i, arm in enumerate(arms):
+        for i, arm in zip(indices, arms):
             key = f"arm[{i}]"
             self.table(key, arm)
             self.keys(key, arm, ARM_KEYS)
@@ -213,26 +270,75 @@ class _Validator:
             if name in seen:
                 self.fail(f"{key}.name", f"duplicate arm name {name!r} (also arm[{seen[name]}])")
             seen[name] = i
-            if "model" not in arm:
-                self.fail(f"{key}.model", "missing; name a model plugin")
-            specs = {
-                field_: self.component(f"{key}.{field_}", kind, arm.get(field_, ARM_DEFAULTS.get(field_)))
-                for field_, kind in ARM_KINDS.items() if field_ != "augment"
-            }
-            augment = arm.get("augment", "none")
-            augment_list = augment if isinstance(augment, list) else [augment]
-            augments = tuple(
-                self.component(f"{key}.augment[{j}]" if isinstance(augment, list) else f"{key}.augment",
-                               "augmentation", a)
-                for j, a in enumerate(augment_list)
-            )
-            train_over = self.table(f"{key}.train", arm.get("train", {}))
-            train = TrainConfig(**self.params(f"{key}.train", {**train_raw, **train_over},
-                                              TRAIN_PARAMS))
-            out.append(Arm(name=name, augment=augments, train=train,
-                           datasets=self.arm_datasets(f"{key}.dataset", arm.get("dataset"), dataset),
-                           **specs))
+            out.append(self.arm(key, arm, dataset, train_raw, split))
         return tuple(out)
+
+    def arm(self, key: str, arm: dict[str, Any], dataset: DatasetSpec,
+            train_raw: dict[str, Any], split: SplitConfig) -> Arm:
+        if "model" not in arm:
+            self.fail(f"{key}.model", "missing; name a model plugin")
+        specs = {
+            field_: self.component(f"{key}.{field_}", kind,
+                                   arm.get(field_, ARM_DEFAULTS.get(field_)),
+                                   ARM_DEFAULTS.get(field_))
+            for field_, kind in ARM_KINDS.items() if field_ != "augment"
+        }
+        augment = arm.get("augment", ARM_DEFAULTS["augment"])
+        listed = isinstance(augment, list)
+        augments = tuple(
+            self.component(f"{key}.augment[{j}]" if listed else f"{key}.augment",
+                           "augmentation", a, ARM_DEFAULTS["augment"])
+            for j, a in enumerate(augment if listed else [augment])
+        )
+        train_over = self.table(f"{key}.train", arm.get("train", {}))
+        train = TrainConfig(**self.params(f"{key}.train", {**train_raw, **train_over},
+                                          TRAIN_PARAMS))
+        datasets = self.arm_datasets(f"{key}.dataset", arm.get("dataset"), dataset)
+        capabilities = self.registry.get("model", specs["model"].name).capabilities
+        result = Arm(name=arm["name"], augment=augments, train=train, datasets=datasets,
+                     capabilities=capabilities, **specs)
+        self.check_uses(key, result)
+        for subset in datasets:
+            where = f"{key}.dataset" if "dataset" in arm else "dataset"
+            counts = self.subset_counts(where, subset)
+            self.check_setup(key, result, ArmSetup(capabilities, split, train, counts))
+        return result
+
+    def check_uses(self, key: str, arm: Arm) -> None:
+        """Settings the arm gives that its model would silently ignore."""
+        uses, model = arm.capabilities, arm.model.name
+        if not uses.uses_loss and arm.loss.name != ARM_DEFAULTS["loss"]:
+            self.fail(f"{key}.loss", f"model {model!r} does not train with a loss (it fits on "
+                                     "its own); remove the loss or choose a model that does")
+        if not uses.uses_augmentations and any(
+                a.name != ARM_DEFAULTS["augment"] for a in arm.augment):
+            self.fail(f"{key}.augment", f"model {model!r} does not train on batches, so it "
+                                        "cannot be augmented; remove the augmentation")
+
+    def subset_counts(self, key: str, subset: DatasetSpec) -> dict[str, int] | None:
+        """The subset's class counts when the source can tell; its classes must exist."""
+        if self.class_counts is None:
+            return None
+        counts = self.fail_as(key, lambda: self.class_counts(subset.source))
+        if counts is None or not subset.classes:
+            return counts
+        for name in subset.classes:
+            if name not in counts:
+                self.fail(f"{key}.classes", unknown_name_message(
+                    f"class of data source {subset.source.name!r}", name, counts))
+        return {name: counts[name] for name in subset.classes}
+
+    def check_setup(self, key: str, arm: Arm, setup: ArmSetup) -> None:
+        """Each component's own refusal of a setup it cannot work in."""
+        fields = [("model", arm.model), ("sampler", arm.sampler), ("loss", arm.loss),
+                  *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble)]
+        for field_, spec in fields:
+            component = self.fail_as(f"{key}.{field_}", lambda: spec.build(self.registry))
+            try:
+                component.check_setup(setup)
+            except ParamError as exc:
+                where = f"{key}.{field_}" + (f".{exc.param}" if exc.param else "")
+                self.fail(where, exc.problem)
 
     def reference(self, table: Any, arms: tuple[Arm, ...]) -> tuple[str, dict[str, dict[str, float]]]:
         self.table("reference", table)
@@ -255,17 +361,25 @@ class _Validator:
             out[arm_name] = {m: float(x) for m, x in values.items()}
         return citation, out
 
-    def apply_profile(self, doc: dict[str, Any], profile: Any, key: str) -> dict[str, Any]:
+    def apply_profile(self, doc: dict[str, Any], profile: Any, key: str
+                      ) -> tuple[dict[str, Any], list[int]]:
+        """The document with the profile's tables merged in; the arms it keeps, with
+        their positions in the file (so that errors name the arm the user wrote)."""
         self.table(key, profile)
         doc = copy.deepcopy(doc)
+        arms = doc.get("arm", []) if isinstance(doc.get("arm"), list) else []
+        indices = list(range(len(arms)))
         for table, values in profile.items():
             if table == "arms":
-                names = [a.get("name") for a in doc.get("arm", [])]
+                names = [a.get("name") if isinstance(a, dict) else None for a in arms]
+                if not (isinstance(values, list) and all(isinstance(n, str) for n in values)):
+                    self.fail(f"{key}.arms", f"expected a list of arm names, got {values!r}")
                 for n in values:
                     if n not in names:
                         self.fail(f"{key}.arms", unknown_name_message("arm", n, names))
-                doc["arm"] = [a for a in doc.get("arm", []) if a.get("name") in values]
+                indices = [i for i in indices if names[i] in values]
+                doc["arm"] = [arms[i] for i in indices]
             else:
                 self.table(f"{key}.{table}", values)
                 doc[table] = {**doc.get(table, {}), **values}
-        return doc
+        return doc, indices

@@ -64,3 +64,8 @@ def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     listing = ", ".join(valid) if valid else "none registered"
     return f"unknown {what} {name!r}{hint} (valid: {listing})"
+
+
+class TrialFailed(CryobenchError):
+    """A trial ran but produced no result worth ranking (it did not train, its loss
+    diverged, its predictions are not probabilities); recorded as failed, with this reason."""

@@ -35,6 +35,14 @@ class ComponentInfo:
     def summary(self) -> str:
         return self.cls.summary
 
+    @property
+    def code(self) -> str:
+        """The code behind the component, for trial keys: distribution and version (the
+        defining module for a plugin object registered directly), and its revision."""
+        origin = f"{self.distribution} {self.version}" if self.version else self.cls.__module__
+        revision = getattr(self.cls, "revision", 0)
+        return f"{origin} r{revision}" if revision else origin
+
 
 class Registry:
     """Components by kind and name, from built-in and third-party plugins alike.
@@ -141,6 +149,8 @@ class Registry:
             problem = f"does not implement {sorted(cls.__abstractmethods__)}"
         elif not cls.name or not cls.summary:
             problem = "needs a non-empty `name` and `summary`"
+        else:
+            problem = _shadowed(cls, base) or _signature_problem(cls, base)
         if problem:
             raise PluginError(
                 f"plugin {info.plugin} ({info.distribution}): {info.kind} {cls!r} {problem}"
@@ -174,6 +184,15 @@ class Registry:
     def get(self, kind: str, name: str) -> type[Component]:
         return self.info(kind, name).cls
 
+    def require(self, kind: str, name: str, role: str) -> ComponentInfo:
+        """A component the core itself relies on (a default); its absence is explained."""
+        if name not in self._components[self._check_kind(kind)]:
+            raise PluginError(
+                f"the {role} {kind.replace('_', ' ')} {name!r} is not registered; it ships "
+                f"with cryobench, so a blocked or broken plugin is missing (check {BLOCK_ENV}"
+                ", or reinstall cryobench)")
+        return self.info(kind, name)
+
     def create(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Any:
         """Build a component from its name and (validated) parameters."""
         cls = self.get(kind, name)
@@ -196,3 +215,27 @@ def _plugin_label(plugin: Any) -> str:
     """A readable, unique name for a plugin object registered directly (not installed)."""
     label = getattr(plugin, "__name__", None) or type(plugin).__qualname__
     return f"{label}@{id(plugin):x}"
+
+
+def _shadowed(cls: type[Component], base: type[Component]) -> str | None:
+    """A parameter becomes an instance attribute: it must not hide a method."""
+    for param in cls.params:
+        if callable(getattr(base, param.name, None)) or callable(getattr(cls, param.name, None)):
+            return (f"declares a parameter {param.name!r} that hides the method of the same "
+                    "name; rename the parameter")
+    return None
+
+
+def _signature_problem(cls: type[Component], base: type[Component]) -> str | None:
+    """A kind's method must accept what the core passes: caught when the plugin loads,
+    with what the contract is, rather than as a TypeError in the middle of a run."""
+    for name in getattr(base, "__abstractmethods__", ()):
+        expected = inspect.signature(getattr(base, name))
+        actual = inspect.signature(getattr(cls, name))
+        arguments = [p.name for p in expected.parameters.values() if p.name != "self"]
+        try:
+            actual.bind(None, *arguments)
+        except TypeError:
+            return (f"{name}{actual} does not accept the contract's {name}({', '.join(arguments)})"
+                    "; see docs/writing-plugins.md")
+    return None

@@ -15,15 +15,41 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a model reads of a trial's shared settings, and what it honours.
+
+    Only the settings a model reads enter its trial key (a nearest-centroid model does
+    not get a new key when ``lr`` changes), and validation refuses an arm that sets one
+    the model ignores (mixup on a model that never sees a batch). The defaults are the
+    safe guess for a model that does not say: it reads everything.
+    """
+
+    uses_train: bool = True  # the [train] settings: epochs, optimiser, lr, batch size ...
+    uses_loss: bool = True
+    uses_augmentations: bool = True
+    sample_weight: bool = False  # honours FitContext.sample_weight
+    thread_dependent: bool = True  # its numbers change with the number of CPU threads
+
+
+@dataclass(frozen=True)
 class ComponentSpec:
-    """A plugin name and its fully resolved parameters."""
+    """A plugin name, its fully resolved parameters, and the code that implements it.
+
+    ``code`` names the distribution and version the class came from (and its
+    ``revision``), so that an upgraded plugin does not silently reuse old results.
+    """
 
     kind: str
     name: str
     params: dict[str, Any] = field(default_factory=dict, hash=False)
+    code: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, **self.params}
+
+    def identity(self) -> dict[str, Any]:
+        """What a trial key holds of this component."""
+        return {**self.as_dict(), "code": self.code}
 
     def build(self, registry: Registry) -> Any:
         return registry.create(self.kind, self.name, self.params)
@@ -39,6 +65,9 @@ class DatasetSpec:
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source.as_dict(),
                 "classes": list(self.classes) if self.classes else None}
+
+    def identity(self) -> dict[str, Any]:
+        return {**self.as_dict(), "source": self.source.identity()}
 
 
 @dataclass(frozen=True)
@@ -82,6 +111,7 @@ class Arm:
     ensemble: ComponentSpec
     datasets: tuple[DatasetSpec, ...]
     train: TrainConfig
+    capabilities: Capabilities = Capabilities()  # of the model
 
 
 @dataclass(frozen=True)

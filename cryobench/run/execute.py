@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cryobench.components import DataContext, FitContext
+from cryobench.errors import TrialFailed
 from cryobench.specs import DatasetSpec
 from cryobench.data.splits import Split, holdout_split, kfold_split
 from cryobench.data.subtomograms import Subtomograms
@@ -25,7 +28,6 @@ class TrialEnvironment:
     registry: Registry
     base_dir: Path  # relative paths in the benchmark file resolve here
     cache_dir: Path
-    threads: int | None = None
     progress: Callable[[str, int, int], None] | None = None
     on_epoch: Callable[[dict[str, Any]], None] | None = None
     datasets: dict[str, Subtomograms] = field(default_factory=dict)  # memo within a process
@@ -50,6 +52,18 @@ def split_data(trial: TrialSpec, data: Subtomograms) -> Split:
                          data.class_names)
 
 
+def checked_probabilities(p: Any, n: int, num_classes: int) -> np.ndarray:
+    """A predictor's output, refused unless it is one probability row per particle."""
+    p = np.asarray(p, dtype=np.float64)
+    if p.shape != (n, num_classes):
+        raise TrialFailed(f"predict_proba returned shape {p.shape}, expected ({n}, "
+                          f"{num_classes}): one row of class probabilities per particle")
+    if not np.isfinite(p).all():
+        raise TrialFailed(f"predict_proba returned {int((~np.isfinite(p)).sum())} values "
+                          "that are NaN or infinite")
+    return p
+
+
 def run_trial(trial: TrialSpec, env: TrialEnvironment) -> dict[str, Any]:
     """Train on the training split, predict the untouched test split; plain data back."""
     from cryobench.train.device import choose_device
@@ -69,14 +83,15 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> dict[str, Any]:
         num_classes=data.num_classes, train=trial.train,
         loss=trial.loss.build(env.registry),
         augmentations=[a.build(env.registry) for a in trial.augment],
-        seed=trial.seed, device=str(choose_device(trial.train.device)), threads=env.threads,
+        seed=trial.seed, device=str(choose_device(trial.train.device)), threads=trial.threads,
         cache_dir=env.cache_dir, on_epoch=env.on_epoch,
     )
     model = trial.model.build(env.registry)
     ensemble = trial.ensemble.build(env.registry)
     predictor = ensemble.fit(model, resampled, val, context)
     t3 = clock()
-    probabilities = predictor.predict_proba(test.volumes)
+    probabilities = checked_probabilities(predictor.predict_proba(test.volumes), len(test),
+                                          data.num_classes)
     t4 = clock()
     scores = score(test.labels, probabilities.argmax(1), data.class_names)
     report = predictor.report(test) if hasattr(predictor, "report") else {}

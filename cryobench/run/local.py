@@ -22,8 +22,12 @@ from cryobench.run.plan import TrialSpec, expand_trials
 def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console: Console,
               *, threads: int | None = None, debug: bool = False) -> list[dict[str, Any]]:
     """Run every trial not already finished (same content hash); return all results."""
-    trials = expand_trials(bench)
-    done = store.finished()
+    trials = expand_trials(bench, threads)
+    existing = store.read()
+    warning = existing.warning(store.path)
+    if warning:
+        console.print(f"warning: {warning}", markup=False, highlight=False)
+    done = existing.finished()
     todo = [t for t in trials if t.key not in done]
     if len(todo) < len(trials):
         console.print(f"{len(trials) - len(todo)} of {len(trials)} trials already finished "
@@ -35,8 +39,7 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
         on_data = phase_bars(bars, indent="  ", status="")
         env = TrialEnvironment(
             registry=registry, base_dir=(bench.path.parent if bench.path else Path.cwd()),
-            cache_dir=cache_root(), progress=on_data,
-            threads=threads or max(1, int(bench.resources.cpus_per_trial)))
+            cache_dir=cache_root(), progress=on_data)
         for trial in todo:
             label = f"{trial.arm} / seed {trial.seed}" + (
                 f" / fold {trial.fold}" if trial.fold is not None else "")

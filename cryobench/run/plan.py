@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cryobench.specs import (
-    Arm, Benchmark, ComponentSpec, DatasetSpec, Resources, SplitConfig, TrainConfig,
+    Arm, Benchmark, Capabilities, ComponentSpec, DatasetSpec, Resources, SplitConfig,
+    TrainConfig,
 )
 
 #: Bump when the meaning of a trial's configuration changes, so stale results are not reused.
-TRIAL_SCHEMA = 1
+TRIAL_SCHEMA = 2
 
 
 @dataclass(frozen=True)
@@ -33,22 +34,37 @@ class TrialSpec:
     loss: ComponentSpec
     augment: tuple[ComponentSpec, ...]
     ensemble: ComponentSpec
+    uses: Capabilities = Capabilities()  # of the model: which shared settings it reads
+    threads: int = 1  # CPU threads the trial trains with
 
     def config(self) -> dict[str, Any]:
-        """The content that determines the result: not names, not resources."""
-        return {
+        """The content that determines the result, and nothing else.
+
+        Not names, not resources; the shared settings (training loop, loss,
+        augmentations) only when the model uses them; the code of every component; and
+        the CPU threads when the model's numbers depend on them (parallel reductions
+        sum in another order with another thread count, so the same seed gives other
+        figures: they are different trials, not repeats).
+        """
+        config: dict[str, Any] = {
             "schema": TRIAL_SCHEMA,
             "seed": self.seed,
             "fold": self.fold,
-            "dataset": self.dataset.as_dict(),
+            "dataset": self.dataset.identity(),
             "split": asdict(self.split),
-            "train": asdict(self.train),
-            "model": self.model.as_dict(),
-            "sampler": self.sampler.as_dict(),
-            "loss": self.loss.as_dict(),
-            "augment": [a.as_dict() for a in self.augment],
-            "ensemble": self.ensemble.as_dict(),
+            "model": self.model.identity(),
+            "sampler": self.sampler.identity(),
+            "ensemble": self.ensemble.identity(),
         }
+        if self.uses.uses_train:
+            config["train"] = asdict(self.train)
+        if self.uses.uses_loss:
+            config["loss"] = self.loss.identity()
+        if self.uses.uses_augmentations:
+            config["augment"] = [a.identity() for a in self.augment]
+        if self.uses.thread_dependent:
+            config["threads"] = self.threads
+        return config
 
     @property
     def key(self) -> str:
@@ -57,13 +73,18 @@ class TrialSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def expand_trials(bench: Benchmark) -> list[TrialSpec]:
+def trial_threads(bench: Benchmark, threads: int | None = None) -> int:
+    """CPU threads per trial: as asked, else the trial's whole CPU share (at least one)."""
+    return max(1, int(threads or bench.resources.cpus_per_trial))
+
+
+def expand_trials(bench: Benchmark, threads: int | None = None) -> list[TrialSpec]:
     """Every trial of the benchmark, in a stable order (arm, class subset, seed, fold)."""
     folds: list[int | None] = (
         list(range(bench.split.folds)) if bench.split.method == "kfold" else [None]
     )
     return [
-        _trial(bench, arm, dataset, seed, fold)
+        _trial(bench, arm, dataset, seed, fold, trial_threads(bench, threads))
         for arm in bench.arms
         for dataset in arm.datasets
         for seed in bench.seeds
@@ -72,9 +93,10 @@ def expand_trials(bench: Benchmark) -> list[TrialSpec]:
 
 
 def _trial(bench: Benchmark, arm: Arm, dataset: DatasetSpec, seed: int,
-           fold: int | None) -> TrialSpec:
+           fold: int | None, threads: int) -> TrialSpec:
     return TrialSpec(
         benchmark=bench.name, arm=arm.name, seed=seed, fold=fold, dataset=dataset,
         split=bench.split, train=arm.train, resources=bench.resources, model=arm.model,
         sampler=arm.sampler, loss=arm.loss, augment=arm.augment, ensemble=arm.ensemble,
+        uses=arm.capabilities, threads=threads,
     )

@@ -1,34 +1,184 @@
-"""Trial results as JSON lines: appended as trials finish, read back to resume."""
+"""Trial results as JSON lines: appended as trials finish, read back to resume.
+
+The file is the durable record of a benchmark, so it is read forgivingly (a damaged line
+costs that line, never the file) and written carefully (one ``write`` per record, each
+starting on its own line, flushed to disk before the next trial starts). A lock beside
+it keeps two runs from working on the same results at once.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cryobench.errors import CryobenchError
+from cryobench.files import check_writable_file
+from cryobench.metrics import METRICS
+
+STATUSES = ("ok", "failed")
+
+
+@dataclass
+class ResultFile:
+    """What a result file holds: the last record of each trial key, and the line numbers
+    that could not be read (skipped, and left in the file as they are)."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unreadable: list[int] = field(default_factory=list)
+
+    def finished(self) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.records.items() if r["status"] == "ok"}
+
+    def warning(self, path: Path) -> str | None:
+        """One line for the user about the damaged lines, if any."""
+        if not self.unreadable:
+            return None
+        lines = ", ".join(map(str, self.unreadable[:10]))
+        more = f" and {len(self.unreadable) - 10} more" if len(self.unreadable) > 10 else ""
+        return (f"{path}: skipped unreadable line{'s' * (len(self.unreadable) > 1)} "
+                f"{lines}{more} (left in the file as they are); those trials run again")
 
 
 class ResultStore:
     """One JSON object per line; the last record of a trial key wins."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = Path(path)
 
-    def load(self) -> dict[str, dict[str, Any]]:
-        records: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError:  # a line cut short by an interruption
-                        continue
-                    records[record["key"]] = record
-        return records
+    def check_writable(self) -> None:
+        """Before any training: a result that cannot be stored is training thrown away."""
+        check_writable_file(self.path, "result file")
+
+    def read(self) -> ResultFile:
+        out = ResultFile()
+        if not self.path.exists():
+            return out
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise CryobenchError(f"{self.path}: cannot read the result file ({exc.strerror})") \
+                from None
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            if not raw.strip():
+                continue
+            record = parse_record(raw)
+            if record is None:
+                out.unreadable.append(number)
+            else:
+                out.records[record["key"]] = record
+        return out
 
     def finished(self) -> dict[str, dict[str, Any]]:
-        return {k: r for k, r in self.load().items() if r.get("status") == "ok"}
+        return self.read().finished()
 
     def append(self, record: dict[str, Any]) -> None:
+        """Add one record durably; a last line cut short by a crash stays on its own line."""
+        text = json.dumps(record, allow_nan=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        with open(self.path, "ab") as handle:
+            if handle.tell() > 0 and not _ends_with_newline(self.path):
+                text = "\n" + text
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    @contextmanager
+    def lock(self, command: str = "cryobench run") -> Iterator[None]:
+        """Hold the result file for this process; another process holding it is a user
+        error naming that process. A lock left by a dead process is taken over (the
+        operating system releases it when the process dies, however it died)."""
+        with ResultLock(self.path.with_name(self.path.name + ".lock"), command):
+            yield
+
+
+def parse_record(raw: bytes) -> dict[str, Any] | None:
+    """A trial record from one line, or ``None`` when the line is not one."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+        return None
+    if record.get("status") not in STATUSES or not isinstance(record.get("arm"), str):
+        return None
+    if record["status"] == "ok" and not _valid_metrics(record):
+        return None
+    return record
+
+
+def _valid_metrics(record: dict[str, Any]) -> bool:
+    metrics, classes = record.get("metrics"), record.get("classes")
+    if not isinstance(metrics, dict) or not isinstance(classes, list):
+        return False
+    return all(isinstance(metrics.get(m), (int, float)) and not isinstance(metrics[m], bool)
+               and math.isfinite(metrics[m]) for m in METRICS)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+class ResultLock:
+    """An exclusive ``flock`` on a file beside the results, holding who took it."""
+
+    def __init__(self, path: Path, command: str) -> None:
+        self.path, self.command = path, command
+        self._fd: int | None = None
+
+    def __enter__(self) -> ResultLock:
+        import fcntl
+
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise CryobenchError(
+                    f"{self.path.with_suffix('')}: in use by {holder}; wait for it to "
+                    "finish or stop it (a run that died releases it)") from None
+            # the holder before us may have removed the file after we opened it
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "command": self.command, "since": time.time()}).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        since = time.strftime("%Y-%m-%d %H:%M", time.localtime(info["since"]))
+        return f"{info['command']} (pid {info['pid']} on {info['host']}, since {since})"
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return "another cryobench process"

@@ -7,6 +7,7 @@ when there is one); mini-batches are index slices from a seeded generator.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from sklearn.metrics import f1_score
 from torch import nn
 
 from cryobench.components import FitContext
-from cryobench.specs import TrainConfig
 from cryobench.data.subtomograms import Subtomograms
+from cryobench.errors import TrialFailed
+from cryobench.specs import TrainConfig
 from cryobench.train.device import autocast
 
 
@@ -37,6 +39,7 @@ class FitResult:
     fit_seconds: float
     samples_per_second: float
     history: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0  # optimiser steps taken
 
 
 def as_tensor(volumes: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -116,15 +119,16 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
     transforms = context.augmentations if augment else []
     best = (-1.0, 0, copy.deepcopy(module.state_dict()))
     history: list[dict[str, float]] = []
-    seen, train_seconds, start = 0, 0.0, time.perf_counter()
+    seen, steps, train_seconds, start = 0, 0, 0.0, time.perf_counter()
     for epoch in range(epochs):
         if hasattr(criterion, "start_epoch"):
             criterion.start_epoch(epoch, epochs)
         tick = time.perf_counter()
-        loss_sum, count = _train_epoch(module, criterion, optimizer, batches, transforms,
-                                       generator)
+        loss_sum, count, taken = _train_epoch(module, criterion, optimizer, batches,
+                                              transforms, generator)
         train_seconds += time.perf_counter() - tick
-        seen += count
+        seen, steps = seen + count, steps + taken
+        _check_trained(loss_sum, taken, epoch + 1, batches)
         scheduler.step()
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(count, 1)}
         if len(val):
@@ -142,19 +146,33 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
     module.eval()
     best_f1 = best[0] if len(val) else float("nan")
     return FitResult(module, len(history), best[1], best_f1, time.perf_counter() - start,
-                     seen / max(train_seconds, 1e-9), history)
+                     seen / max(train_seconds, 1e-9), history, steps)
+
+
+def _check_trained(loss_sum: float, steps: int, epoch: int, batches: _Batches) -> None:
+    """A model that took no step, or whose loss is no longer a number, has not learnt
+    anything worth ranking: the trial fails, saying why."""
+    if steps == 0:
+        raise TrialFailed(
+            f"no optimiser step in epoch {epoch}: every mini-batch was skipped (a training "
+            f"split of {batches.size} particles with batch_size {batches.batch_size}; batch "
+            "norm needs two per batch)")
+    if not math.isfinite(loss_sum):
+        raise TrialFailed(f"the training loss is {loss_sum} in epoch {epoch}: training "
+                          "diverged; lower train.lr or check the loss's parameters")
 
 
 def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                  batches: _Batches, transforms: list, generator: torch.Generator
-                 ) -> tuple[float, int]:
-    """One pass over the training split; returns (summed batch loss x size, samples).
+                 ) -> tuple[float, int, int]:
+    """One pass over the training split; returns (summed batch loss x size, samples,
+    optimiser steps).
 
     The loss is summed on the device and read once per epoch: reading it per batch would
     make the CPU wait for the GPU at every step."""
     module.train()
     loss_sum = torch.zeros((), dtype=torch.float64, device=batches.device)
-    count = 0
+    count = steps = 0
     for x, t, w in batches.epoch(generator):
         for transform in transforms:
             x, t = transform.apply(x, t, generator)
@@ -166,7 +184,8 @@ def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim
         optimizer.step()
         loss_sum += loss.detach().double() * len(x)
         count += len(x)
-    return float(loss_sum), count
+        steps += 1
+    return float(loss_sum), count, steps
 
 
 def _validation_f1(module: nn.Module, val: Subtomograms, device: torch.device,

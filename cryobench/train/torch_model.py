@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING
 
-from cryobench.components import FitContext, Model, Predictor
+from cryobench.components import TORCH_ENGINE, FitContext, Model, Predictor
 
 if TYPE_CHECKING:  # torch is imported when a model trains, not when plugins are listed
     from torch import nn
@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # torch is imported when a model trains, not when plugins are
 
 class TorchModel(Model):
     """A model plugin only says how to build its network; the engine does the rest."""
+
+    capabilities = TORCH_ENGINE
 
     @abstractmethod
     def build_module(self, num_classes: int, box: int) -> "nn.Module":
@@ -44,4 +46,5 @@ def record_fit(context: FitContext, result: "FitResult", prefix: str = "") -> No
         f"{prefix}best_epoch": result.best_epoch,
         f"{prefix}fit_seconds": result.fit_seconds,
         f"{prefix}samples_per_second": result.samples_per_second,
+        f"{prefix}steps": result.steps,
     })

@@ -23,7 +23,7 @@ def bench(arm: dict, epochs: int = 3, seeds=(0,), **train):
 
 
 def env(tmp_path):
-    return TrialEnvironment(Registry(), tmp_path, tmp_path / "cache", threads=2)
+    return TrialEnvironment(Registry(), tmp_path, tmp_path / "cache")
 
 
 def test_same_seed_same_numbers(tmp_path):
