@@ -151,7 +151,7 @@ def _render(spec: SimulationSpec, names: list[str], rngs: list[np.random.Generat
     return density, signal, wedge
 
 
-REFERENCE_PER_CLASS = 4
+REFERENCE_PER_CLASS = 16
 
 
 @lru_cache(maxsize=32)
