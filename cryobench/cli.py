@@ -10,7 +10,9 @@ from typing import Any, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from cryobench import __version__
 
@@ -39,11 +41,22 @@ def user_errors(fn: F) -> F:
         except CryobenchError as exc:
             if _debug():
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False,
-                              soft_wrap=True)
+            print_error(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except MemoryError:
+            if _debug():
+                raise
+            print_error("out of memory; lower train.batch_size or eval_batch_size, bin the "
+                        "subtomograms to a smaller box, or use fewer particles")
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_error(message: str) -> None:
+    """One line on stderr; the message is text (brackets in names are shown, not markup)."""
+    err_console.print(Text.assemble(("error: ", "bold red"), message), highlight=False,
+                      soft_wrap=True)
 
 
 def _debug() -> bool:
@@ -77,20 +90,21 @@ def make_registry() -> Any:
 def plugins(
     kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only this kind of component."),
     params: bool = typer.Option(False, "--params", help="Show each component's parameters."),
+    output: str = typer.Option("table", "--format", help="table, or json for scripts."),
 ) -> None:
     """List the registered components: kind, name, summary, distribution, version."""
-    registry = make_registry()
-    table = Table(title="cryobench plugins")
-    for column in ("kind", "name", "summary", "distribution", "version"):
-        table.add_column(column)
-    if params:
-        table.add_column("parameters")
-    for info in registry.components(kind):
-        row = [info.kind, info.name, info.summary, info.distribution, info.version]
-        if params:
-            row.append("\n".join(f"{p.name}={p.default!r} ({p.allowed()})" for p in info.cls.params))
-        table.add_row(*row)
-    console.print(table)
+    from cryobench.errors import CryobenchError
+    from cryobench.listing import component_rows, print_components
+
+    if output not in ("table", "json"):
+        raise CryobenchError(f"--format: got {output!r}, expected 'table' or 'json'")
+    rows = component_rows(make_registry(), kind)
+    if output == "json":
+        import json
+
+        print(json.dumps(rows, indent=2))
+    else:
+        print_components(console, rows, with_params=params)
 
 
 @app.command()
@@ -105,11 +119,12 @@ def validate(
 
     bench = load_benchmark(file, make_registry(), profile=profile)
     trials = expand_trials(bench)
-    console.print(f"[bold]{bench.name}[/]: {bench.description}")
-    console.print(f"data set: {bench.dataset.source.name} {bench.dataset.source.params}"
-                  f"; classes: {', '.join(bench.dataset.classes or ['all'])}")
-    console.print(f"split: {bench.split.method}, test {bench.split.test_fraction}, "
-                  f"validation {bench.split.val_fraction}; seeds {list(bench.seeds)}")
+    console.print(f"[bold]{escape(bench.name)}[/]: {escape(bench.description)}")
+    console.print(Text(f"data set: {bench.dataset.source.name} {bench.dataset.source.params}"
+                       f"; classes: {', '.join(bench.dataset.classes or ['all'])}"))
+    console.print(Text(f"split: {bench.split.method}, test {bench.split.test_fraction}, "
+                       f"validation {bench.split.val_fraction}; seeds {list(bench.seeds)}; "
+                       f"{trials[0].threads} CPU thread(s) per trial"))
     table = Table(title=f"{len(bench.arms)} arms, {len(trials)} trials")
     for column in ("arm", "component", "plugin", "parameters"):
         table.add_column(column)
@@ -118,9 +133,9 @@ def validate(
                 *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble)]
         for i, (what, spec) in enumerate(rows):
             params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items())
-            table.add_row(arm.name if i == 0 else "", what, spec.name, params)
+            table.add_row(Text(arm.name if i == 0 else ""), what, Text(spec.name), Text(params))
         subsets = "; ".join(",".join(d.classes) if d.classes else "all" for d in arm.datasets)
-        table.add_row("", "classes", subsets, "", end_section=True)
+        table.add_row("", "classes", Text(subsets), "", end_section=True)
     console.print(table)
     console.print(f"[green]valid[/]: {len(trials)} trials")
 
@@ -132,12 +147,15 @@ def run(
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
     executor: str = typer.Option("local", help="Where trials run: 'local' (this process)."),
     results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads per trial "
-                                                     "(default: [resources] cpus_per_trial)."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads per trial "
+                                                            "(default: [resources] "
+                                                            "cpus_per_trial)."),
 ) -> None:
     """Run a benchmark's trials (finished ones are skipped) and print the leaderboard."""
     from cryobench.config import load_benchmark
+    from cryobench.data.cache import cache_root
     from cryobench.errors import CryobenchError
+    from cryobench.files import check_writable_folder
     from cryobench.run.leaderboard import leaderboard_table
     from cryobench.run.local import run_local
     from cryobench.run.results import ResultStore
@@ -148,10 +166,15 @@ def run(
     bench = load_benchmark(file, registry, profile=profile)
     suffix = f".{profile}" if profile else ""
     store = ResultStore(results / f"{bench.name}{suffix}.jsonl")
-    records = run_local(bench, registry, store, console, threads=threads, debug=_debug())
+    # a result that cannot be stored is training thrown away: check before any
+    store.check_writable()
+    check_writable_folder(cache_root(), "cache folder")
+    with store.lock():
+        records = run_local(bench, registry, store, console, threads=threads, debug=_debug())
     console.print(leaderboard_table(bench, records))
     failed = [r for r in records if r["status"] != "ok"]
-    console.print(f"results: {store.path}" + (f"; [red]{len(failed)} failed[/]" if failed else ""))
+    console.print(Text(f"results: {store.path}"),
+                  Text(f"; {len(failed)} failed", style="red") if failed else "", sep="")
     if failed:
         raise typer.Exit(1)
 
@@ -185,7 +208,9 @@ def simulate(
     """Simulate a labelled data set of subtomograms as MRC files."""
     import time
 
-    from cryobench.data.simulator.writer import write_simulation
+    from cryobench.components import DataContext
+    from cryobench.data.cache import cache_root
+    from cryobench.data.export import check_output_folder, write_dataset
     from cryobench.errors import CryobenchError
     from cryobench.progress import phase_progress
 
@@ -198,14 +223,16 @@ def simulate(
             given["class_counts"] = {k: int(v) for k, v in mapping.items()}
         except ValueError:
             raise CryobenchError(f"--counts: counts must be integers, got {counts!r}") from None
-    source = registry.create("data_source", "synthetic", given)
-    spec = source.spec()
+    info = registry.require("data_source", "synthetic", "simulator's")
+    source = registry.create("data_source", info.name, given)
+    check_output_folder(out)
     start = time.perf_counter()
     with phase_progress(console) as progress:
-        write_simulation(out, spec, preset=preset, progress=progress)
+        data = source.load(DataContext(Path.cwd(), cache_root(), progress))
+        write_dataset(out, data, {"source": info.name, "parameters": source.config,
+                                  "code": info.code}, progress=progress)
     seconds = time.perf_counter() - start
-    console.print(f"wrote {spec.total} particles to {out} in {seconds:.1f} s "
-                  f"({spec.total / seconds:.0f} particles/s)")
+    console.print(Text(f"wrote {len(data)} particles to {out} in {seconds:.1f} s"))
 
 
 @app.command()
@@ -223,11 +250,11 @@ def inspect(
     with phase_progress(console) as progress:
         data = load_dataset(path, labels=labels, class_names=_parse_mapping(class_names, "--class-names"),
                             label_column=label_column, progress=progress)
-    table = Table(title=f"{path}: {len(data)} particles")
+    table = Table(title=Text(f"{path}: {len(data)} particles"))
     for column, justify in (("class", "left"), ("count", "right"), ("share %", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for name, count, share in data.summary():
-        table.add_row(name, str(count), f"{share:.2f}")
+        table.add_row(Text(name), str(count), f"{share:.2f}")
     console.print(table)
     v = data.volumes
     console.print(f"box {data.box}^3 voxels, voxel size {data.voxel_size:.4f} nm "

@@ -42,17 +42,23 @@ class Param:
     nullable: bool = False  # ``None`` (absent in TOML) allowed
     finite: bool = True
     min_len: int = 0  # lists and tables: fewest elements
+    max_len: int | None = None  # lists and tables: most elements
 
     def allowed(self) -> str:
         """What a valid value looks like, for error messages and ``cryobench plugins``."""
         if self.type in (list, dict):
             what = "a list" if self.type is list else "a table"
-            if self.items is None and self.choices is None:
-                return what + (f" of at least {self.min_len} items" if self.min_len else "")
-            if self.min_len == 1:
+            if self.min_len == self.max_len:
+                count = f"{self.min_len} "
+            elif self.max_len is not None:
+                count = f"{self.min_len} to {self.max_len} "
+            else:
+                count = f"at least {self.min_len} " if self.min_len > 1 else ""
+            if self.min_len == 1 and self.max_len is None:
                 what = f"a non-empty {what[2:]}"
-            least = f"at least {self.min_len} " if self.min_len > 1 else ""
-            return f"{what} of {least}{self._item_text(plural=True)}"
+            if self.items is None and self.choices is None:
+                return f"{what} of {count}items" if count else what
+            return f"{what} of {count}{self._item_text(plural=True)}"
         return self._item_text(plural=False)
 
     def _item_text(self, plural: bool) -> str:
@@ -93,7 +99,7 @@ class Param:
         return value
 
     def _check_length(self, value: list | dict) -> None:
-        if len(value) < self.min_len:
+        if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
             raise ParamError(self.name, f"got {len(value)} item{'s' * (len(value) != 1)}, "
                                         f"expected {self.allowed()}")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryobench.data.loading import load_dataset
 from cryobench.data.simulator.simulate import simulate, spec_from_params
-from cryobench.data.simulator.writer import write_particles
+from cryobench.data.export import write_particles
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cryobench.data.export import read_metadata
 from cryobench.data.labels import LabelRecord, read_csv_labels, read_star_labels
 from cryobench.data.memory import FLOAT32, shortfall, volumes_bytes
 from cryobench.data.mrc import header_shape, read_stack, read_volume
@@ -39,7 +40,22 @@ def load_dataset(
     _check_memory(Path(path), records)
     volumes, voxel = _read_volumes(records, progress)
     source_ids = np.array([_source_id(r) for r in records], dtype=object)
-    return Subtomograms(volumes, label_ids, names, voxel, source_ids)
+    metadata = read_metadata(records[0].label_file.parent)
+    return Subtomograms(volumes, label_ids, names, voxel, source_ids, metadata)
+
+
+def count_classes(
+    path: Path,
+    *,
+    labels: Path | None = None,
+    class_names: Mapping[str, str] | None = None,
+    label_column: str = "_rlnClassNumber",
+) -> dict[str, int]:
+    """Particles per class from the label file alone (no volume is read): what
+    validation needs to check class subsets before any work."""
+    records = read_records(Path(path), labels=labels, label_column=label_column)
+    names, label_ids = _class_labels(records, class_names)
+    return dict(zip(names, map(int, np.bincount(label_ids, minlength=len(names)))))
 
 
 def read_records(path: Path, *, labels: Path | None = None,

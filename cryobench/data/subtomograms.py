@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -16,7 +16,8 @@ class Subtomograms:
 
     ``volumes`` is float32 ``[n, D, D, D]`` (axes z, y, x as in MRC files); ``labels`` are
     integer indices into ``class_names``; ``voxel_size`` is in nm; ``source_ids`` say where
-    each particle came from (a file, or ``stack.mrcs@index``).
+    each particle came from (a file, or ``stack.mrcs@index``); ``metadata`` is the set's
+    provenance (how it was made), carried into anything written from it.
     """
 
     volumes: np.ndarray
@@ -24,6 +25,7 @@ class Subtomograms:
     class_names: tuple[str, ...]
     voxel_size: float
     source_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.volumes = np.asarray(self.volumes, dtype=np.float32)
@@ -58,12 +60,13 @@ class Subtomograms:
         """A subset of particles; classes and their order are kept."""
         indices = np.asarray(indices)
         return Subtomograms(self.volumes[indices], self.labels[indices], self.class_names,
-                            self.voxel_size, self.source_ids[indices])
+                            self.voxel_size, self.source_ids[indices], self.metadata)
 
     def with_volumes(self, volumes: np.ndarray, labels: np.ndarray) -> Subtomograms:
         """New particles (e.g. from a sampler) in this set's class space."""
         return Subtomograms(volumes, labels, self.class_names, self.voxel_size,
-                            np.array([f"resampled:{i}" for i in range(len(labels))], dtype=object))
+                            np.array([f"resampled:{i}" for i in range(len(labels))], dtype=object),
+                            self.metadata)
 
     def select_classes(self, names: Sequence[str]) -> Subtomograms:
         """Keep only these classes, relabelled 0..k-1 in the order given."""
@@ -77,7 +80,7 @@ class Subtomograms:
         remap[old] = np.arange(len(names))
         keep = np.flatnonzero(remap[self.labels] >= 0)
         return Subtomograms(self.volumes[keep], remap[self.labels[keep]], tuple(names),
-                            self.voxel_size, self.source_ids[keep])
+                            self.voxel_size, self.source_ids[keep], self.metadata)
 
     def summary(self) -> list[tuple[str, int, float]]:
         """(class, count, share in %) per class."""

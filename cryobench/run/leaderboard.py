@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.specs import Benchmark
 
 
@@ -39,9 +42,11 @@ def summarise(records: list[dict[str, Any]], metrics: tuple[str, ...]) -> list[A
 
 def leaderboard_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table:
     """Arms in file order, one row per class subset; figures in percent as the paper
-    prints them. The classes column appears only when the subsets differ."""
-    metrics = ("macro_f1", "macro_gmean")
-    summaries = summarise(records, metrics)
+    prints them, the paper's macro F1 and G-mean beside, and the primary metric too when
+    it is another. The best row by the primary metric is bold. The classes column
+    appears only when the subsets differ."""
+    metrics = tuple(dict.fromkeys(("macro_f1", "macro_gmean", bench.primary_metric)))
+    summaries = summarise(records, METRICS)
     by_arm: dict[str, list[ArmSummary]] = defaultdict(list)
     for summary in summaries:
         by_arm[summary.arm].append(summary)
@@ -49,17 +54,21 @@ def leaderboard_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table:
     title = f"{bench.name}: mean ± std over seeds (%)"
     if bench.reference_citation:
         title += f"; paper: {bench.reference_citation}"
-    table = Table(title=title)
+    table = Table(title=Text(title))
     columns = [("arm", "left"), ("classes", "left")] if show_classes else [("arm", "left")]
-    for column, justify in columns + [("n", "right"), ("macro F1", "right"), ("paper", "right"),
-                                      ("macro G-mean", "right"), ("paper ", "right")]:
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns.append(("n", "right"))
+    for m in metrics:
+        columns += [(METRIC_LABELS[m], "right"), ("paper" + " " * metrics.index(m), "right")]
+    for column, justify in columns:
+        table.add_column(escape(column), justify=justify)  # type: ignore[arg-type]
     best = max((s.mean[bench.primary_metric] for s in summaries
                 if bench.primary_metric in s.mean), default=None)
     for arm in bench.arms:
         ref = bench.reference.get(arm.name, {})
         for s in by_arm.get(arm.name) or [None]:
-            cells = [arm.name] + ([s.classes if s else ""] if show_classes else [])
+            cells: list[str | Text] = [Text(arm.name)]
+            if show_classes:
+                cells.append(Text(s.classes if s else ""))
             cells.append(str(s.n) if s else "0")
             for m in metrics:
                 cells.append(f"{100 * s.mean[m]:.1f} ± {100 * s.std[m]:.1f}" if s else "–")

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cryobench.specs import Benchmark
@@ -43,7 +45,8 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
         for trial in todo:
             label = f"{trial.arm} / seed {trial.seed}" + (
                 f" / fold {trial.fold}" if trial.fold is not None else "")
-            epoch_task = bars.add_task(f"  {label}", total=trial.train.max_epochs, status="")
+            epoch_task = bars.add_task(f"  {escape(label)}", total=trial.train.max_epochs,
+                                       status="")
 
             def on_epoch(record: dict[str, Any], task: int = epoch_task) -> None:
                 status = (f"val F1 {record['val_macro_f1']:.3f}" if "val_macro_f1" in record
@@ -57,7 +60,8 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
             bars.remove_task(epoch_task)
             bars.update(overall, advance=1, status=_status(record))
             if record["status"] != "ok":
-                console.print(f"[red]trial {label} failed:[/] {record['error']}")
+                console.print(Text.assemble((f"trial {label} failed: ", "red"),
+                                            record["error"]), highlight=False)
     # a result found by content hash is this benchmark's trial, whatever it was called then
     return [{**done[t.key], "arm": t.arm, "benchmark": t.benchmark}
             for t in trials if t.key in done]

@@ -23,6 +23,7 @@ from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import TrialFailed
 from cryobench.specs import TrainConfig
 from cryobench.train.device import autocast
+from cryobench.train.heads import use_cosine_head
 
 
 @dataclass
@@ -72,6 +73,9 @@ def train_module(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(context.seed)
         module = build()
+        head = context.loss.head() if loss is None else None
+        if head is not None:
+            use_cosine_head(module, head.scale, context.num_classes)
         if init is not None:
             _load_partial(module, init)
         module.to(device)
@@ -118,11 +122,17 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
     scheduler = make_scheduler(optimizer, cfg, epochs)
     transforms = context.augmentations if augment else []
     best = (-1.0, 0, copy.deepcopy(module.state_dict()))
+    # a schedule's last phase (LDAM's re-weighting) is what the method is: early
+    # stopping neither stops before it nor keeps weights from before it
+    final_phase = criterion.final_phase_start(epochs) if hasattr(
+        criterion, "final_phase_start") else 0
     history: list[dict[str, float]] = []
     seen, steps, train_seconds, start = 0, 0, 0.0, time.perf_counter()
     for epoch in range(epochs):
         if hasattr(criterion, "start_epoch"):
             criterion.start_epoch(epoch, epochs)
+        if epoch == final_phase > 0:
+            best = (-math.inf, epoch, best[2])
         tick = time.perf_counter()
         loss_sum, count, taken = _train_epoch(module, criterion, optimizer, batches,
                                               transforms, generator)
@@ -140,7 +150,7 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
         score = record.get("val_macro_f1", float(epoch))  # no validation: keep the last epoch
         if score > best[0]:
             best = (score, epoch + 1, copy.deepcopy(module.state_dict()))
-        elif cfg.patience and epoch + 1 - best[1] >= cfg.patience:
+        elif cfg.patience and epoch >= final_phase and epoch + 1 - best[1] >= cfg.patience:
             break
     module.load_state_dict(best[2])
     module.eval()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from cryobench import hookimpl
-from cryobench.components import Loss
-from cryobench.errors import CryobenchError
+from cryobench.components import ArmSetup, CosineHead, Loss
+from cryobench.errors import CryobenchError, ParamError
 from cryobench.params import Param
 
 
@@ -33,6 +33,14 @@ def _given(name: str, values: list[float] | None, counts: np.ndarray) -> np.ndar
     return np.asarray(values, dtype=np.float64)
 
 
+def _check_per_class(param: str, values: list[float] | None, setup: ArmSetup) -> None:
+    """A list with one value per class must have as many values as the arm has classes."""
+    if values is not None and setup.class_counts is not None \
+            and len(values) != len(setup.class_counts):
+        raise ParamError(param, f"{len(values)} values for {len(setup.class_counts)} classes "
+                                f"({', '.join(setup.class_counts)}); give one per class")
+
+
 def _tensor(values: np.ndarray):
     import torch
 
@@ -57,7 +65,10 @@ class WeightedCrossEntropy(Loss):
     name = "weighted_ce"
     summary = "class-weighted cross-entropy (inverse frequency or given)"
     params = (Param("weights", list, None, "one weight per class (default: 1 / frequency)",
-                    items=float, low=0.0, nullable=True),)
+                    items=float, low=0.0, min_len=2, nullable=True),)
+
+    def check_setup(self, setup: ArmSetup) -> None:
+        _check_per_class("weights", self.weights, setup)
 
     def build(self, class_counts: np.ndarray):
         from cryobench_losses.modules import SoftCrossEntropy
@@ -76,8 +87,11 @@ class Focal(Loss):
         Param("alpha", str, "auto", "'auto' (inverse frequency, summing to 1) or 'none'",
               choices=("auto", "none")),
         Param("alpha_values", list, None, "one alpha per class, overriding 'alpha'",
-              items=float, low=0.0, nullable=True),
+              items=float, low=0.0, min_len=2, nullable=True),
     )
+
+    def check_setup(self, setup: ArmSetup) -> None:
+        _check_per_class("alpha_values", self.alpha_values, setup)
 
     def build(self, class_counts: np.ndarray):
         from cryobench_losses.modules import FocalLoss
@@ -110,18 +124,30 @@ class ClassBalanced(Loss):
 
 
 class LDAM(Loss):
-    """Larger margins for rarer classes, with deferred re-weighting (Cao et al. 2019)."""
+    """Larger margins for rarer classes, with deferred re-weighting (Cao et al. 2019).
+
+    As published: the network's last layer is cosine-normalised (``head``), so the
+    logits are ``scale`` x cosines and the margins are in cosine units; the class weights
+    switch on at ``drw_start`` of the epochs, and early stopping neither stops nor keeps
+    weights before then. With mixup, each class's margin is scaled by its share of the
+    mixed target (the published method has hard labels only).
+    """
 
     name = "ldam"
-    summary = "LDAM with deferred re-weighting (Cao et al. 2019)"
+    summary = "LDAM with deferred re-weighting (Cao et al. 2019), cosine head"
     params = (
-        Param("max_margin", float, 0.5, "margin of the rarest class", low=0.0),
-        Param("scale", float, 30.0, "logit scale s", low=0.1),
+        Param("max_margin", float, 0.5, "margin of the rarest class (cosine units)", low=0.0,
+              high=1.0),
+        Param("scale", float, 30.0, "logit scale s: logits = s cos(feature, class weight)",
+              low=0.1),
         Param("drw_start", float, 0.6, "share of the epochs before re-weighting starts",
               low=0.0, high=1.0),
         Param("beta", float, 0.999, "effective-number beta of the deferred weights",
               low=0.0, high=0.99999),
     )
+
+    def head(self) -> CosineHead:
+        return CosineHead(self.scale)
 
     def build(self, class_counts: np.ndarray):
         from cryobench_losses.modules import LDAMLoss

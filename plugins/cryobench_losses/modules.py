@@ -1,7 +1,8 @@
 """Torch modules behind the loss plugins: ``(logits, soft targets) -> per-sample loss``.
 
-Every loss is linear in the targets, so mixup's blended targets compose exactly.
-Log-probabilities come from ``log_softmax`` in float32.
+Every loss but LDAM is linear in the targets, so mixup's blended targets compose exactly
+(LDAM's margins sit inside the softmax: with mixup each class's margin is scaled by its
+share of the target). Log-probabilities come from ``log_softmax`` in float32.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class LogitAdjustedLoss(nn.Module):
 
 class LDAMLoss(nn.Module):
     """Label-distribution-aware margins, m_c proportional to n_c^(-1/4) (Cao et al. 2019),
-    with deferred re-weighting: class weights switch on at ``drw_start`` x max_epochs."""
+    on the logits of a cosine head (``scale`` x cosine), with deferred re-weighting: class
+    weights switch on at ``drw_start`` x max_epochs, the start of the final phase."""
 
     def __init__(self, margins: torch.Tensor, scale: float, drw_weights: torch.Tensor,
                  drw_start: float) -> None:
@@ -63,12 +65,15 @@ class LDAMLoss(nn.Module):
         self.register_buffer("drw_weights", drw_weights)
         self.register_buffer("weights", torch.ones_like(drw_weights))
 
+    def final_phase_start(self, max_epochs: int) -> int:
+        return int(self.drw_start * max_epochs)
+
     def start_epoch(self, epoch: int, max_epochs: int) -> None:
-        active = epoch >= int(self.drw_start * max_epochs)
+        active = epoch >= self.final_phase_start(max_epochs)
         self.weights = self.drw_weights.clone() if active else torch.ones_like(self.drw_weights)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        # subtract each class's margin from its own logit, in proportion to its target mass
-        adjusted = logits.float() - targets * self.margins
-        log_p = F.log_softmax(self.scale * adjusted, dim=-1)
+        # s cos(theta_c) - s m_c for the true class, in proportion to its target mass
+        adjusted = logits.float() - self.scale * targets * self.margins
+        log_p = F.log_softmax(adjusted, dim=-1)
         return -(targets * self.weights * log_p).sum(dim=-1)

@@ -18,7 +18,7 @@ class SerialCNN(TorchModel):
     params = (
         Param("path", str, "conv3", "receptive-field style of the path", choices=PATH_KINDS),
         Param("widths", list, [16, 32, 64], "channels of the three conv layers", items=int,
-              low=1),
+              low=1, min_len=3, max_len=3),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
         LAYOUT_PARAM,
     )

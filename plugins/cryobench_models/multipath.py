@@ -9,11 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from cryobench.components import FitContext, Predictor
+from cryobench.components import ArmSetup, FitContext, Predictor
 from cryobench.data.subtomograms import Subtomograms
+from cryobench.errors import ParamError
 from cryobench.params import Param
 from cryobench.train.torch_model import TorchModel, record_fit
 from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
+
+
+#: Bump when stage 1 gives other weights for the same settings (a change that keeps the
+#: tensor shapes would otherwise load stale weights from the cache).
+STAGE1_VERSION = 1
 
 
 class MultiPathModel(TorchModel):
@@ -26,9 +32,10 @@ class MultiPathModel(TorchModel):
     summary = "multi-path 3D CNN, one path per class (Luo et al. 2019)"
     params = (
         Param("paths", list, ["conv3", "conv5", "dilated3", "factorised"],
-              "path k's receptive-field style; cycled if fewer than the classes", items=str),
+              "path k's receptive-field style; cycled if fewer than the classes", items=str,
+              choices=PATH_KINDS, min_len=1),
         Param("widths", list, [16, 32, 64], "channels of each path's three conv layers",
-              items=int, low=1),
+              items=int, low=1, min_len=3, max_len=3),
         Param("hidden", int, 64, "units of the dense layer after the concatenation", low=1),
         Param("dropout", float, 0.3, "dropout before the last layer", low=0.0, high=0.95),
         LAYOUT_PARAM,
@@ -38,13 +45,12 @@ class MultiPathModel(TorchModel):
               "(the paper's Table III) and give each class the kind best on validation"),
     )
 
-    def path_kinds(self, num_classes: int) -> list[str]:
-        for kind in self.paths:
-            if kind not in PATH_KINDS:
-                from cryobench.errors import CryobenchError
-                from cryobench.errors import unknown_name_message
+    def check_setup(self, setup: ArmSetup) -> None:
+        if self.table3 and self.stage1_epochs and setup.split.val_fraction == 0:
+            raise ParamError("table3", "chooses each class's path on the validation part, "
+                                       "and [split] val_fraction = 0 leaves none; raise it")
 
-                raise CryobenchError(unknown_name_message("path kind", kind, PATH_KINDS))
+    def path_kinds(self, num_classes: int) -> list[str]:
         return [self.paths[k % len(self.paths)] for k in range(num_classes)]
 
     def channels_last(self) -> bool:
@@ -91,6 +97,7 @@ class MultiPathModel(TorchModel):
         import torch
         from torch import nn
 
+        from cryobench.data.cache import save_file
         from cryobench.train.engine import TorchPredictor, train_module
         from cryobench_models.networks import PathClassifier, SerialPath
 
@@ -116,10 +123,7 @@ class MultiPathModel(TorchModel):
             module = result.module
             record_fit(context, result, prefix=f"stage1_class{k}_{kind}_")
             if cache is not None:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                partial = cache.with_suffix(".partial")
-                torch.save(module.state_dict(), partial)
-                partial.replace(cache)
+                save_file(cache, lambda path: torch.save(module.state_dict(), path))
         state = {name.removeprefix("path."): t for name, t in module.state_dict().items()
                  if name.startswith("path.")}
         return state, TorchPredictor(module, device, context.train.eval_batch_size)
@@ -127,7 +131,8 @@ class MultiPathModel(TorchModel):
     def _cache_file(self, kind: str, k: int, digest: str, context: FitContext) -> Path | None:
         if context.cache_dir is None:
             return None
-        settings = json.dumps({"data": digest, "kind": kind, "class": k,
+        settings = json.dumps({"version": STAGE1_VERSION, "data": digest, "kind": kind,
+                               "class": k,
                                "widths": list(self.widths), "layout": self.layout,
                                "dropout": self.dropout, "epochs": self.stage1_epochs,
                                "seed": context.seed, "device": context.device,

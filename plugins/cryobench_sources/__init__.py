@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryobench import hookimpl
 from cryobench.components import DataContext, DataSource
-from typing import TYPE_CHECKING
-
-from cryobench.data.simulator import DEFAULT_SNR
-from cryobench.params import Param
+from cryobench.data.simulator import DEFAULT_SNR, SIMULATOR_VERSION
+from cryobench.params import SEED_MAX, Param
 
 if TYPE_CHECKING:  # the loader (mrcfile, numpy) is imported when data is loaded
     from cryobench.data.subtomograms import Subtomograms
@@ -32,10 +31,19 @@ class MrcSource(DataSource):
     def load(self, context: DataContext) -> Subtomograms:
         from cryobench.data.loading import load_dataset
 
-        labels = context.base_dir / self.labels if self.labels else None
-        return load_dataset(context.base_dir / Path(self.path), labels=labels,
-                            class_names=_as_str_map(self.class_names),
+        return load_dataset(**self._where(context), class_names=_as_str_map(self.class_names),
                             label_column=self.label_column, progress=context.progress)
+
+    def count_classes(self, context: DataContext) -> dict[str, int]:
+        """From the label file alone: no volume is read."""
+        from cryobench.data.loading import count_classes
+
+        return count_classes(**self._where(context), class_names=_as_str_map(self.class_names),
+                             label_column=self.label_column)
+
+    def _where(self, context: DataContext) -> dict[str, Path | None]:
+        labels = context.base_dir / self.labels if self.labels else None
+        return {"path": context.base_dir / Path(self.path), "labels": labels}
 
 
 def _as_str_map(mapping: dict | None) -> dict[str, str] | None:
@@ -47,6 +55,7 @@ class SyntheticSource(DataSource):
 
     name = "synthetic"
     summary = "simulated subtomograms (bead models, CTF, missing wedge, noise)"
+    revision = SIMULATOR_VERSION
     params = (
         Param("preset", str, "neuron-polyga", "imaging and class counts to start from",
               choices=("neuron-polyga",)),
@@ -54,7 +63,7 @@ class SyntheticSource(DataSource):
               high=100.0),
         Param("scale", float, 1.0, "multiply every class count (quick runs)", low=0.001),
         Param("class_counts", dict, None, "complex -> particles, replacing the preset's",
-              nullable=True),
+              items=int, low=1, min_len=2, nullable=True),
         Param("box", int, None, "box edge in voxels", low=8, nullable=True),
         Param("voxel_size", float, None, "nm per voxel", low=0.1, nullable=True),
         Param("tilt_min", float, None, "lowest tilt angle (degrees)", low=-90, high=0,
@@ -69,7 +78,7 @@ class SyntheticSource(DataSource):
         Param("crowding", float, 0.25, "share of particles with a neighbour at the edge",
               low=0.0, high=1.0),
         Param("seed", int, 0, "data-set seed (trial seeds vary the splits, not the data)",
-              low=0),
+              low=0, high=SEED_MAX),
     )
 
     def spec(self):
@@ -77,10 +86,15 @@ class SyntheticSource(DataSource):
 
         return spec_from_params(self.config)
 
+    def count_classes(self, context: DataContext) -> dict[str, int]:
+        """From the parameters alone: nothing is simulated."""
+        return dict(self.spec().class_counts)
+
     def load(self, context: DataContext) -> Subtomograms:
         from cryobench.data.cache import cached_folder, content_key, discard
         from cryobench.data.loading import load_dataset
-        from cryobench.data.simulator.writer import is_complete, write_simulation
+        from cryobench.data.export import is_complete
+        from cryobench.data.simulator.writer import write_simulation
         from cryobench.errors import DataError
 
         spec = self.spec()
@@ -98,10 +112,6 @@ class SyntheticSource(DataSource):
             discard(folder)
             folder, _ = cached_folder(root, f"synthetic-{key}", is_complete, build)
             return load_dataset(folder, class_names=order, progress=context.progress)
-
-
-#: Bump when the simulator's output for the same parameters changes.
-SIMULATOR_VERSION = 2
 
 
 @hookimpl

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cryobench.data import export
 from cryobench.data.simulator import writer
 from cryobench.data.simulator.simulate import SimulationSpec
 from cryobench.data.simulator.writer import write_simulation
@@ -33,7 +34,7 @@ def error_of(out: Path, spec: SimulationSpec = TINY) -> str:
 
 def test_writes_a_complete_set(tmp_path):
     out = write_simulation(tmp_path / "a" / "b", TINY)
-    assert writer.is_complete(out) and len(list((out / "particles").glob("*.mrc"))) == 4
+    assert export.is_complete(out) and len(list((out / "particles").glob("*.mrc"))) == 4
     assert sorted(p.name for p in tmp_path.joinpath("a").iterdir()) == ["b"]  # no leftovers
 
 
@@ -75,7 +76,7 @@ def test_disk_full_while_writing_leaves_nothing(tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(writer, "write_mrc", full)
+    monkeypatch.setattr(export, "write_mrc", full)
     out = tmp_path / "out"
     assert error_of(out) == (f"{out}: writing failed (No space left on device); nothing was "
                              "written there; free some space or choose another folder")

@@ -101,12 +101,15 @@ def test_ldam_margins_and_deferred_reweighting(registry):
     margins = COUNTS ** -0.25
     margins = margins * 0.5 / margins.max()
     torch.testing.assert_close(loss.margins, torch.tensor(margins, dtype=torch.float32))
-    logits = torch.zeros(3, 3)
+    cosines = torch.tensor([[0.9, -0.2, 0.1], [0.3, 0.5, -0.8], [-0.4, 0.2, 0.6]])
+    logits = 10.0 * cosines  # what the cosine head gives: scale x cosine
     targets = torch.eye(3)
     loss.start_epoch(0, 10)
     early = loss(logits, targets)
-    expected = F.cross_entropy(10 * (logits - targets * loss.margins), targets, reduction="none")
+    expected = F.cross_entropy(10 * (cosines - targets * loss.margins), targets,
+                               reduction="none")
     torch.testing.assert_close(early, expected)
+    assert loss.final_phase_start(10) == 5
     loss.start_epoch(5, 10)
     late = loss(logits, targets)
     torch.testing.assert_close(late, early * loss.drw_weights)

@@ -46,9 +46,9 @@ def test_multipath_has_one_path_per_class_cycling_its_kinds():
     assert len(module.paths) == 5 and [p.kind for p in module.paths][:2] == ["conv3", "conv5"]
 
 
-def test_unknown_path_kind_is_a_user_error():
+def test_unknown_path_kind_is_refused_when_the_model_is_created():
     from cryobench.errors import CryobenchError
 
-    model = Registry().create("model", "multipath", {"paths": ["conv7"]})
-    with pytest.raises(CryobenchError, match="unknown path kind 'conv7'"):
-        model.path_kinds(2)
+    with pytest.raises(CryobenchError, match=r"paths\[1\]: got 'conv7', expected one of "
+                                             "'conv3', 'conv5', 'dilated3', 'factorised'"):
+        Registry().create("model", "multipath", {"paths": ["conv3", "conv7"]})

@@ -50,7 +50,7 @@ def test_run_records_resumes_and_isolates_failures(tmp_path, monkeypatch):
 
 def _record(arm, classes, seed, f1):
     return {"arm": arm, "classes": classes, "seed": seed, "status": "ok",
-            "metrics": {"macro_f1": f1, "macro_gmean": f1}}
+            "metrics": {"macro_f1": f1, "macro_gmean": f1, "balanced_accuracy": f1}}
 
 
 def test_leaderboard_has_a_row_per_class_subset_and_hides_a_constant_classes_column():
