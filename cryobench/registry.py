@@ -124,12 +124,13 @@ class Registry:
         return found
 
     def _call_each(self, hook_name: str) -> Iterator[tuple[Any, list[Any]]]:
-        """Call a hook through pluggy (keyword arguments, so specs can grow), one plugin at
-        a time, so that every component is attributed to the plugin that registered it."""
+        """Call a hook through pluggy (keyword arguments, so specs can grow; wrappers
+        apply), one registering plugin at a time, so that every component is attributed
+        to the plugin that registered it."""
         impls = getattr(self._pm.hook, hook_name).get_hookimpls()
-        plugins = [impl.plugin for impl in impls]
-        for plugin in plugins:
-            others = [p for p in plugins if p is not plugin]
+        plain = [i.plugin for i in impls if not (i.hookwrapper or i.wrapper)]
+        for plugin in plain:
+            others = [p for p in plain if p is not plugin]
             caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
             for result in caller():
                 if not isinstance(result, (list, tuple)):

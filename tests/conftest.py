@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cryobench import hookimpl
-from cryobench.components import DataSource, Model
+from cryobench.components import SELF_FITTED, DataSource, Model
 from cryobench.params import Param
 from cryobench.registry import Registry
 
@@ -41,6 +41,7 @@ class CentroidModel(Model):
     name = "centroid"
     summary = "test-only nearest-centroid model"
     params = (Param("temperature", float, 1.0, "softmax temperature", low=0.0),)
+    capabilities = SELF_FITTED
 
     def fit(self, train, val, context):
         x = train.volumes.reshape(len(train), -1)

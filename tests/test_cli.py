@@ -123,3 +123,60 @@ def test_installed_console_script():
     script = Path(sys.executable).with_name("cryobench")
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == f"cryobench {__version__}"
+
+
+@pytest.mark.parametrize("width", ["30", "70", "200"])
+def test_plugins_never_cut_a_name_at_any_width(width):
+    import json
+
+    listed = json.loads(cli("plugins", "--format", "json").stdout)
+    shown = cli("plugins", "--params", env={"COLUMNS": width}).stdout
+    words = set(shown.replace("│", " ").replace("(", " ").split())
+    for row in listed:
+        assert row["name"] in words, row["name"]
+        for param in row["params"]:
+            assert param["name"] in words, (row["name"], param["name"])
+    assert {"kind", "name", "summary", "distribution", "version", "params"} <= set(listed[0])
+
+
+def test_results_that_cannot_be_written_are_refused_before_training(tmp_path):
+    bench = tmp_path / "b.toml"
+    bench.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "synthetic"\nbox = 12\n'
+                     '[[arm]]\nname = "a"\nmodel = "cnn"\n')
+    (tmp_path / "taken").write_text("not a folder")
+    env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    for results, problem in ((tmp_path / "taken", "is a file, not a folder"),
+                             (tmp_path / "taken" / "deeper", "a parent of this")):
+        result = cli("run", str(bench), "--results", str(results), env=env)
+        assert result.returncode == 2 and problem in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cache").exists()  # nothing simulated, nothing trained
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "b.jsonl").mkdir()
+    result = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env)
+    assert result.returncode == 2 and "b.jsonl: is not a regular file" in result.stderr
+    cache_file = tmp_path / "cache-file"
+    cache_file.write_text("")
+    result = cli("run", str(bench), "--results", str(tmp_path / "res2"),
+                 env={"CRYOBENCH_CACHE_DIR": str(cache_file)})
+    assert result.returncode == 2 and "choose another cache folder" in result.stderr
+
+
+def test_brackets_in_messages_and_names_are_shown(tmp_path):
+    bad = tmp_path / "[x].toml"
+    bad.write_text('[benchmark]\nname = "[b]"\ncolour = 1\n')
+    result = cli("validate", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}: benchmark.colour: unknown key in [benchmark] 'colour'" in result.stderr
+    good = tmp_path / "good.toml"
+    good.write_text('[benchmark]\nname = "[b]"\n[dataset]\nsource = "synthetic"\n'
+                    '[[arm]]\nname = "[arm]"\nmodel = "cnn"\n')
+    shown = cli("validate", str(good)).stdout
+    assert "[b]" in shown and "[arm]" in shown
+
+
+def test_simulate_needs_the_synthetic_source_and_says_so_when_blocked(tmp_path):
+    result = cli("simulate", str(tmp_path / "out"), "--box", "12",
+                 env={"CRYOBENCH_BLOCK_PLUGINS": "cryobench_sources"})
+    assert result.returncode == 2
+    assert "the simulator's data source 'synthetic' is not registered" in result.stderr

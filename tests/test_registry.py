@@ -137,3 +137,74 @@ def test_every_hook_is_documented():
     for name in hookspecs.KIND_HOOKS.values():
         doc = inspect.getdoc(getattr(hookspecs, name))
         assert doc and len(doc) > 20, f"{name} has no docstring"
+
+
+def plugin_with(kind_hook: str, *classes):
+    class Plugin:
+        pass
+
+    def register(self):
+        return list(classes)
+
+    setattr(Plugin, kind_hook, hookimpl(register))
+    return Plugin()
+
+
+def test_a_method_that_breaks_the_contract_fails_at_load_naming_it():
+    from cryobench.components import Model
+
+    class Old(Model):
+        name = "old"
+        summary = "fit without the context argument"
+
+        def fit(self, train, val):
+            return None
+
+    with pytest.raises(PluginError, match=r"model .*Old.* fit\(self, train, val\) does not "
+                                          r"accept the contract's fit\(train, val, context\)"):
+        Registry(plugins=[plugin_with("cryobench_register_models", Old)])
+
+
+def test_a_parameter_may_not_hide_a_method():
+    from cryobench.params import Param
+
+    class Shadow(Loss):
+        name = "shadow"
+        summary = "a parameter named like a method"
+        params = (Param("build", str, "x", "hides build()"),)
+
+        def build(self, class_counts):
+            return None
+
+    with pytest.raises(PluginError, match="parameter 'build' that hides the method"):
+        Registry(plugins=[plugin_with("cryobench_register_losses", Shadow)])
+
+
+def test_hooks_are_called_through_pluggy_so_wrappers_apply():
+    """A wrapper plugin can hide another plugin's component: only a call through pluggy
+    runs wrappers (calling each implementation by hand did not)."""
+
+    class HideFocal:
+        @hookimpl(wrapper=True)
+        def cryobench_register_losses(self):
+            results = yield
+            return [[c for c in classes if c.name != "focal"] for classes in results]
+
+    registry = Registry(plugins=[HideFocal()])
+    assert "focal" not in registry.names("loss") and "ce" in registry.names("loss")
+    assert registry.info("loss", "ce").plugin == "cryobench_losses"
+
+
+def test_blocking_a_default_component_is_explained(monkeypatch, tmp_path):
+    from cryobench.config import parse_benchmark
+    from cryobench.errors import ConfigError
+
+    monkeypatch.setenv(BLOCK_ENV, "cryobench_losses")
+    doc = {"benchmark": {"name": "b"}, "dataset": {"source": "synthetic"},
+           "arm": [{"name": "a", "model": "cnn"}]}
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc, Registry(), path=tmp_path / "b.toml")
+    assert str(info.value) == (
+        f"{tmp_path / 'b.toml'}: arm[0].loss: the default loss 'ce' is not registered; it "
+        f"ships with cryobench, so a blocked or broken plugin is missing (check {BLOCK_ENV}, "
+        "or reinstall cryobench)")

@@ -138,6 +138,7 @@ class ResultLock:
     def __enter__(self) -> ResultLock:
         import fcntl
 
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

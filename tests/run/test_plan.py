@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import copy
 
+from cryobench import __version__
 from cryobench.config import parse_benchmark
+from cryobench.data.simulator import SIMULATOR_VERSION
 from cryobench.run.plan import expand_trials
 
 
@@ -46,7 +48,45 @@ def test_hash_changes_with_content_and_default_spelled_out(minimal_doc, registry
     explicit["arm"][0]["model"] = {"name": "centroid", "temperature": 1.0}
     assert keys(explicit, registry) == base  # a default written out is the same trial
     changed = copy.deepcopy(minimal_doc)
-    changed["train"] = {"lr": 0.01}
+    changed["arm"][0]["model"] = {"name": "centroid", "temperature": 1.5}
     assert keys(changed, registry)[("plain", 0)] != base[("plain", 0)]
     assert base[("plain", 0)] != base[("plain", 1)]
     assert all(len(k) == 16 for k in base.values())
+
+
+def cnn_doc(**train) -> dict:
+    return {"benchmark": {"name": "k", "seeds": [0]},
+            "dataset": {"source": "synthetic", "box": 12},
+            "train": {"max_epochs": 2, **train},
+            "arm": [{"name": "cnn", "model": "cnn"}]}
+
+
+def test_only_settings_the_model_uses_enter_its_key(minimal_doc, registry):
+    """The centroid model fits on its own: [train] and the thread count are not its
+    business; the cnn trains with them, so they are."""
+    from cryobench.registry import Registry
+
+    faster = copy.deepcopy(minimal_doc)
+    faster["train"] = {"lr": 0.01, "max_epochs": 3}
+    assert keys(faster, registry) == keys(minimal_doc, registry)
+    assert expand_trials(parse_benchmark(minimal_doc, registry), threads=1)[0].key == \
+        expand_trials(parse_benchmark(minimal_doc, registry), threads=2)[0].key
+
+    base = expand_trials(parse_benchmark(cnn_doc(), Registry()))[0]
+    assert expand_trials(parse_benchmark(cnn_doc(lr=0.01), Registry()))[0].key != base.key
+    one, two = (expand_trials(parse_benchmark(cnn_doc(), Registry()), threads=n)[0]
+                for n in (1, 2))
+    assert one.key != two.key and base.threads == 2  # cpus_per_trial = 2 by default
+    assert base.key == two.key
+
+
+def test_the_code_behind_each_component_enters_the_key(monkeypatch):
+    """An upgraded plugin (another version or revision) does not reuse old numbers."""
+    from cryobench.registry import ComponentInfo, Registry
+
+    base = expand_trials(parse_benchmark(cnn_doc(), Registry()))[0]
+    assert base.config()["model"]["code"] == "cryobench " + __version__
+    assert base.config()["dataset"]["source"]["code"].endswith(f" r{SIMULATOR_VERSION}")
+    monkeypatch.setattr(ComponentInfo, "code", property(lambda self: "cryobench 9.9"))
+    upgraded = expand_trials(parse_benchmark(cnn_doc(), Registry()))[0]
+    assert upgraded.key != base.key

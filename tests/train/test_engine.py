@@ -103,3 +103,113 @@ def test_table3_trains_every_path_on_every_class_and_chooses_per_class(tmp_path)
     assert sorted(r["class"] for r in chosen) == ["TRiC", "proteasome_d", "ribosome"]
     assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 6
     assert sum(k.endswith("_epochs_run") and k.startswith("stage1_") for k in result["fit"]) == 6
+
+
+def tiny_context(**changes):
+    from cryobench.components import FitContext
+
+    config = bench({"model": "cnn"}, epochs=6, patience=2).arms[0].train
+    context = FitContext(num_classes=2, train=config,
+                         loss=Registry().create("loss", "ce"), augmentations=[], seed=0)
+    return context.replace(**changes)
+
+
+def tiny_split(n: int = 16):
+    from cryobench.data.subtomograms import Subtomograms
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % 2
+    volumes = rng.normal(size=(n, 8, 8, 8)).astype(np.float32) + labels[:, None, None, None]
+    data = Subtomograms(volumes, labels, ("a", "b"), 1.0)
+    return data, data.take(np.arange(min(n, 4)))
+
+
+def small_cnn():
+    from cryobench_models.networks import PathClassifier, SerialPath
+
+    return PathClassifier(SerialPath("conv3", (2, 2, 2)), 2)
+
+
+def test_early_stopping_restores_the_weights_of_the_best_epoch(monkeypatch):
+    from cryobench.train import engine
+
+    scores, snapshots = iter([0.2, 0.9, 0.3, 0.1, 0.8, 0.8]), []
+
+    def scripted(module, val, device, batch_size):
+        snapshots.append({k: v.clone() for k, v in module.state_dict().items()})
+        return next(scores)
+
+    monkeypatch.setattr(engine, "_validation_f1", scripted)
+    train, val = tiny_split()
+    result = engine.train_module(small_cnn, train, val, tiny_context())
+    assert result.best_epoch == 2 and result.best_val_f1 == 0.9
+    assert result.epochs_run == 4  # patience 2: epochs 3 and 4 without a gain
+    for name, tensor in result.module.state_dict().items():
+        assert torch.equal(tensor, snapshots[1][name]), name
+    assert not torch.equal(snapshots[1]["head.3.weight"], snapshots[3]["head.3.weight"])
+
+
+def test_a_model_that_took_no_step_fails_the_trial():
+    from cryobench.errors import TrialFailed
+    from cryobench.train import engine
+
+    train, val = tiny_split(1)  # one particle: every batch is skipped (batch norm needs two)
+    with pytest.raises(TrialFailed, match="no optimiser step in epoch 1: every mini-batch "
+                                          "was skipped"):
+        engine.train_module(small_cnn, train, val, tiny_context())
+
+
+def test_a_diverged_loss_fails_the_trial_and_is_recorded_as_failed(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from cryobench import hookimpl
+    from cryobench.components import Loss
+    from cryobench.run.local import run_local
+    from cryobench.run.results import ResultStore
+
+    class Diverging(Loss):
+        name = "diverging"
+        summary = "test-only loss that becomes NaN"
+
+        def build(self, class_counts):
+            class Module(torch.nn.Module):
+                def forward(self, logits, targets):
+                    return (logits * targets).sum(-1) * float("nan")
+            return Module()
+
+    class Plugin:
+        @hookimpl
+        def cryobench_register_losses(self):
+            return [Diverging]
+
+    registry = Registry(plugins=[Plugin()])
+    doc = {"benchmark": {"name": "t", "seeds": [0]}, "dataset": dict(EASY),
+           "train": {"max_epochs": 2, "batch_size": 16},
+           "arm": [{"name": "nan", "model": "cnn", "loss": "diverging"}]}
+    store = ResultStore(tmp_path / "r.jsonl")
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    records = run_local(parse_benchmark(doc, registry), registry, store,
+                        Console(record=True, width=120))
+    assert records[0]["status"] == "failed"
+    assert records[0]["error"].startswith("the training loss is nan in epoch 1: training "
+                                          "diverged")
+    assert store.finished() == {}
+
+
+def test_ldam_trains_a_cosine_head_and_waits_for_its_reweighting_phase(monkeypatch):
+    from cryobench.train import engine
+    from cryobench.train.heads import CosineLinear
+
+    # without the phase, patience 1 would stop at epoch 2 and keep epoch 1's weights
+    scores = iter([0.9, 0.1, 0.1, 0.1, 0.5, 0.4])
+    monkeypatch.setattr(engine, "_validation_f1", lambda *args: next(scores))
+    ldam = Registry().create("loss", "ldam", {"drw_start": 0.6, "scale": 10.0})
+    train, val = tiny_split()
+    context = tiny_context(loss=ldam)
+    context = context.replace(train=type(context.train)(**{**context.train.__dict__,
+                                                           "patience": 1}))
+    result = engine.train_module(small_cnn, train, val, context)
+    assert isinstance(result.module.head[-1], CosineLinear)
+    assert result.best_epoch == 5 and result.epochs_run == 6  # the phase starts at epoch 4
+    logits = engine.predict_logits(result.module, train.volumes * 100, torch.device("cpu"), 8)
+    assert np.abs(logits).max() <= 10.0 + 1e-4  # cosine logits: within the scale

@@ -1,0 +1,120 @@
+"""The result file: damage costs a line, never the file; one run at a time holds it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cryobench.errors import CryobenchError
+from cryobench.run.results import ResultStore
+
+
+def record(key: str, f1: float = 0.5, status: str = "ok") -> dict:
+    out = {"key": key, "arm": "a", "seed": 0, "status": status}
+    if status == "ok":
+        out.update(classes=["x", "y"],
+                   metrics={"macro_f1": f1, "macro_gmean": f1, "balanced_accuracy": f1})
+    else:
+        out["error"] = "broken"
+    return out
+
+
+def line(r: dict) -> bytes:
+    return json.dumps(r).encode() + b"\n"
+
+
+def test_damaged_lines_are_skipped_with_their_numbers_and_the_rest_kept(tmp_path):
+    path = tmp_path / "r.jsonl"
+    missing = record("k3")
+    del missing["metrics"]
+    path.write_bytes(line(record("k1")) + b"not json at all\n" + line(missing)
+                     + b'{"key": "k4", "arm": "a", "status": "ok", "caf\xe9"}\n'
+                     + line(record("k5", status="failed")) + b"\n"
+                     + line(record("k2", 0.7))[:-20])  # the last line cut short
+    before = path.read_bytes()
+    store = ResultStore(path)
+    loaded = store.read()
+    assert sorted(loaded.records) == ["k1", "k5"]
+    assert sorted(loaded.finished()) == ["k1"]
+    assert loaded.unreadable == [2, 3, 4, 7]
+    assert loaded.warning(path) == (f"{path}: skipped unreadable lines 2, 3, 4, 7 (left in "
+                                    "the file as they are); those trials run again")
+    assert path.read_bytes() == before  # nothing rewritten behind the user's back
+
+    store.append(record("k2", 0.8))
+    again = store.read()
+    assert again.records["k2"]["metrics"]["macro_f1"] == 0.8  # on its own line
+    assert again.unreadable == [2, 3, 4, 7]
+    assert path.read_bytes().startswith(before)
+
+
+def test_non_finite_metrics_are_not_a_record(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "k", "arm": "a", "status": "ok", "classes": [], "metrics": '
+                    '{"macro_f1": NaN, "macro_gmean": 0.5, "balanced_accuracy": 0.5}}\n')
+    assert ResultStore(path).read().unreadable == [1]
+    with pytest.raises(ValueError):  # and none is ever written
+        ResultStore(path).append(record("k", float("nan")))
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from cryobench.run.results import ResultStore
+with ResultStore(Path(sys.argv[1])).lock("holder"):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def hold(path: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "locked"
+    return process
+
+
+def test_a_second_process_is_refused_and_a_dead_holders_lock_taken_over(tmp_path):
+    path = tmp_path / "r.jsonl"
+    holder = hold(path)
+    try:
+        with pytest.raises(CryobenchError) as info:
+            with ResultStore(path).lock():
+                pass
+        message = str(info.value)
+        assert message.startswith(f"{path}: in use by holder (pid {holder.pid} on ")
+        assert "\n" not in message
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with ResultStore(path).lock():  # the killed holder's lock is free again
+        assert json.loads(path.with_name("r.jsonl.lock").read_text())["pid"] == os.getpid()
+    assert not path.with_name("r.jsonl.lock").exists()
+
+
+def test_run_refuses_results_held_by_another_run(tmp_path):
+    bench = tmp_path / "b.toml"
+    bench.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "synthetic"\n'
+                     'box = 12\n[[arm]]\nname = "a"\nmodel = "cnn"\n')
+    holder = hold(tmp_path / "res" / "b.jsonl")
+    try:
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "cryobench.cli", "run", str(bench), "--results",
+             str(tmp_path / "res")], capture_output=True, text=True, timeout=120,
+            env={**os.environ, "CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")})
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert result.returncode == 2, result.stderr
+    assert f"in use by holder (pid {holder.pid}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+    assert time.perf_counter() - start < 60

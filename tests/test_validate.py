@@ -1,0 +1,126 @@
+"""`cryobench validate` catches, before any work, all that a benchmark file can tell."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from cryobench.cli import app
+
+BASE = """\
+[benchmark]
+name = {name}
+seeds = {seeds}
+
+[dataset]
+source = "synthetic"
+box = 12
+{dataset}
+
+[split]
+val_fraction = {val}
+
+[train]
+max_epochs = 1
+batch_size = {batch}
+lr = {lr}
+
+[[arm]]
+name = "a"
+model = {model}
+loss = {loss}
+"""
+DEFAULTS = {"name": '"b"', "seeds": "[0]", "dataset": "", "val": "0.1", "batch": "8",
+            "lr": "0.001", "model": '"cnn"', "loss": '"ce"'}
+
+
+def validate(tmp_path, **changes) -> tuple[int, str]:
+    path = tmp_path / "b.toml"
+    path.write_text(BASE.format(**{**DEFAULTS, **changes}))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    return result.exit_code, result.stderr
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"lr": "nan"}, "train.lr: got nan, expected a finite number"),
+    ({"dataset": "snr = inf"}, "dataset.snr: got inf, expected a finite number"),
+    ({"seeds": "[0, 4294967296]"},
+     "benchmark.seeds[1]: got 4294967296, expected an integer in [0, 4294967295]"),
+    ({"batch": "1"}, "train.batch_size: got 1, expected an integer >= 2"),
+    ({"name": '"../x"'}, "benchmark.name: '../x' is a path; a file name is needed"),
+    ({"name": '"/x"'}, "benchmark.name: '/x' is a path"),
+    ({"name": '""'}, "benchmark.name: '' is empty"),
+    ({"name": '"a\\u0007b"'}, "benchmark.name: 'a\\x07b' contains control characters"),
+    ({"dataset": 'classes = ["ribosome", "nope"]'},
+     "dataset.classes: unknown class of data source 'synthetic' 'nope'"),
+    ({"dataset": "class_counts = { ribosome = 10, TRiC = 0 }"},
+     "dataset.class_counts.TRiC: got 0, expected an integer >= 1"),
+    ({"model": '{ name = "multipath", paths = ["conv3", "conv7"] }'},
+     "arm[0].model.paths[1]: got 'conv7', expected one of 'conv3', 'conv5', 'dilated3', "
+     "'factorised'"),
+    ({"model": '{ name = "cnn", widths = [16, 32] }'},
+     "arm[0].model.widths: got 2 items, expected a list of 3 integers >= 1"),
+    ({"loss": '{ name = "weighted_ce", weights = [1.0, 2.0] }'},
+     "arm[0].loss.weights: 2 values for 4 classes (proteasome_d, ribosome, TRiC, "
+     "proteasome_s); give one per class"),
+    ({"model": '{ name = "multipath", table3 = true }', "val": "0.0"},
+     "arm[0].model.table3: chooses each class's path on the validation part, and [split] "
+     "val_fraction = 0 leaves none; raise it"),
+    ({"dataset": "[benchmark.x]"}, "unknown key in [benchmark] 'x'"),
+])
+def test_refused_with_one_line_naming_the_key(tmp_path, changes, message):
+    code, stderr = validate(tmp_path, **changes)
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], stderr
+    assert lines[0].startswith(f"error: {tmp_path / 'b.toml'}: ")
+
+
+def test_mrc_classes_are_checked_from_the_label_file_before_any_work(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,label\nmissing1.mrc,ribosome\n"
+                                         "missing2.mrc,TRiC\n")
+    path = tmp_path / "b.toml"
+    path.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "mrc"\npath = "labels.csv"\n'
+                    'classes = ["ribosome", "proteasome"]\n[[arm]]\nname = "a"\nmodel = "cnn"\n')
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert ("dataset.classes: unknown class of data source 'mrc' 'proteasome'"
+            in result.stderr)  # the particle files are never opened
+
+
+def test_a_classical_model_refuses_settings_it_would_ignore(tmp_path):
+    from cryobench import hookimpl
+    from cryobench.config import parse_benchmark
+    from cryobench.errors import ConfigError
+    from cryobench.registry import Registry
+    from tests.conftest import CentroidModel, ToySource
+
+    class Plugin:
+        @hookimpl
+        def cryobench_register_models(self):
+            return [CentroidModel]
+
+        @hookimpl
+        def cryobench_register_data_sources(self):
+            return [ToySource]
+
+    registry = Registry(plugins=[Plugin()])
+    doc = {"benchmark": {"name": "b"}, "dataset": {"source": "toy"},
+           "arm": [{"name": "a", "model": "centroid", "augment": "mixup"}]}
+    with pytest.raises(ConfigError, match="arm\\[0\\].augment: model 'centroid' does not "
+                                          "train on batches"):
+        parse_benchmark(doc, registry)
+    doc["arm"][0] = {"name": "a", "model": "centroid", "loss": "focal"}
+    with pytest.raises(ConfigError, match="arm\\[0\\].loss: model 'centroid' does not "
+                                          "train with a loss"):
+        parse_benchmark(doc, registry)
+
+
+def test_errors_in_a_profile_name_the_arm_as_written(tmp_path):
+    path = tmp_path / "b.toml"
+    path.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "synthetic"\n'
+                    '[[arm]]\nname = "a"\nmodel = "cnn"\n'
+                    '[[arm]]\nname = "b"\nmodel = "cnn"\nloss = { name = "focal", '
+                    'gamma = nan }\n[profile.quick]\narms = ["b"]\n')
+    result = CliRunner().invoke(app, ["validate", str(path), "--profile", "quick"])
+    assert result.exit_code == 2 and "arm[1].loss.gamma: got nan" in result.stderr
