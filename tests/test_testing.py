@@ -1,0 +1,89 @@
+"""The conformance checks: every first-party component passes them, the documented
+example plugin passes them, and a component that breaks the contract fails them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cryobench.components import Augmentation, Loss, Sampler
+from cryobench.registry import Registry
+from cryobench.testing import check_component, tiny_data, yield_checks
+
+#: Parameters that keep a first-party model's check to a second or two.
+SMALL = {
+    ("model", "multipath"): {"stage1_epochs": 1, "widths": [4, 4, 4], "hidden": 8},
+    ("model", "cnn"): {"widths": [4, 4, 4]},
+    ("model", "resnet3d"): {"width": 2},
+    ("data_source", "synthetic"): {"box": 12, "voxel_size": 4.0,
+                                   "class_counts": {"TRiC": 3, "ribosome": 2}},
+}
+
+
+def first_party():
+    registry = Registry(entry_points=True)
+    return [info for info in registry.components() if info.distribution == "cryobench"]
+
+
+@pytest.mark.parametrize("info", first_party(), ids=lambda i: f"{i.kind}-{i.name}")
+def test_every_first_party_component_passes(info, tmp_path):
+    params = SMALL.get((info.kind, info.name), {})
+    if (info.kind, info.name) == ("data_source", "mrc"):
+        from cryobench.data.export import write_dataset
+
+        write_dataset(tmp_path / "set", tiny_data(n=6, box=8))
+        params = {"path": "set"}
+    check_component(info.cls, params, base_dir=tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_the_documented_example_plugin_passes(example_plugin_site, monkeypatch):
+    monkeypatch.syspath_prepend(str(example_plugin_site))
+    registry = Registry()
+    checks = yield_checks(registry.get("loss", "poly1"))
+    assert [str(c) for c in checks] == ["Poly1Loss: check_declaration",
+                                        "Poly1Loss: check_init_only_stores",
+                                        "Poly1Loss: check_loss_soft_targets"]
+    for check in checks:
+        check()
+
+
+class Unseeded(Sampler):
+    name = "unseeded"
+    summary = "draws from the global random state"
+
+    def fit_resample(self, volumes, labels, seed):
+        keep = np.random.rand(len(labels)) < 2  # global state: consumed, not seeded
+        return volumes[keep], labels[keep]
+
+
+class ShapeBreaker(Loss):
+    name = "mean_loss"
+    summary = "returns the batch mean instead of one loss per sample"
+
+    def build(self, class_counts):
+        import torch
+
+        class Mean(torch.nn.Module):
+            def forward(self, logits, targets):
+                return -(targets * torch.log_softmax(logits, -1)).sum(-1).mean()
+
+        return Mean()
+
+
+class InPlace(Augmentation):
+    name = "in_place"
+    summary = "changes its input"
+
+    def apply(self, volumes, targets, generator):
+        volumes.mul_(2.0)
+        return volumes, targets
+
+
+@pytest.mark.parametrize(("cls", "message"), [
+    (Unseeded, "fit_resample used global random state"),
+    (ShapeBreaker, "loss shape (), expected one value per sample"),
+    (InPlace, "apply changed its inputs in place"),
+])
+def test_a_broken_component_fails_the_check_that_names_its_fault(cls, message):
+    with pytest.raises(AssertionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_component(cls)
