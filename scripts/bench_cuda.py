@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
-from bench_training import (BOX, CLASSES, bare_loop, engine_rate, random_split, synchronize,
-                            tensors)
+from bench_training import (BOX, CLASSES, bare_loop, engine_rate, machine_lines, random_split,
+                            synchronize, tensors)
 from cryobench.registry import Registry
 
 MODELS = [("multipath (default)", "multipath", {"stage1_epochs": 0}), ("cnn", "cnn", {}),
@@ -76,9 +76,10 @@ def main() -> None:
                          "for a smoke test)")
     device = torch.device(args.device)
     bf16 = device.type == "cuda"
+    print("\n".join(machine_lines()), flush=True)
     if bf16:
         torch.backends.cuda.matmul.allow_tf32 = False
-        print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+        print(f"device: {torch.cuda.get_device_name()}")
     print(f"matmul: float32 {matmul_tflops(device, torch.float32):.1f} TFLOP/s"
           + (f", bf16 {matmul_tflops(device, torch.bfloat16):.1f} TFLOP/s" if bf16 else ""))
     registry = Registry()

@@ -1,28 +1,60 @@
-"""Training speed on CPU, as ratios measured in one run (machines here are shared and noisy).
+"""Training speed on CPU, measured so that the figures can be trusted on a shared machine.
 
-    python scripts/bench_training.py [--samples 256] [--threads 2] [--compile]
+    python scripts/bench_training.py [--samples 256] [--threads 2] [--repeats 5]
+                                     [--min-seconds 2] [--only TEXT ...] [--compile] [--raw]
 
-Prints: the machine's fp32 matmul GFLOP/s; for each default model, forward FLOPs per
-sample, the engine's training samples/s and achieved GFLOP/s (training counted as 3x
-forward), the same model in a bare hand-written PyTorch loop, their ratio, and the
-projected seconds per epoch of the default training split (1176 particles). With
-``--compile``: the default multi-path CNN in the bare loop, eager against ``torch.compile``
-(compilation time printed apart).
+A single short window on a shared machine can catch another job and give any figure (an
+earlier version of this script printed 2.6 and 3.5 "of matmul" and engine/bare ratios
+from 0.66 to 3.3). So:
+
+- every loop first runs uncounted (warm-up: oneDNN primitives, allocator, thread pool),
+  and a second uncounted epoch sizes the calls that make up its windows;
+- then ``--repeats`` rounds; in each, per model, three windows run back to back in an
+  order that rotates: the fp32 matmul reference, the engine's training loop
+  (``train_module``) and a bare hand-written PyTorch loop. A model's window is whole
+  epochs over ``--samples`` noise volumes, a fresh module per call, repeated until the
+  timed training passes reach ``--min-seconds`` (so a window stays long when the load
+  changes);
+- ratios (engine over bare; achieved GFLOP/s over matmul GFLOP/s) are taken within a
+  round, from windows measured back to back; the table gives each figure's median over
+  the rounds and, in brackets, its range (min-max);
+- the cores that other processes kept busy during each window are read from /proc/stat;
+  rounds where they took a core that our threads needed are "disturbed", and a second
+  table repeats the figures over the quiet rounds only;
+- flags: ``!k/R`` a figure above the machine's peak (achieved GFLOP/s above 1.0 of the
+  matmul window beside it in k of R rounds, or above the fastest matmul window of the
+  run): a measurement error, not a result; ``?e/b`` / ``?mm`` an engine/bare or
+  "of matmul" ratio whose range is wider than 20 % of its median: unreliable; ``~k/R``
+  disturbed rounds. Matmul windows that disagree by more than 20 %, or disturbed
+  rounds, print a BUSY MACHINE line.
+
+Training FLOPs are counted, not assumed: ``FlopCounterMode`` over one forward and
+backward pass (the old 3x forward overcounted by up to 13 %: the first layer needs no
+input gradient). The output starts with the exact command and the machine, so the
+figures can be quoted. With ``--compile``: the default multi-path CNN in the bare loop,
+eager against ``torch.compile``, interleaved the same way (compilation time apart).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import platform
+import shlex
+import statistics
+import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cryobench.config import TrainConfig
 from cryobench.components import FitContext
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.registry import Registry
+from cryobench.specs import TrainConfig
 from cryobench.train.engine import train_module
 
 VARIANTS = [  # label, model, parameters, memory format (None: the model's choice)
@@ -38,9 +70,17 @@ VARIANTS = [  # label, model, parameters, memory format (None: the model's choic
 ]
 DEFAULT_TRAIN_SPLIT = 1176  # 1634 particles: 80 % training, 90 % of that not validation
 BOX, CLASSES, BATCH = 40, 4, 32
+PEAK = 1.0            # achieved GFLOP/s over the matmul rate beside it: above is an error
+WIDE = 0.20           # a ratio whose range is wider than this fraction of its median
+BUSY = 1.20           # fastest over slowest matmul window: the machine was busy
+DISTURBED = 0.2       # cores other processes kept busy beyond the spare ones: disturbed
+
+
+# --- measurement helpers (bench_cuda.py and bench_layers.py use them too) -------------------
 
 
 def matmul_gflops(seconds: float = 2.0) -> float:
+    """fp32 1024^3 matmul GFLOP/s over one window of ``seconds`` (one uncounted product)."""
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     a @ b
     count, start = 0, time.perf_counter()
@@ -56,6 +96,17 @@ def forward_flops(module: torch.nn.Module, box: int) -> float:
     return float(counter.get_total_flops())
 
 
+def train_flops(module: torch.nn.Module, box: int, batch: int = 2) -> float:
+    """FLOPs per sample of one training step (forward and backward), as counted by
+    ``FlopCounterMode``; batch 2 because batch norm needs two samples in training."""
+    module.train()
+    with FlopCounterMode(display=False) as counter:
+        logits = module(torch.randn(batch, 1, box, box, box))
+        torch.nn.functional.cross_entropy(logits, torch.arange(batch) % logits.shape[1]
+                                          ).backward()
+    return float(counter.get_total_flops()) / batch
+
+
 def random_split(samples: int, box: int = BOX, classes: int = CLASSES) -> Subtomograms:
     """Noise volumes with balanced labels: speed does not depend on the content."""
     volumes = np.random.default_rng(0).normal(size=(samples, box, box, box)).astype(np.float32)
@@ -63,9 +114,11 @@ def random_split(samples: int, box: int = BOX, classes: int = CLASSES) -> Subtom
 
 
 def engine_rate(model, data: Subtomograms, registry: Registry, *, device: str = "cpu",
-                threads: int | None = None, channels_last: bool | None = None) -> float:
-    """Training samples/s of one engine epoch (no validation) for a model plugin."""
-    cfg = TrainConfig(max_epochs=1, batch_size=BATCH, optimizer="adam", lr=1e-3,
+                threads: int | None = None, channels_last: bool | None = None,
+                epochs: int = 1) -> float:
+    """Training samples/s of ``epochs`` engine epochs (no validation) for a model plugin:
+    the engine's own count, training passes only (not building the module)."""
+    cfg = TrainConfig(max_epochs=epochs, batch_size=BATCH, optimizer="adam", lr=1e-3,
                       weight_decay=0.0, momentum=0.9, schedule="constant", patience=0,
                       device=device, eval_batch_size=256)
     context = FitContext(num_classes=CLASSES, train=cfg, loss=registry.create("loss", "ce"),
@@ -78,10 +131,10 @@ def engine_rate(model, data: Subtomograms, registry: Registry, *, device: str = 
 
 
 def bare_loop(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-              channels_last: bool, bf16: bool = False) -> tuple[float, float]:
+              channels_last: bool, bf16: bool = False, epochs: int = 1) -> tuple[float, float]:
     """The baseline: the plainest PyTorch training loop over the same tensors (on their
     device), in the same memory format as the engine uses for the model. Returns
-    samples/s and the last batch's loss."""
+    samples/s over ``epochs`` passes (samples actually trained on) and the last loss."""
     module = module.to(x.device)
     if channels_last:
         module = module.to(memory_format=torch.channels_last_3d)
@@ -89,18 +142,21 @@ def bare_loop(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     optimizer = torch.optim.Adam(module.parameters(), 1e-3)
     module.train()
     loss = torch.zeros((), device=x.device)
+    seen = 0
     synchronize(x.device)
     start = time.perf_counter()
-    for i in range(0, len(x) - 1, BATCH):
-        optimizer.zero_grad()
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = module(x[i:i + BATCH])
-        loss = torch.nn.functional.cross_entropy(logits.float(), y[i:i + BATCH])
-        loss.backward()
-        optimizer.step()
-        loss = loss.detach()
+    for _ in range(epochs):
+        for i in range(0, len(x) - 1, BATCH):  # a last batch of one: batch norm fails
+            optimizer.zero_grad()
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = module(x[i:i + BATCH])
+            loss = torch.nn.functional.cross_entropy(logits.float(), y[i:i + BATCH])
+            loss.backward()
+            optimizer.step()
+            loss = loss.detach()
+            seen += len(logits)
     synchronize(x.device)
-    return len(x) / (time.perf_counter() - start), loss.item()
+    return seen / (time.perf_counter() - start), loss.item()
 
 
 def synchronize(device: torch.device) -> None:
@@ -113,55 +169,342 @@ def tensors(data: Subtomograms, device: str = "cpu") -> tuple[torch.Tensor, torc
             torch.from_numpy(data.labels).to(device))
 
 
-def compile_comparison(model, x: torch.Tensor, y: torch.Tensor) -> None:
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def disturbed_above(threads: int) -> float:
+    """Cores other processes may keep busy before a window counts as disturbed: the cores
+    our threads leave spare, plus ``DISTURBED``."""
+    return max(0, usable_cpus() - threads) + DISTURBED
+
+
+def machine_lines(threads: int | None = None) -> list[str]:
+    """The exact command and the machine, to print first so that figures can be quoted."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    usable = usable_cpus()
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return [
+        f"command: {shlex.join(['python', *sys.argv])}",
+        f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        f"machine: {cpu}, {os.cpu_count()} CPUs ({usable} usable), {platform.system()} "
+        f"{platform.release()}; python {platform.python_version()}, torch {torch.__version__}, "
+        f"intra-op threads: {threads or torch.get_num_threads()}, "
+        f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}",
+        f"load average (1, 5, 15 min) at start: {load}",
+    ]
+
+
+def cpu_seconds() -> tuple[float, float] | None:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process) so far, from
+    /proc/stat (steal included: time the hypervisor gave to others); None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:9]]
+        tick = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    times = os.times()
+    return (sum(fields) - idle) / tick, times.user + times.system
+
+
+def others_cores(before, after, seconds: float) -> float:
+    """Cores that other processes kept busy on average between two ``cpu_seconds()``."""
+    if before is None or after is None or seconds <= 0:
+        return float("nan")
+    return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / seconds)
+
+
+# --- repeated, interleaved windows ----------------------------------------------------------
+
+
+@dataclass
+class Spread:
+    """One figure over the rounds: median and range."""
+
+    values: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def low(self) -> float:
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        return max(self.values)
+
+    def width(self) -> float:
+        """Range over median."""
+        return (self.high - self.low) / self.median if self.median else math.inf
+
+    def show(self, digits: int = 1) -> str:
+        return (f"{self.median:.{digits}f} ({self.low:.{digits}f}-{self.high:.{digits}f})"
+                if len(self.values) > 1 else f"{self.median:.{digits}f}")
+
+
+@dataclass
+class Row:
+    """One model's windows: per round, the engine's and the bare loop's samples/s, the
+    matmul window's GFLOP/s beside them, and the most cores other processes kept busy
+    during any of the three."""
+
+    label: str
+    fwd_flops: float      # per sample
+    train_flops: float    # per sample, forward and backward
+    engine: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    matmul: list[float] = field(default_factory=list)
+    others: list[float] = field(default_factory=list)
+    timed: list[float] = field(default_factory=list)  # seconds of each timed model window
+    limit: float = DISTURBED  # others' cores above this: a disturbed round
+
+    def achieved(self) -> list[float]:
+        return [self.train_flops * e / 1e9 for e in self.engine]
+
+    def of_matmul(self) -> list[float]:
+        return [a / m for a, m in zip(self.achieved(), self.matmul)]
+
+    def engine_over_bare(self) -> list[float]:
+        return [e / b for e, b in zip(self.engine, self.bare)]
+
+    def quiet_rounds(self) -> list[int]:
+        return [r for r, o in enumerate(self.others) if not o > self.limit]
+
+    def only(self, rounds: list[int]) -> Row:
+        def pick(values: list[float]) -> list[float]:
+            return [values[r] for r in rounds]
+
+        return Row(self.label, self.fwd_flops, self.train_flops, pick(self.engine),
+                   pick(self.bare), pick(self.matmul), pick(self.others), self.timed,
+                   self.limit)
+
+    def flags(self, fastest_matmul: float) -> str:
+        n, flags = len(self.engine), []
+        above = sum(r > PEAK for r in self.of_matmul())
+        if above or Spread(self.achieved()).median > fastest_matmul:
+            flags.append(f"!{above}/{n}")
+        if Spread(self.engine_over_bare()).width() > WIDE:
+            flags.append("?e/b")
+        if Spread(self.of_matmul()).width() > WIDE:
+            flags.append("?mm")
+        disturbed = n - len(self.quiet_rounds())
+        if disturbed:
+            flags.append(f"~{disturbed}/{n}")
+        return " ".join(flags)
+
+
+def trained_per_epoch(samples: int) -> int:
+    """Samples trained on per epoch: both loops skip a last batch of one (batch norm)."""
+    return samples - (samples % BATCH == 1)
+
+
+def window(run, samples: int, epochs: int, min_seconds: float) -> tuple[float, float]:
+    """Calls ``run(epochs)`` (a fresh module each time; samples/s of its training passes)
+    until the timed passes add up to ``min_seconds``, whatever the load: returns samples/s
+    over them all and their seconds."""
+    trained, seconds = 0, 0.0
+    while seconds < min_seconds:
+        count = epochs * trained_per_epoch(samples)
+        seconds += count / run(epochs)
+        trained += count
+    return trained / seconds, seconds
+
+
+def loops(model, channels_last: bool, data: Subtomograms, x: torch.Tensor, y: torch.Tensor,
+          registry: Registry, args):
+    """The two compared training loops of one model, each a function of the epochs to run."""
+    def engine(epochs: int) -> float:
+        return engine_rate(model, data, registry, threads=args.threads,
+                           channels_last=channels_last, epochs=epochs)
+
+    def bare(epochs: int) -> float:
+        torch.manual_seed(0)
+        return bare_loop(model.build_module(CLASSES, BOX), x, y, channels_last,
+                         epochs=epochs)[0]
+
+    return engine, bare
+
+
+def measure(variants, data: Subtomograms, x: torch.Tensor, y: torch.Tensor,
+            registry: Registry, args, raw: list[tuple]) -> list[Row]:
+    rows, windows = [], []
+    samples = len(x)
+    for label, name, params, memory_format in variants:
+        model = registry.create("model", name, params)
+        channels_last = model.channels_last() if memory_format is None else memory_format
+        engine, bare = loops(model, channels_last, data, x, y, registry, args)
+        engine(1), bare(1)  # warm-up, not counted
+        rate = max(engine(1), bare(1))  # uncounted too: sizes the calls within a window
+        epochs = max(1, math.ceil(args.min_seconds * rate / trained_per_epoch(samples)))
+        rows.append(Row(label, forward_flops(model.build_module(CLASSES, BOX), BOX),
+                        train_flops(model.build_module(CLASSES, BOX), BOX),
+                        limit=disturbed_above(args.threads)))
+        windows.append({
+            "matmul": lambda: (matmul_gflops(args.min_seconds), args.min_seconds),
+            "engine": lambda run=engine, e=epochs: window(run, samples, e, args.min_seconds),
+            "bare": lambda run=bare, e=epochs: window(run, samples, e, args.min_seconds)})
+        print(f"warm-up done: {label}", file=sys.stderr, flush=True)
+    matmul_gflops(args.min_seconds)  # warm-up, not counted
+    orders = [("matmul", "engine", "bare"), ("engine", "bare", "matmul"),
+              ("bare", "matmul", "engine")]
+    for round_ in range(args.repeats):
+        for index, row in enumerate(rows):
+            busiest = 0.0
+            for loop in orders[(round_ + index) % len(orders)]:
+                tick, cpu = time.perf_counter(), cpu_seconds()
+                value, timed = windows[index][loop]()
+                seconds = time.perf_counter() - tick
+                others = others_cores(cpu, cpu_seconds(), seconds)
+                raw.append((round_ + 1, row.label, loop, value, timed, seconds, others))
+                getattr(row, loop).append(value)
+                busiest = max(busiest, others) if not math.isnan(others) else busiest
+                if loop != "matmul":
+                    row.timed.append(timed)
+            row.others.append(busiest)
+        print(f"round {round_ + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+    return rows
+
+
+def print_table(rows: list[Row], fastest: float, title: str) -> None:
+    matmul = Spread([m for row in rows for m in row.matmul])
+    print(f"\n{title}; fp32 matmul (1024 x 1024) windows beside the models: "
+          f"{matmul.show(0)} GFLOP/s\n")
+    print("| model | fwd GFLOP/sample | train GFLOP/sample | engine samples/s "
+          "| bare loop samples/s | engine/bare | train GFLOP/s | of matmul | s/epoch (1176) "
+          "| others' cores | rounds | flags |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row.label} | {row.fwd_flops / 1e9:.3f} | {row.train_flops / 1e9:.3f} "
+              f"| {Spread(row.engine).show()} | {Spread(row.bare).show()} "
+              f"| {Spread(row.engine_over_bare()).show(2)} | {Spread(row.achieved()).show(0)} "
+              f"| {Spread(row.of_matmul()).show(2)} "
+              f"| {Spread([DEFAULT_TRAIN_SPLIT / e for e in row.engine]).show()} "
+              f"| {Spread(row.others).show()} | {len(row.engine)} | {row.flags(fastest)} |")
+
+
+def report(rows: list[Row], args) -> None:
+    fastest = max(m for row in rows for m in row.matmul)
+    limit = disturbed_above(args.threads)
+    print("\nEach cell: median (min-max) over the rounds; ratios taken within a round from "
+          "windows measured back to back. 'others' cores': per round, the most CPU cores "
+          "other processes kept busy during the row's three windows.")
+    print_table(rows, fastest, f"All {args.repeats} rounds")
+    quiet = [row.only(row.quiet_rounds()) for row in rows if row.quiet_rounds()]
+    if quiet and any(len(row.quiet_rounds()) < args.repeats for row in rows):
+        print_table(quiet, fastest, f"Quiet rounds only (other processes at most {limit:g} "
+                    "cores busy in all three windows; rows without one left out)")
+    elif not quiet:
+        print("\nNo quiet round: every figure above was taken while other processes used "
+              "cores that this run's threads needed.")
+    timed = min(t for row in rows for t in row.timed)
+    print(f"\nWindows: at least {args.min_seconds:g} s each (the shortest timed {timed:.1f} s); "
+          f"a model's window is whole epochs of {args.samples} samples (batch {BATCH}), a "
+          "fresh module per call, repeated until the time is reached.")
+    print("Flags:")
+    print(f"  !k/R  MEASUREMENT ERROR: the model's training GFLOP/s exceeded the matmul window "
+          f"beside it in k of R rounds (or its median exceeds the fastest matmul window of the "
+          f"run, {fastest:.0f} GFLOP/s). A whole network does not train faster than a large "
+          "fp32 matmul: the load changed between the windows. Not a result; do not quote it.")
+    print(f"  ?e/b  UNRELIABLE engine/bare: its range is wider than {WIDE:.0%} of its median, "
+          "so a distance from 1 (or closeness to it) is not measured.")
+    print(f"  ?mm   UNRELIABLE 'of matmul': its range is wider than {WIDE:.0%} of its median.")
+    print(f"  ~k/R  DISTURBED: in k of R rounds other processes kept more than {limit:g} "
+          f"cores busy during one of the row's windows ({args.threads} thread(s) on "
+          f"{usable_cpus()} usable cores leave {max(0, usable_cpus() - args.threads)} spare).")
+    flagged = [f"{row.label} ({row.flags(fastest)})" for row in rows if row.flags(fastest)]
+    print(f"Flagged: {'; '.join(flagged)}." if flagged else "Flagged: none.")
+    matmul = Spread([m for row in rows for m in row.matmul])
+    others = Spread([o for row in rows for o in row.others])
+    if matmul.high > BUSY * matmul.low or others.high > limit:
+        print(f"BUSY MACHINE: the matmul windows ranged from {matmul.low:.0f} to "
+              f"{matmul.high:.0f} GFLOP/s ({matmul.high / matmul.low:.2f}x); other processes "
+              f"kept {others.show()} cores busy (per round and model: median, range). Other "
+              "jobs compete for the cores (on a virtual machine, maybe for the physical cores "
+              "behind them too), and one on a core that a thread of ours needs stalls every "
+              "parallel step: rates fall and spreads widen. Quote only unflagged figures, from "
+              "quiet rounds.")
+
+
+def compile_comparison(model, x: torch.Tensor, y: torch.Tensor, args) -> None:
+    """Eager against ``torch.compile`` in the bare loop, interleaved over the rounds (one
+    module of each, kept across windows: a new one would recompile)."""
     channels_last = model.channels_last()
-    eager = max(bare_loop(model.build_module(CLASSES, BOX), x, y, channels_last)[0]
-                for _ in range(2))
-    module = model.build_module(CLASSES, BOX)
+    torch.manual_seed(0)
+    eager = model.build_module(CLASSES, BOX)
+    compiled_module = model.build_module(CLASSES, BOX)
     if channels_last:
-        module = module.to(memory_format=torch.channels_last_3d)
-    compiled = torch.compile(module)
+        compiled_module = compiled_module.to(memory_format=torch.channels_last_3d)
+    compiled = torch.compile(compiled_module)
     start = time.perf_counter()
     bare_loop(compiled, x, y, channels_last)  # compiles on the first batches
     first = time.perf_counter() - start
-    steady = max(bare_loop(compiled, x, y, channels_last)[0] for _ in range(2))
-    print(f"torch.compile, default multipath: eager {eager:.1f} samples/s, compiled "
-          f"{steady:.1f} samples/s ({steady / eager:.2f}x), first epoch with compilation "
-          f"{first:.0f} s")
+    runs = {name: (lambda epochs, module=module: bare_loop(module, x, y, channels_last,
+                                                           epochs=epochs)[0])
+            for name, module in (("eager", eager), ("compiled", compiled))}
+    runs["compiled"](1), runs["eager"](1)  # warm-up, not counted
+    rate = max(runs["compiled"](1), runs["eager"](1))
+    epochs = max(1, math.ceil(args.min_seconds * rate / trained_per_epoch(len(x))))
+    rates: dict[str, list[float]] = {"eager": [], "compiled": []}
+    for round_ in range(args.repeats):
+        for name in (("eager", "compiled") if round_ % 2 == 0 else ("compiled", "eager")):
+            rates[name].append(window(runs[name], len(x), epochs, args.min_seconds)[0])
+    ratio = Spread([c / e for c, e in zip(rates["compiled"], rates["eager"])])
+    print(f"\ntorch.compile, default multipath, bare loop, {args.repeats} rounds: eager "
+          f"{Spread(rates['eager']).show()} samples/s, compiled "
+          f"{Spread(rates['compiled']).show()} samples/s, compiled/eager {ratio.show(2)}"
+          f"{' ?' if ratio.width() > WIDE else ''}; first epoch with compilation {first:.0f} s")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--samples", type=int, default=256)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=256, help="volumes per epoch")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of interleaved windows")
+    parser.add_argument("--min-seconds", type=float, default=2.0,
+                        help="shortest window (whole epochs are run)")
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="only the models whose label contains one of these")
+    parser.add_argument("--raw", action="store_true", help="also print every window")
     parser.add_argument("--compile", action="store_true",
                         help="also compare torch.compile with eager on the default model")
     args = parser.parse_args()
+    if args.samples < 2 or args.repeats < 1 or args.min_seconds <= 0:
+        parser.error("--samples must be at least 2, --repeats at least 1, --min-seconds > 0")
     torch.set_num_threads(args.threads)
+    print("\n".join(machine_lines(args.threads)), flush=True)
+    variants = [v for v in VARIANTS if not args.only or any(t in v[0] for t in args.only)]
+    if not variants:
+        parser.error(f"--only matches none of: {', '.join(v[0] for v in VARIANTS)}")
+    started = time.perf_counter()
     registry = Registry()
     data = random_split(args.samples)
     x, y = tensors(data)
-    peak = matmul_gflops()
-    print(f"fp32 matmul: {peak:.0f} GFLOP/s ({args.threads} threads)")
-    print("| model | fwd GFLOP/sample | engine samples/s | bare loop samples/s | engine/bare "
-          "| train GFLOP/s | of matmul | s/epoch (1176) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for label, name, params, memory_format in VARIANTS:
-        model = registry.create("model", name, params)
-        channels_last = model.channels_last() if memory_format is None else memory_format
-        flops = forward_flops(model.build_module(CLASSES, BOX), BOX)
-        engine, bare = 0.0, 0.0
-        for _ in range(2):  # alternate, keep the best: neither side pays the warm-up alone
-            torch.manual_seed(0)
-            bare = max(bare, bare_loop(model.build_module(CLASSES, BOX), x, y, channels_last)[0])
-            engine = max(engine, engine_rate(model, data, registry, threads=args.threads,
-                                             channels_last=channels_last))
-        achieved = 3 * flops * engine / 1e9
-        print(f"| {label} | {flops / 1e9:.3f} | {engine:.1f} | {bare:.1f} | {engine / bare:.2f} "
-              f"| {achieved:.0f} | {achieved / peak:.2f} | {DEFAULT_TRAIN_SPLIT / engine:.1f} |",
-              flush=True)
+    raw: list[tuple] = []
+    rows = measure(variants, data, x, y, registry, args, raw)
+    report(rows, args)
+    if args.raw:
+        print("\n| round | model | loop | samples/s (matmul: GFLOP/s) | timed s | wall s "
+              "| others' cores |")
+        print("|---|---|---|---|---|---|---|")
+        for round_, label, loop, value, timed, seconds, others in raw:
+            print(f"| {round_} | {label} | {loop} | {value:.1f} | {timed:.2f} | {seconds:.2f} "
+                  f"| {others:.2f} |")
     if args.compile:
-        compile_comparison(registry.create("model", "multipath", {"stage1_epochs": 0}), x, y)
+        compile_comparison(registry.create("model", "multipath", {"stage1_epochs": 0}), x, y,
+                           args)
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(f"\nload average at end: {load}; {time.perf_counter() - started:.0f} s in all")
+
 
 if __name__ == "__main__":
     main()
