@@ -113,9 +113,38 @@ class DataSource(Component):
 
 
 class Predictor(Protocol):
-    """What a fitted model (or ensemble) gives back: class probabilities per particle."""
+    """What a fitted model (or ensemble) gives back: class probabilities per particle.
+
+    It may also carry ``fit_report`` (a :class:`FitReport`: how the fit went) and a
+    ``report(test)`` method returning plain data about its parts (e.g. Table III).
+    """
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class FitReport:
+    """How a fit went, returned with its predictor as ``predictor.fit_report``.
+
+    ``figures``: epochs run, best epoch, seconds, samples/s, optimiser steps...;
+    ``history``: one record per epoch (training loss, validation macro F1);
+    ``parts``: the reports of the fits it is made of (stage-1 paths, ensemble members),
+    by name, so that nothing one part reports overwrites another's.
+    """
+
+    figures: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    parts: dict[str, FitReport] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.figures, "history": list(self.history),
+                "parts": {name: part.as_dict() for name, part in self.parts.items()}}
+
+
+def fit_report_of(predictor: Any) -> FitReport:
+    """A predictor's fit report, or an empty one for a predictor that has none."""
+    report = getattr(predictor, "fit_report", None)
+    return report if isinstance(report, FitReport) else FitReport()
 
 
 @dataclass
@@ -132,7 +161,9 @@ class FitContext:
     cache_dir: Path | None = None
     sample_weight: np.ndarray | None = None  # per training particle (boosting)
     on_epoch: Callable[[dict[str, Any]], None] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # per-model reports (Table III)
+    #: the training split before the sampler: what a model identifies structure on when
+    #: it must not see resampled particles (the multi-path CNN's stage 1)
+    unsampled_train: Subtomograms | None = None
 
     def replace(self, **changes: Any) -> FitContext:
         """A copy with some fields changed (a member of an ensemble, a stage of a model)."""

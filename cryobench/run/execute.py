@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cryobench.components import DataContext, FitContext
+from cryobench.components import DataContext, FitContext, fit_report_of
 from cryobench.errors import TrialFailed
 from cryobench.specs import DatasetSpec
 from cryobench.data.splits import Split, holdout_split, kfold_split
@@ -84,7 +84,7 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> dict[str, Any]:
         loss=trial.loss.build(env.registry),
         augmentations=[a.build(env.registry) for a in trial.augment],
         seed=trial.seed, device=str(choose_device(trial.train.device)), threads=trial.threads,
-        cache_dir=env.cache_dir, on_epoch=env.on_epoch,
+        cache_dir=env.cache_dir, on_epoch=env.on_epoch, unsampled_train=train,
     )
     model = trial.model.build(env.registry)
     ensemble = trial.ensemble.build(env.registry)
@@ -104,6 +104,7 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> dict[str, Any]:
                   "test": len(test)},
         "timings": {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
                     "fit_seconds": t3 - t2, "predict_seconds": t4 - t3},
-        "fit": dict(context.extras), "report": report, "device": context.device,
+        "fit": fit_report_of(predictor).as_dict(), "report": report,
+        "device": context.device,
         "config": trial.config(),
     }

@@ -18,7 +18,7 @@ import torch
 from sklearn.metrics import f1_score
 from torch import nn
 
-from cryobench.components import FitContext
+from cryobench.components import FitContext, FitReport
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import TrialFailed
 from cryobench.specs import TrainConfig
@@ -36,11 +36,18 @@ class FitResult:
     module: nn.Module
     epochs_run: int
     best_epoch: int
-    best_val_f1: float
+    best_val_f1: float | None  # None without a validation part
     fit_seconds: float
     samples_per_second: float
     history: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0  # optimiser steps taken
+
+    def report(self) -> FitReport:
+        """The figures a trial records, with the per-epoch history."""
+        return FitReport({"epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
+                          "best_val_f1": self.best_val_f1, "fit_seconds": self.fit_seconds,
+                          "samples_per_second": self.samples_per_second, "steps": self.steps},
+                         list(self.history))
 
 
 def as_tensor(volumes: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -102,16 +109,42 @@ class _Batches:
         if channels_last:
             self.x = self.x.contiguous(memory_format=torch.channels_last_3d)
         labels = torch.from_numpy(train.labels)
-        self.targets = nn.functional.one_hot(labels, context.num_classes).float().to(device)
-        self.weights = torch.ones(len(train), device=device) if context.sample_weight is None \
-            else torch.as_tensor(context.sample_weight, dtype=torch.float32, device=device)
+        targets = nn.functional.one_hot(labels, context.num_classes).float()
+        if context.sample_weight is not None:
+            targets = weigh_targets(targets, split_weights(context.sample_weight, len(train)))
+        self.targets = targets.to(device)
         self.size, self.batch_size, self.device = len(train), context.train.batch_size, device
 
     def epoch(self, generator: torch.Generator):
         order = torch.randperm(self.size, generator=generator).to(self.device)
         for index in order.split(self.batch_size):
             if len(index) >= 2:  # batch norm needs two samples
-                yield self.x[index], self.targets[index], self.weights[index]
+                yield self.x[index], self.targets[index]
+
+
+def split_weights(sample_weight: np.ndarray, n: int) -> torch.Tensor:
+    """Per-particle weights scaled to mean 1 over the whole split.
+
+    With a plain mean over each mini-batch, the loss is then the split-wide weighted mean
+    that SAMME needs, whatever the batch a particle lands in (normalising per batch made
+    a particle's weight depend on its batch-mates: a weight of 27 acted as 14.9).
+    """
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"sample_weight must be {n} finite weights >= 0, not all zero")
+    return torch.as_tensor(w / w.mean(), dtype=torch.float32)
+
+
+def weigh_targets(targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Carry each particle's weight as the mass of its target row: augmentations that mix
+    targets linearly (mixup) then mix the weights with the same lambda."""
+    return targets * weights[:, None]
+
+
+def unweigh_targets(targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soft targets (rows summing to one) and the weights their masses carried."""
+    weights = targets.sum(1)
+    return targets / weights.clamp_min(1e-12)[:, None], weights
 
 
 def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtomograms,
@@ -154,7 +187,7 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
             break
     module.load_state_dict(best[2])
     module.eval()
-    best_f1 = best[0] if len(val) else float("nan")
+    best_f1 = best[0] if len(val) else None
     return FitResult(module, len(history), best[1], best_f1, time.perf_counter() - start,
                      seen / max(train_seconds, 1e-9), history, steps)
 
@@ -183,12 +216,13 @@ def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim
     module.train()
     loss_sum = torch.zeros((), dtype=torch.float64, device=batches.device)
     count = steps = 0
-    for x, t, w in batches.epoch(generator):
+    for x, t in batches.epoch(generator):
         for transform in transforms:
             x, t = transform.apply(x, t, generator)
+        t, w = unweigh_targets(t)  # all ones without sample weights
         with autocast(batches.device):
             logits = module(x)
-        loss = (criterion(logits.float(), t) * w).sum() / w.sum()
+        loss = (criterion(logits.float(), t) * w).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -241,8 +275,10 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, epochs: i
 class TorchPredictor:
     """Softmax probabilities from a trained module."""
 
-    def __init__(self, module: nn.Module, device: torch.device, batch_size: int = 128) -> None:
+    def __init__(self, module: nn.Module, device: torch.device, batch_size: int = 128,
+                 fit_report: FitReport | None = None) -> None:
         self.module, self.device, self.batch_size = module, device, batch_size
+        self.fit_report = fit_report or FitReport()
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray:
         logits = predict_logits(self.module, volumes, self.device, self.batch_size)

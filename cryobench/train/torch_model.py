@@ -11,7 +11,6 @@ if TYPE_CHECKING:  # torch is imported when a model trains, not when plugins are
     from torch import nn
 
     from cryobench.data.subtomograms import Subtomograms
-    from cryobench.train.engine import FitResult
 
 
 class TorchModel(Model):
@@ -34,17 +33,5 @@ class TorchModel(Model):
 
         result = train_module(lambda: self.build_module(context.num_classes, train.box),
                               train, val, context, channels_last=self.channels_last())
-        record_fit(context, result)
         return TorchPredictor(result.module, torch.device(context.device),
-                              context.train.eval_batch_size)
-
-
-def record_fit(context: FitContext, result: "FitResult", prefix: str = "") -> None:
-    """Put a fit's figures where the trial function reports them from."""
-    context.extras.update({
-        f"{prefix}epochs_run": result.epochs_run,
-        f"{prefix}best_epoch": result.best_epoch,
-        f"{prefix}fit_seconds": result.fit_seconds,
-        f"{prefix}samples_per_second": result.samples_per_second,
-        f"{prefix}steps": result.steps,
-    })
+                              context.train.eval_batch_size, result.report())

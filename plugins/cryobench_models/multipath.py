@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cryobench.components import ArmSetup, FitContext, Predictor
+from cryobench.components import ArmSetup, FitContext, FitReport, Predictor
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import ParamError
 from cryobench.params import Param
-from cryobench.train.torch_model import TorchModel, record_fit
+from cryobench.train.torch_model import TorchModel
 from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
 
 
@@ -69,27 +69,33 @@ class MultiPathModel(TorchModel):
         from cryobench.train.engine import train_module
 
         kinds = self.path_kinds(context.num_classes)
-        digest = _data_digest(train, val) if context.cache_dir is not None else ""
+        # the paths are identified on the imbalanced data as it is, whatever the sampler
+        # gave stage 2: so every arm with the same split shares its stage-1 cache entries
+        original = context.unsampled_train if context.unsampled_train is not None else train
+        digest = _data_digest(original, val) if context.cache_dir is not None else ""
         pairs: dict[tuple[int, str], tuple] = {}
         if self.table3 and self.stage1_epochs:
-            pairs = {(k, kind): self._stage1(k, kind, train, val, context, digest)
+            pairs = {(k, kind): self._stage1(k, kind, original, val, context, digest)
                      for k in range(context.num_classes) for kind in dict.fromkeys(self.paths)}
             kinds = [max(dict.fromkeys(self.paths),
                          key=lambda kind: _positive_f1(pairs[(k, kind)][1], val, k))
                      for k in range(context.num_classes)]
-        stage1 = [pairs.get((k, kind)) or self._stage1(k, kind, train, val, context, digest)
+        stage1 = [pairs.get((k, kind)) or self._stage1(k, kind, original, val, context, digest)
                   for k, kind in enumerate(kinds)]
         init = {f"paths.{k}.{name}": tensor for k, (state, _) in enumerate(stage1)
                 for name, tensor in state.items()}
         result = train_module(lambda: self.build_module(context.num_classes, train.box, kinds),
                               train, val, context, init=init or None,
                               channels_last=self.channels_last())
-        record_fit(context, result)
         device = torch.device(context.device)
         candidates = {key: p for key, (_, p) in pairs.items()} or {
             (k, kind): p for k, (kind, (_, p)) in enumerate(zip(kinds, stage1))}
+        report = result.report()
+        report.parts = {f"stage1 {train.class_names[k]} {kind}": p.fit_report
+                        for (k, kind), p in candidates.items()
+                        if p is not None and p.fit_report.figures}
         return MultiPathPredictor(result.module, device, context.train.eval_batch_size,
-                                  candidates, kinds)
+                                  candidates, kinds, report)
 
     def _stage1(self, k: int, kind: str, train: Subtomograms, val: Subtomograms,
                 context: FitContext, digest: str):
@@ -112,6 +118,7 @@ class MultiPathModel(TorchModel):
             module = build()
             module.load_state_dict(torch.load(cache, map_location=device, weights_only=True))
             module.to(device).eval()
+            report = FitReport()  # trained by an earlier trial
         else:
             stage_context = context.replace(num_classes=2, sample_weight=None, on_epoch=None,
                                             augmentations=[])
@@ -120,13 +127,12 @@ class MultiPathModel(TorchModel):
                                   max_epochs=self.stage1_epochs,
                                   channels_last=self.channels_last(),
                                   loss=nn.CrossEntropyLoss(reduction="none"), augment=False)
-            module = result.module
-            record_fit(context, result, prefix=f"stage1_class{k}_{kind}_")
+            module, report = result.module, result.report()
             if cache is not None:
                 save_file(cache, lambda path: torch.save(module.state_dict(), path))
         state = {name.removeprefix("path."): t for name, t in module.state_dict().items()
                  if name.startswith("path.")}
-        return state, TorchPredictor(module, device, context.train.eval_batch_size)
+        return state, TorchPredictor(module, device, context.train.eval_batch_size, report)
 
     def _cache_file(self, kind: str, k: int, digest: str, context: FitContext) -> Path | None:
         if context.cache_dir is None:
@@ -171,10 +177,12 @@ def _one_vs_rest(data: Subtomograms, k: int) -> Subtomograms:
 class MultiPathPredictor:
     """The stage-2 network, plus the stage-1 paths for the Table III report."""
 
-    def __init__(self, module, device, batch_size, stage1: dict, kinds: list[str]) -> None:
+    def __init__(self, module, device, batch_size, stage1: dict, kinds: list[str],
+                 fit_report: FitReport) -> None:
         from cryobench.train.engine import TorchPredictor
 
         self._network = TorchPredictor(module, device, batch_size)
+        self.fit_report = fit_report
         self._stage1, self._kinds = stage1, kinds  # (class, path kind) -> binary predictor
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray:
