@@ -180,3 +180,29 @@ def test_simulate_needs_the_synthetic_source_and_says_so_when_blocked(tmp_path):
                  env={"CRYOBENCH_BLOCK_PLUGINS": "cryobench_sources"})
     assert result.returncode == 2
     assert "the simulator's data source 'synthetic' is not registered" in result.stderr
+
+
+@pytest.mark.slow
+def test_ensembles_end_to_end(tmp_path):
+    bench = tmp_path / "ens.toml"
+    bench.write_text(
+        '[benchmark]\nname = "ens"\nseeds = [0]\n'
+        '[dataset]\nsource = "synthetic"\nbox = 12\nvoxel_size = 4.0\nsnr = 5.0\n'
+        'class_counts = { TRiC = 14, ribosome = 14 }\n'
+        '[train]\nmax_epochs = 1\nbatch_size = 8\n'
+        '[[arm]]\nname = "bagging"\nmodel = { name = "cnn", widths = [4, 4, 4] }\n'
+        'ensemble = { name = "bagging", members = 2 }\n'
+        '[[arm]]\nname = "smote + boosting"\nmodel = { name = "cnn", widths = [4, 4, 4] }\n'
+        'sampler = "smote"\nensemble = { name = "boosting", members = 2 }\n')
+    env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    result = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    records = [json.loads(line) for line in (tmp_path / "res" / "ens.jsonl").read_text()
+               .splitlines()]
+    assert [r["status"] for r in records] == ["ok", "ok"]
+    for record in records:
+        members = record["report"]["members"]
+        assert 1 <= len(members) <= 2 and all("macro_f1" in m for m in members)
+        assert set(record["fit"]["parts"]) == {f"member {m['member']}" for m in members}

@@ -51,6 +51,8 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
             def on_epoch(record: dict[str, Any], task: int = epoch_task) -> None:
                 status = (f"val F1 {record['val_macro_f1']:.3f}" if "val_macro_f1" in record
                           else f"loss {record['train_loss']:.3f}")
+                if "member" in record:
+                    status = f"member {record['member']}/{record['members']}, {status}"
                 bars.update(task, completed=record["epoch"], status=status)
 
             env.on_epoch = on_epoch

@@ -1,9 +1,13 @@
-"""First-party ensembles: wrap any model."""
+"""First-party ensembles: each wraps any model, first- or third-party, neural or
+classical, by calling its ``fit``. Samplers compose with all of them (the sampler's
+output is the training split an ensemble gets)."""
 
 from __future__ import annotations
 
 from cryobench import hookimpl
-from cryobench.components import Ensemble
+from cryobench.components import ArmSetup, Ensemble
+from cryobench.errors import ParamError
+from cryobench.params import Param
 
 
 class SingleModel(Ensemble):
@@ -16,6 +20,79 @@ class SingleModel(Ensemble):
         return model.fit(train, val, context)
 
 
+def _smallest_training_class(setup: ArmSetup) -> tuple[str, int] | None:
+    """The rarest class and about how many particles it has in the training part."""
+    if not setup.class_counts:
+        return None
+    name, count = min(setup.class_counts.items(), key=lambda item: item[1])
+    share = (1 - setup.split.test_fraction) * (1 - setup.split.val_fraction)
+    return name, int(count * share)
+
+
+class Bagging(Ensemble):
+    """Bootstrap replicas of the (already resampled) training split, one member each;
+    the prediction is the mean of the members' probabilities (a soft vote)."""
+
+    name = "bagging"
+    summary = "bagging or UnderBagging (scikit-learn / imbalanced-learn), soft vote"
+    params = (
+        Param("members", int, 5, "bootstrap replicas, one member each", low=1),
+        Param("balanced", bool, False, "class-balanced bags (UnderBagging: each bag "
+              "undersampled to the rarest class)"),
+        Param("share_stage1", bool, True, "members reuse what the model learns from the "
+              "whole training split first (the multi-path CNN's cached stage-1 paths); "
+              "false: each member learns it from its own bag"),
+    )
+
+    def check_setup(self, setup: ArmSetup) -> None:
+        rarest = _smallest_training_class(setup)
+        if self.balanced and rarest is not None and rarest[1] < 2:
+            raise ParamError("balanced", f"class {rarest[0]!r} has about {rarest[1]} training "
+                                         "particles; a class-balanced bag needs 2 per class")
+
+    def fit(self, model, train, val, context):
+        from cryobench_ensembles.bagging import fit_bagging
+
+        return fit_bagging(model, train, val, context, members=self.members,
+                           balanced=self.balanced, share_stage1=self.share_stage1)
+
+
+class Boosting(Ensemble):
+    """SAMME: each member concentrates on what the previous ones got wrong; the
+    prediction is the members' probabilities weighted by their a_m."""
+
+    name = "boosting"
+    summary = "SAMME multi-class AdaBoost with held-out member errors"
+    params = (
+        Param("members", int, 5, "most members (fewer when one is no better than chance)",
+              low=1),
+        Param("mode", str, "resample", "how boosting weights reach a member: 'resample' "
+              "(a bag drawn in proportion to them) or 'weights' (sample weights)",
+              choices=("resample", "weights")),
+        Param("error_on", str, "out_of_bag", "where a member's error is measured: the "
+              "particles its bag left out, the validation part, or the training split "
+              "(0 for a CNN that fits it perfectly)",
+              choices=("out_of_bag", "validation", "training")),
+    )
+
+    def check_setup(self, setup: ArmSetup) -> None:
+        if self.mode == "weights" and not setup.model.sample_weight:
+            raise ParamError("mode", "the model ignores sample weights (its capabilities "
+                                     "say so); use mode = 'resample'")
+        if self.error_on == "out_of_bag" and self.mode == "weights":
+            raise ParamError("error_on", "'out_of_bag' needs mode = 'resample' (with "
+                                         "weights every particle trains every member)")
+        if self.error_on == "validation" and setup.split.val_fraction == 0:
+            raise ParamError("error_on", "'validation' needs a validation part; raise "
+                                         "[split] val_fraction")
+
+    def fit(self, model, train, val, context):
+        from cryobench_ensembles.boosting import fit_boosting
+
+        return fit_boosting(model, train, val, context, members=self.members,
+                            mode=self.mode, error_on=self.error_on)
+
+
 @hookimpl
 def cryobench_register_ensembles() -> list[type[Ensemble]]:
-    return [SingleModel]
+    return [SingleModel, Bagging, Boosting]

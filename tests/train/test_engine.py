@@ -270,3 +270,19 @@ def test_stage1_sees_the_original_split_whatever_the_sampler(tmp_path):
     second = run_trial(under, env(tmp_path))
     assert second["fit"]["parts"] == {}  # every path came from the baseline's entries
     assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
+
+
+def test_sample_weights_change_what_a_network_learns():
+    """With SGD (Adam's first steps follow the gradient's sign, which weights may keep)."""
+    from dataclasses import replace
+
+    from cryobench.train import engine
+
+    train, val = tiny_split(16)
+    sgd = tiny_context()
+    sgd = sgd.replace(train=replace(sgd.train, optimizer="sgd", lr=0.1))
+    uniform = engine.train_module(small_cnn, train, val, sgd)
+    skewed = engine.train_module(small_cnn, train, val, sgd.replace(
+        sample_weight=np.where(train.labels == 0, 10.0, 0.1)))
+    a, b = (r.module.state_dict()["head.3.weight"] for r in (uniform, skewed))
+    assert not torch.allclose(a, b)

@@ -1,0 +1,132 @@
+"""SAMME (multi-class AdaBoost, Zhu et al. 2009) over any cryobench model.
+
+Written here rather than taken from scikit-learn's AdaBoostClassifier because a CNN fits
+its training split perfectly: the training error of a member is then 0 and SAMME stops
+(or gives the member infinite weight). The member's error is measured where it means
+something: on the particles its bag left out (``out_of_bag``) or on the validation part.
+
+For the same reason, in ``resample`` mode with ``out_of_bag`` errors a particle counts
+as a mistake in the weight update only where the member did not train on it: a
+memorising member's in-bag predictions say nothing. In ``weights`` mode every member
+trains on every particle, so the weights change only through its training mistakes: a
+member that memorises its training split leaves them as they were (use short training,
+or ``resample``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cryobench.components import FitContext, Model, Predictor
+from cryobench.data.subtomograms import Subtomograms
+from cryobench_ensembles.members import WeightedVote, member_context, member_seed
+
+ERROR_FLOOR = 1e-3
+
+
+@dataclass
+class SammeState:
+    """The boosting weights over the training split and the members so far."""
+
+    weights: np.ndarray
+    num_classes: int
+    members: list[Predictor] = field(default_factory=list)
+    alphas: list[float] = field(default_factory=list)
+    errors: list[float] = field(default_factory=list)
+
+    @property
+    def chance_error(self) -> float:
+        return 1.0 - 1.0 / self.num_classes
+
+    def add(self, member: Predictor, error: float, wrong: np.ndarray) -> bool:
+        """Take a member with its measured ``error`` and the training particles it gets
+        ``wrong``; False when it is no better than chance (the first one is kept all the
+        same, alone, so that the ensemble is never empty)."""
+        self.errors.append(error)
+        if error >= self.chance_error - 1e-12:
+            if not self.members:
+                self.members.append(member)
+                self.alphas.append(1.0)
+            return False
+        alpha = samme_alpha(error, self.num_classes)
+        self.members.append(member)
+        self.alphas.append(alpha)
+        self.weights = update_weights(self.weights, alpha, wrong)
+        return True
+
+
+def samme_alpha(error: float, num_classes: int) -> float:
+    """a_m = log((1 - err) / err) + log(K - 1), with err clipped away from 0."""
+    error = max(error, ERROR_FLOOR)
+    return math.log((1.0 - error) / error) + math.log(num_classes - 1)
+
+
+def update_weights(weights: np.ndarray, alpha: float, wrong: np.ndarray) -> np.ndarray:
+    """w_i <- w_i exp(a_m [h_m(x_i) != y_i]), normalised to sum 1."""
+    new = weights * np.exp(alpha * wrong.astype(np.float64))
+    return new / new.sum()
+
+
+def weighted_error(wrong: np.ndarray, weights: np.ndarray) -> float:
+    """sum_i w_i [h(x_i) != y_i] / sum_i w_i."""
+    return float((weights * wrong).sum() / weights.sum())
+
+
+def fit_boosting(model: Model, train: Subtomograms, val: Subtomograms, context: FitContext,
+                 *, members: int, mode: str, error_on: str) -> WeightedVote:
+    """Fit up to ``members`` members by SAMME; ``mode`` 'weights' trains each on the whole
+    split with the boosting weights as sample weights, 'resample' on a bag drawn with
+    probabilities proportional to them."""
+    state = SammeState(np.full(len(train), 1.0 / len(train)), context.num_classes)
+    for m in range(members):
+        bag = _draw(state.weights, member_seed(context.seed, 10_000 + m)) \
+            if mode == "resample" else None
+        member = _fit_member(model, train, val, context, state.weights, bag, m, members)
+        wrong = member.predict_proba(train.volumes).argmax(1) != train.labels
+        error = _member_error(member, wrong, state.weights, bag, val, error_on)
+        if bag is not None and error_on == "out_of_bag":
+            wrong = wrong & _held_out(bag, len(train))
+        if not state.add(member, error, wrong):
+            break
+    return WeightedVote(state.members, state.alphas,
+                        {"members": len(state.members), "alphas": state.alphas,
+                         "errors": state.errors, "error_on": error_on, "mode": mode})
+
+
+def _draw(weights: np.ndarray, seed: int) -> np.ndarray:
+    """A bag of len(weights) particles drawn with replacement, in proportion to weights."""
+    rng = np.random.default_rng(seed)
+    return rng.choice(len(weights), size=len(weights), replace=True, p=weights)
+
+
+def _fit_member(model: Model, train: Subtomograms, val: Subtomograms, context: FitContext,
+                weights: np.ndarray, bag: np.ndarray | None, index: int,
+                count: int) -> Predictor:
+    if bag is None:
+        return model.fit(train, val, member_context(context, index, count,
+                                                    sample_weight=weights * len(weights)))
+    return model.fit(train.take(bag), val, member_context(context, index, count))
+
+
+def _member_error(member: Predictor, wrong: np.ndarray, weights: np.ndarray,
+                  bag: np.ndarray | None, val: Subtomograms, error_on: str) -> float:
+    if error_on == "out_of_bag":
+        assert bag is not None
+        held_out = _held_out(bag, len(weights))
+        if held_out.any():
+            return weighted_error(wrong[held_out], weights[held_out])
+        error_on = "training"  # every particle was drawn: nothing is held out
+    if error_on == "validation":
+        predicted = member.predict_proba(val.volumes).argmax(1)
+        return float(np.mean(predicted != val.labels))
+    return weighted_error(wrong, weights)
+
+
+def _held_out(bag: np.ndarray, n: int) -> np.ndarray:
+    """The particles a bag did not draw."""
+    held_out = np.ones(n, dtype=bool)
+    held_out[bag] = False
+    return held_out
