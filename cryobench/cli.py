@@ -156,7 +156,7 @@ def run(
     from cryobench.data.cache import cache_root
     from cryobench.errors import CryobenchError
     from cryobench.files import check_writable_folder
-    from cryobench.run.leaderboard import leaderboard_table
+    from cryobench.run.leaderboard import leaderboard_table, stage1_table
     from cryobench.run.local import run_local
     from cryobench.run.results import ResultStore
 
@@ -171,6 +171,9 @@ def run(
     check_writable_folder(cache_root(), "cache folder")
     with store.lock():
         records = run_local(bench, registry, store, console, threads=threads, debug=_debug())
+    paths = stage1_table(bench, records)
+    if paths is not None:
+        console.print(paths)
     console.print(leaderboard_table(bench, records))
     failed = [r for r in records if r["status"] != "ok"]
     console.print(Text(f"results: {store.path}"),

@@ -115,8 +115,10 @@ class DataSource(Component):
 class Predictor(Protocol):
     """What a fitted model (or ensemble) gives back: class probabilities per particle.
 
-    It may also carry ``fit_report`` (a :class:`FitReport`: how the fit went) and a
-    ``report(test)`` method returning plain data about its parts (e.g. Table III).
+    It may also carry ``fit_report`` (a :class:`FitReport`: how the fit went), a
+    ``report(test)`` method returning plain data about its parts (e.g. Table III), and
+    ``part_outputs(volumes) -> [n, m]``: the outputs of the parts it is made of, which a
+    combiner (the GP ensemble) can learn to combine.
     """
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray: ...

@@ -138,10 +138,12 @@ def parse_benchmark(
     resources = Resources(**v.params("resources", doc.get("resources", {}), RESOURCE_PARAMS))
     arms = v.arms(doc.get("arm"), arm_indices, dataset, train_raw, split)
     citation, reference = v.reference(doc.get("reference", {}), arms)
+    reference_paths = v.reference_paths(doc.get("reference", {}).get("paths", {}))
     return Benchmark(
         name=bench["name"], description=bench["description"], seeds=tuple(bench["seeds"]),
         primary_metric=bench["primary_metric"], dataset=dataset, split=split, train=train,
         resources=resources, arms=arms, reference=reference, reference_citation=citation,
+        reference_paths=reference_paths,
         path=path, profile=profile,
     )
 
@@ -342,7 +344,7 @@ class _Validator:
 
     def reference(self, table: Any, arms: tuple[Arm, ...]) -> tuple[str, dict[str, dict[str, float]]]:
         self.table("reference", table)
-        self.keys("reference", table, ("citation", "arms"))
+        self.keys("reference", table, ("citation", "arms", "paths"))
         citation = table.get("citation", "")
         if not isinstance(citation, str):
             self.fail("reference.citation", "expected a string")
@@ -360,6 +362,21 @@ class _Validator:
                     self.fail(f"{key}.{metric}", f"expected a percentage in [0, 100], got {value!r}")
             out[arm_name] = {m: float(x) for m, x in values.items()}
         return citation, out
+
+    def reference_paths(self, table: Any) -> dict[str, tuple[tuple[float, float], ...]]:
+        """``class = [[F1, G-mean], ...]``, one pair per path, in percent."""
+        self.table("reference.paths", table)
+        out = {}
+        for name, pairs in table.items():
+            key = f"reference.paths.{name}"
+            ok = isinstance(pairs, list) and pairs and all(
+                isinstance(p, list) and len(p) == 2 and all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 100
+                    for x in p) for p in pairs)
+            if not ok:
+                self.fail(key, f"expected a list of [F1, G-mean] pairs in percent, got {pairs!r}")
+            out[name] = tuple((float(f), float(g)) for f, g in pairs)
+        return out
 
     def apply_profile(self, doc: dict[str, Any], profile: Any, key: str
                       ) -> tuple[dict[str, Any], list[int]]:

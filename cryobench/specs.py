@@ -127,5 +127,9 @@ class Benchmark:
     arms: tuple[Arm, ...]
     reference: dict[str, dict[str, float]] = field(hash=False)
     reference_citation: str = ""
+    #: the paper's per-path figures (Table III): class -> [(F1, G-mean) per path], in
+    #: the order of the multi-path arm's ``paths``
+    reference_paths: dict[str, tuple[tuple[float, float], ...]] = field(
+        default_factory=dict, hash=False)
     path: Path | None = None
     profile: str | None = None

@@ -40,11 +40,23 @@ def summarise(records: list[dict[str, Any]], metrics: tuple[str, ...]) -> list[A
     return out
 
 
+def subset_mean(summaries: list[ArmSummary]) -> ArmSummary:
+    """An arm's figures averaged over its class subsets (each subset's mean over seeds):
+    what the paper reports for "two classes" when it does not say which two."""
+    metrics = summaries[0].mean
+    return ArmSummary(summaries[0].arm, f"mean over {len(summaries)} subsets",
+                      sum(s.n for s in summaries),
+                      {m: float(np.mean([s.mean[m] for s in summaries])) for m in metrics},
+                      {m: float(np.std([s.mean[m] for s in summaries], ddof=1))
+                       for m in metrics})
+
+
 def leaderboard_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table:
-    """Arms in file order, one row per class subset; figures in percent as the paper
-    prints them, the paper's macro F1 and G-mean beside, and the primary metric too when
-    it is another. The best row by the primary metric is bold. The classes column
-    appears only when the subsets differ."""
+    """Arms in file order, one row per class subset (and, for an arm with several, their
+    mean, beside which the paper's figure stands); figures in percent as the paper prints
+    them, the paper's macro F1 and G-mean beside, and the primary metric too when it is
+    another. The best row by the primary metric is bold. The classes column appears only
+    when the subsets differ; over subsets, the ± is their spread."""
     metrics = tuple(dict.fromkeys(("macro_f1", "macro_gmean", bench.primary_metric)))
     summaries = summarise(records, METRICS)
     by_arm: dict[str, list[ArmSummary]] = defaultdict(list)
@@ -61,18 +73,64 @@ def leaderboard_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table:
         columns += [(METRIC_LABELS[m], "right"), ("paper" + " " * metrics.index(m), "right")]
     for column, justify in columns:
         table.add_column(escape(column), justify=justify)  # type: ignore[arg-type]
-    best = max((s.mean[bench.primary_metric] for s in summaries
-                if bench.primary_metric in s.mean), default=None)
+    best = max((s.mean[bench.primary_metric] for s in summaries), default=None)
     for arm in bench.arms:
         ref = bench.reference.get(arm.name, {})
-        for s in by_arm.get(arm.name) or [None]:
+        rows: list[ArmSummary | None] = list(by_arm.get(arm.name) or [None])
+        several = len(rows) > 1
+        if several:
+            rows.append(subset_mean(by_arm[arm.name]))
+        for i, s in enumerate(rows):
             cells: list[str | Text] = [Text(arm.name)]
             if show_classes:
                 cells.append(Text(s.classes if s else ""))
             cells.append(str(s.n) if s else "0")
+            paper_here = not several or i == len(rows) - 1
             for m in metrics:
                 cells.append(f"{100 * s.mean[m]:.1f} ± {100 * s.std[m]:.1f}" if s else "–")
-                cells.append(f"{ref[m]:.1f}" if m in ref else "")
-            top = s is not None and best is not None and s.mean.get(bench.primary_metric) == best
-            table.add_row(*cells, style="bold" if top else None)
+                cells.append(f"{ref[m]:.1f}" if m in ref and paper_here else "")
+            top = s is not None and best is not None and i < len(rows) - several \
+                and s.mean.get(bench.primary_metric) == best
+            table.add_row(*cells, style="bold" if top else None,
+                          end_section=several and i == len(rows) - 1)
+    return table
+
+
+def stage1_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table | None:
+    """The multi-path CNN's paths, each alone as a one-vs-rest classifier of each class
+    (F1 / G-mean on the test split, mean over seeds), beside the paper's Table III;
+    ``*`` marks the path a class was given (most often, over seeds). None when no
+    record reports its paths."""
+    cells: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    chosen: dict[tuple[str, str], int] = defaultdict(int)
+    for r in records:
+        for row in (r.get("report") or {}).get("stage1", []) if r.get("status") == "ok" else []:
+            cells[(row["class"], row["path"])].append((row["f1"], row["gmean"]))
+            chosen[(row["class"], row["path"])] += bool(row["chosen"])
+    if not cells:
+        return None
+    classes = list(dict.fromkeys(c for c, _ in cells))
+    paths = list(dict.fromkeys(p for _, p in cells))
+    table = Table(title=Text("each path alone, class vs rest: F1 / G-mean (%), mean over "
+                             "seeds" + ("; paper: Table III (path k in file order)"
+                                        if bench.reference_paths else "")))
+    table.add_column("class")
+    for k, path in enumerate(paths):
+        table.add_column(Text(path), justify="right")
+        if bench.reference_paths:
+            table.add_column(Text(f"paper {k + 1}"), justify="right")
+    for name in classes:
+        row: list[str | Text] = [Text(name)]
+        best = max(paths, key=lambda p: chosen[(name, p)])
+        paper = bench.reference_paths.get(name, ())
+        for k, path in enumerate(paths):
+            values = cells.get((name, path))
+            text = "–" if not values else (
+                f"{100 * np.mean([v[0] for v in values]):.1f} / "
+                f"{100 * np.mean([v[1] for v in values]):.1f}"
+                + (" *" if path == best and chosen[(name, path)] else ""))
+            row.append(text)
+            if bench.reference_paths:
+                row.append(f"{paper[k][0]:.1f} / {paper[k][1]:.1f}" if k < len(paper) else "")
+        table.add_row(*row)
     return table

@@ -93,6 +93,41 @@ class Boosting(Ensemble):
                             mode=self.mode, error_on=self.error_on)
 
 
+class GeneticProgramming(Ensemble):
+    """A DEAP tree program per class combines the outputs of the model's parts (the
+    multi-path CNN's paths and head) or of bagging-style members of any other model."""
+
+    name = "gp"
+    summary = "GP-evolved combination of a model's parts or members (DEAP)"
+    params = (
+        Param("population", int, 500, "programs per generation", low=2),
+        Param("generations", int, 50, "generations of evolution", low=0),
+        Param("crossover", float, 0.6, "crossover probability", low=0.0, high=1.0),
+        Param("mutation", float, 0.35, "mutation probability", low=0.0, high=1.0),
+        Param("fitness", str, "ave", "ave: mean of the class's and the rest's accuracy; "
+              "gmean: their geometric mean", choices=("ave", "gmean")),
+        Param("members", int, 3, "bagging members to combine when the model has no parts "
+              "of its own", low=1),
+    )
+
+    def check_setup(self, setup: ArmSetup) -> None:
+        if setup.split.val_fraction == 0:
+            raise ParamError("", "evolves its programs on the validation part, and [split] "
+                                 "val_fraction = 0 leaves none; raise it")
+        if self.crossover + self.mutation > 1:
+            raise ParamError("mutation", f"crossover {self.crossover} + mutation "
+                                         f"{self.mutation} exceeds 1 (they are exclusive)")
+
+    def fit(self, model, train, val, context):
+        from cryobench.gp import GPSettings
+        from cryobench_ensembles.gp_combiner import fit_gp
+
+        settings = GPSettings(population=self.population, generations=self.generations,
+                              crossover=self.crossover, mutation=self.mutation,
+                              fitness=self.fitness)
+        return fit_gp(model, train, val, context, members=self.members, settings=settings)
+
+
 @hookimpl
 def cryobench_register_ensembles() -> list[type[Ensemble]]:
-    return [SingleModel, Bagging, Boosting]
+    return [SingleModel, Bagging, Boosting, GeneticProgramming]

@@ -58,3 +58,10 @@ class WeightedVote:
             rows.append({"member": i + 1, "weight": float(weight),
                          "macro_f1": figures.macro_f1, "macro_gmean": figures.macro_gmean})
         return {"members": rows}
+
+
+def concatenated_probabilities(members: Sequence[Predictor], volumes: np.ndarray
+                               ) -> np.ndarray:
+    """``[n, members x classes]``: every member's probabilities side by side."""
+    return np.concatenate([np.asarray(m.predict_proba(volumes), dtype=np.float64)
+                           for m in members], axis=1)

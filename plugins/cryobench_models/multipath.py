@@ -188,6 +188,14 @@ class MultiPathPredictor:
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray:
         return self._network.predict_proba(volumes)
 
+    def part_outputs(self, volumes: np.ndarray) -> np.ndarray:
+        """``[n, 2K]`` (``[n, K]`` without stage 1): each class's chosen path's
+        probability of "this class", then the stage-2 probabilities; what a combiner
+        (the GP ensemble) works on."""
+        paths = [self._stage1.get((k, kind)) for k, kind in enumerate(self._kinds)]
+        columns = [p.predict_proba(volumes)[:, 1:] for p in paths if p is not None]
+        return np.concatenate([*columns, self.predict_proba(volumes)], axis=1)
+
     def report(self, test: Subtomograms) -> dict[str, object]:
         """Each stage-1 path on its class versus the rest: F1 and G-mean of that class on
         the test split; ``chosen`` marks the path the class got in stage 2."""

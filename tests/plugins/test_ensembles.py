@@ -170,3 +170,42 @@ def test_boosting_by_weights_refuses_a_model_that_ignores_them():
         parse_benchmark(doc_with({"name": "boosting", "mode": "weights",
                                   "error_on": "validation"}, model="deaf"),
                         Registry(plugins=[Plugin()]))
+
+
+def test_gp_combines_members_of_a_model_without_parts_deterministically():
+    import random
+
+    data = tiny_data(n=45, classes=3, box=6)
+    train, val, test = (data.take(np.arange(a, b)) for a, b in ((0, 27), (27, 39), (39, 45)))
+    state = random.getstate()
+    runs = [ensemble("gp", population=20, generations=3, members=2).fit(
+        Recorder(), train, val, tiny_context(3, seed=7)) for _ in range(2)]
+    assert random.getstate() == state  # DEAP's global random, isolated
+    first, second = runs
+    assert first.fit_report.figures["programs"] == second.fit_report.figures["programs"]
+    assert first.fit_report.figures["inputs"] == 2 * 3  # two members x three classes
+    p = first.predict_proba(test.volumes)
+    assert p.shape == (6, 3) and np.allclose(p.sum(1), 1)
+    report = first.report(test)
+    assert [r["class"] for r in report["gp"]] == list(test.class_names)
+    assert len(report["members"]) == 2 and "macro_f1" in report["combined"]
+
+
+def test_the_multipath_cnn_offers_its_paths_and_head_to_a_combiner():
+    model = Registry().create("model", "multipath", {"stage1_epochs": 1, "widths": [4, 4, 4],
+                                                     "hidden": 8})
+    data = tiny_data(n=30, classes=3)
+    predictor = model.fit(data.take(np.arange(24)), data.take(np.arange(24, 30)),
+                          tiny_context(3))
+    outputs = predictor.part_outputs(data.volumes[:5])
+    assert outputs.shape == (5, 6)  # three paths' "this class", then three head outputs
+    assert np.allclose(outputs[:, 3:], predictor.predict_proba(data.volumes[:5]))
+
+
+def test_gp_needs_a_validation_part():
+    from cryobench.config import parse_benchmark
+    from cryobench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"arm\[0\]\.ensemble: evolves its programs on the "
+                                          "validation part"):
+        parse_benchmark(doc_with("gp", split={"val_fraction": 0.0}), Registry())
