@@ -98,9 +98,10 @@ def leaderboard_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table:
 
 def stage1_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table | None:
     """The multi-path CNN's paths, each alone as a one-vs-rest classifier of each class
-    (F1 / G-mean on the test split, mean over seeds), beside the paper's Table III;
-    ``*`` marks the path a class was given (most often, over seeds). None when no
-    record reports its paths."""
+    (F1 and G-mean on the test split, mean over seeds), beside the paper's Table III
+    (path k: the k-th path kind in the file); ``*`` marks the path a class was given
+    (most often, over seeds). One row per class and path, so that no name is cut. None
+    when no record reports its paths."""
     cells: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     chosen: dict[tuple[str, str], int] = defaultdict(int)
     for r in records:
@@ -111,26 +112,20 @@ def stage1_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table | Non
         return None
     classes = list(dict.fromkeys(c for c, _ in cells))
     paths = list(dict.fromkeys(p for _, p in cells))
-    table = Table(title=Text("each path alone, class vs rest: F1 / G-mean (%), mean over "
-                             "seeds" + ("; paper: Table III (path k in file order)"
-                                        if bench.reference_paths else "")))
-    table.add_column("class")
-    for k, path in enumerate(paths):
-        table.add_column(Text(path), justify="right")
-        if bench.reference_paths:
-            table.add_column(Text(f"paper {k + 1}"), justify="right")
+    table = Table(title=Text("Each path alone, class versus the rest (%): mean over seeds"
+                             + ("; paper: Table III" if bench.reference_paths else "")))
+    for column in ("class", "path", "F1", "G-mean", "paper F1", "paper G-mean", "chosen"):
+        table.add_column(column, justify="left" if column in ("class", "path") else "right")
     for name in classes:
-        row: list[str | Text] = [Text(name)]
         best = max(paths, key=lambda p: chosen[(name, p)])
         paper = bench.reference_paths.get(name, ())
         for k, path in enumerate(paths):
-            values = cells.get((name, path))
-            text = "–" if not values else (
-                f"{100 * np.mean([v[0] for v in values]):.1f} / "
-                f"{100 * np.mean([v[1] for v in values]):.1f}"
-                + (" *" if path == best and chosen[(name, path)] else ""))
-            row.append(text)
-            if bench.reference_paths:
-                row.append(f"{paper[k][0]:.1f} / {paper[k][1]:.1f}" if k < len(paper) else "")
-        table.add_row(*row)
+            values = cells.get((name, path), [])
+            f1 = f"{100 * np.mean([v[0] for v in values]):.1f}" if values else "–"
+            gmean = f"{100 * np.mean([v[1] for v in values]):.1f}" if values else "–"
+            ref = paper[k] if k < len(paper) else None
+            mark = "*" if path == best and chosen[(name, path)] else ""
+            table.add_row(Text(name if k == 0 else ""), Text(path), f1, gmean,
+                          f"{ref[0]:.1f}" if ref else "", f"{ref[1]:.1f}" if ref else "",
+                          mark, end_section=k == len(paths) - 1)
     return table

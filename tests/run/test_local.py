@@ -70,3 +70,34 @@ def test_leaderboard_has_a_row_per_class_subset_and_hides_a_constant_classes_col
     assert "50.0 ± 0.0" in two_sets and "30.0 ± 7.1" in two_sets
     one_set = render([_record("cnn", ["TRiC", "ribosome"], 0, 0.5)])
     assert "classes" not in one_set and "50.0 ± 0.0" in one_set and "68.1" in one_set
+
+
+def test_an_arm_with_several_subsets_shows_their_mean_beside_the_paper():
+    from cryobench.run.leaderboard import leaderboard_table
+
+    doc = dict(DOC, arm=[{"name": "cnn", "model": "cnn", "dataset": {
+        "classes": [["TRiC", "ribosome"], ["ribosome", "TRiC"]]}}])
+    bench = parse_benchmark(doc, Registry())
+    console = Console(record=True, width=200)
+    console.print(leaderboard_table(bench, [_record("cnn", ["TRiC", "ribosome"], 0, 0.5),
+                                            _record("cnn", ["ribosome", "TRiC"], 0, 0.7)]))
+    text = console.export_text()
+    mean_row = next(line for line in text.splitlines() if "mean over 2 subsets" in line)
+    assert "60.0 ± 14.1" in mean_row and "68.1" in mean_row
+
+
+def test_the_paths_grid_stands_beside_the_papers_table3():
+    from cryobench.run.leaderboard import stage1_table
+
+    doc = dict(DOC, reference={"paths": {"TRiC": [[70.0, 80.0], [71.0, 81.0]]}})
+    bench = parse_benchmark(doc, Registry())
+    rows = [{"class": "TRiC", "path": p, "f1": f, "gmean": g, "chosen": p == "conv5"}
+            for p, f, g in (("conv3", 0.5, 0.6), ("conv5", 0.7, 0.8))]
+    records = [{**_record("cnn", ["TRiC", "ribosome"], s, 0.5), "report": {"stage1": rows}}
+               for s in (0, 1)]
+    console = Console(record=True, width=80)
+    console.print(stage1_table(bench, records))
+    lines = console.export_text().splitlines()
+    conv5 = next(line for line in lines if "conv5" in line)
+    assert "70.0" in conv5 and "80.0" in conv5 and "71.0" in conv5 and "*" in conv5
+    assert stage1_table(bench, [_record("cnn", ["TRiC"], 0, 0.5)]) is None
