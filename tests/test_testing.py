@@ -17,6 +17,11 @@ SMALL = {
     ("model", "resnet3d"): {"width": 2},
     ("data_source", "synthetic"): {"box": 12, "voxel_size": 4.0,
                                    "class_counts": {"TRiC": 3, "ribosome": 2}},
+    ("model", "gsvm_ru"): {"components": 6, "C": [1.0], "gamma": [1.0], "max_granules": 3},
+    ("model", "gp_classifier"): {"components": 6, "population": 30, "generations": 4},
+    ("model", "svm"): {"components": 6},
+    ("model", "balanced_random_forest"): {"components": 6, "n_estimators": 10},
+    ("ensemble", "gp"): {"population": 20, "generations": 2, "members": 2},
 }
 
 
