@@ -127,7 +127,7 @@ def validate(
                        f"{trials[0].threads} CPU thread(s) per trial"))
     table = Table(title=f"{len(bench.arms)} arms, {len(trials)} trials")
     for column in ("arm", "component", "plugin", "parameters"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for arm in bench.arms:
         rows = [("model", arm.model), ("sampler", arm.sampler), ("loss", arm.loss),
                 *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble)]
@@ -170,7 +170,14 @@ def run(
     store.check_writable()
     check_writable_folder(cache_root(), "cache folder")
     with store.lock():
-        records = run_local(bench, registry, store, console, threads=threads, debug=_debug())
+        try:
+            records = run_local(bench, registry, store, console, threads=threads,
+                                debug=_debug())
+        except KeyboardInterrupt:
+            done = len(store.finished())
+            print_error(f"interrupted; {done} finished trial(s) are saved in {store.path}: "
+                        "run the same command again to continue")
+            raise typer.Exit(130) from None
     paths = stage1_table(bench, records)
     if paths is not None:
         console.print(paths)
@@ -186,11 +193,15 @@ def _parse_mapping(text: Optional[str], what: str) -> Optional[dict[str, str]]:
     """"a=1,b=2" -> {"a": "1", "b": "2"} for command-line options."""
     from cryobench.errors import CryobenchError
 
-    if not text:
+    if text is None:
         return None
     pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    if any(len(p) != 2 or not p[0].strip() for p in pairs):
+    if not pairs or any(len(p) != 2 or not p[0].strip() for p in pairs):
         raise CryobenchError(f"{what}: expected NAME=VALUE[,NAME=VALUE...], got {text!r}")
+    names = [k.strip() for k, _ in pairs]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise CryobenchError(f"{what}: {name!r} is given twice in {text!r}")
     return {k.strip(): v.strip() for k, v in pairs}
 
 
@@ -247,6 +258,8 @@ def inspect(
     label_column: str = typer.Option("_rlnClassNumber", help="STAR column holding the label."),
 ) -> None:
     """Read and validate every particle; print classes, box, voxel size and value statistics."""
+    import numpy as np
+
     from cryobench.data.loading import load_dataset
     from cryobench.progress import phase_progress
 
@@ -262,13 +275,29 @@ def inspect(
     v = data.volumes
     console.print(f"box {data.box}^3 voxels, voxel size {data.voxel_size:.4f} nm "
                   f"(box edge {data.box * data.voxel_size:.1f} nm)")
-    console.print(f"values: mean {v.mean():.4g}, std {v.std():.4g}, min {v.min():.4g}, "
-                  f"max {v.max():.4g}")
+    # float64: float32 sums of values near its largest overflow to inf
+    console.print(f"values: mean {v.mean(dtype=np.float64):.4g}, std "
+                  f"{v.std(dtype=np.float64):.4g}, min {v.min():.4g}, max {v.max():.4g}")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. Command-line mistakes (an unknown option, a value of the
+    wrong type, a missing argument) are one line, exit 2, like every other user error."""
+    from typer.exceptions import Abort, TyperException
+
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as exc:  # typer's click usage errors
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `cryobench` alone: the help
+            console.print(exc.format_message(), markup=False, highlight=False)  # type: ignore
+        else:
+            context = getattr(exc, "ctx", None)
+            command = f" {context.info_name}" if context and context.parent else ""
+            print_error(f"{exc.format_message()} (see cryobench{command} --help)")  # type: ignore
+        sys.exit(getattr(exc, "exit_code", 2))
+    except Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

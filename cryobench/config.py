@@ -30,7 +30,7 @@ BENCHMARK_PARAMS = (
     Param("name", str, None, "benchmark name (MLflow experiment)"),
     Param("description", str, "", "one line shown in listings"),
     Param("seeds", list, [0, 1, 2, 3, 4], "split and training seeds", items=int, low=0,
-          high=SEED_MAX, min_len=1),
+          high=SEED_MAX, min_len=1, unique=True),
     Param("primary_metric", str, "macro_f1", "metric that ranks arms", choices=METRICS),
 )
 SPLIT_PARAMS = (
@@ -89,6 +89,9 @@ def load_benchmark(path: str | Path, registry: Registry, profile: str | None = N
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(path, "", "not a benchmark file: its tables or arrays nest too "
+                                    "deeply to read") from None
     counts = source_class_counts(registry, path.parent) if inspect_data else None
     return parse_benchmark(raw, registry, path=path, profile=profile, class_counts=counts)
 
@@ -114,23 +117,48 @@ def parse_benchmark(
     raw: dict[str, Any], registry: Registry, *, path: Path | None = None,
     profile: str | None = None, class_counts: ClassCounts | None = None,
 ) -> Benchmark:
-    """Validate an already-parsed document (the TOML file's tables)."""
+    """Validate an already-parsed document (the TOML file's tables).
+
+    Every profile is validated too, selected or not (a mistake in the quick profile is
+    found before the user needs it); an error in a value a profile gave names the
+    profile's key (``profile.quick.train.lr``).
+    """
     v = _Validator(path, registry, class_counts)
     v.keys("", raw, TOP_LEVEL)
-    profiles = raw.get("profile", {})
-    v.table("profile", profiles)
-    doc = {k: val for k, val in raw.items() if k != "profile"}
-    arm_indices = list(range(len(doc["arm"]))) if isinstance(doc.get("arm"), list) else []
-    if profile is not None:
-        if profile not in profiles:
-            v.fail("profile", unknown_name_message("profile", profile, profiles))
-        doc, arm_indices = v.apply_profile(doc, profiles[profile], f"profile.{profile}")
-    for name, body in profiles.items():  # profiles must be valid even when not selected
+    profiles = v.table("profile", raw.get("profile", {}))
+    for name, body in profiles.items():
+        v.file_name(f"profile.{name}", name, "profile name")
         v.table(f"profile.{name}", body)
         v.keys(f"profile.{name}", body, (*TOP_LEVEL[:5], "arms"))
+    if profile is not None and profile not in profiles:
+        v.fail("profile", unknown_name_message("profile", profile, profiles))
+    for name in profiles if profile is None else []:
+        _parse(v, raw, name)
+    return _parse(v, raw, profile)
 
+
+def _parse(v: _Validator, raw: dict[str, Any], profile: str | None) -> Benchmark:
+    doc = {k: val for k, val in raw.items() if k != "profile"}
+    arm_indices = list(range(len(doc["arm"]))) if isinstance(doc.get("arm"), list) else []
+    given: set[tuple[str, str]] = set()
+    if profile is not None:
+        body = raw["profile"][profile]
+        doc, arm_indices = v.apply_profile(doc, body, f"profile.{profile}")
+        given = {(table, key) for table, values in body.items() if table != "arms"
+                 for key in values}
+    try:
+        return _build(v, doc, arm_indices, profile)
+    except ConfigError as exc:
+        table, _, rest = exc.key.partition(".")
+        if (table, rest.split(".")[0]) in given:
+            raise ConfigError(exc.file, f"profile.{profile}.{exc.key}", exc.message) from None
+        raise
+
+
+def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
+           profile: str | None) -> Benchmark:
     bench = v.params("benchmark", doc.get("benchmark"), BENCHMARK_PARAMS)
-    v.file_name("benchmark.name", bench["name"])
+    v.file_name("benchmark.name", bench["name"], "name")
     dataset = v.dataset("dataset", doc.get("dataset"))
     split = SplitConfig(**v.params("split", doc.get("split", {}), SPLIT_PARAMS))
     train_raw = doc.get("train", {})
@@ -143,8 +171,7 @@ def parse_benchmark(
         name=bench["name"], description=bench["description"], seeds=tuple(bench["seeds"]),
         primary_metric=bench["primary_metric"], dataset=dataset, split=split, train=train,
         resources=resources, arms=arms, reference=reference, reference_citation=citation,
-        reference_paths=reference_paths,
-        path=path, profile=profile,
+        reference_paths=reference_paths, path=v.path, profile=profile,
     )
 
 
@@ -182,20 +209,25 @@ class _Validator:
         except ParamError as exc:
             self.fail(f"{key}.{exc.param}", exc.problem)
 
-    def file_name(self, key: str, name: str) -> None:
-        """The benchmark's name names its result files: a file name, never a path."""
-        problem = None
-        if not name.strip():
-            problem = "is empty"
-        elif name in (".", "..") or any(c in name for c in "/\\"):
+    def file_name(self, key: str, name: str, what: str) -> None:
+        """Names that name result files (the benchmark's, a profile's): a file name,
+        never a path, and nothing a terminal would not show."""
+        problem = self.printable_problem(name)
+        if not problem and (name in (".", "..") or any(c in name for c in "/\\")):
             problem = "is a path; a file name is needed"
-        elif any(ord(c) < 32 or ord(c) == 127 for c in name):
-            problem = "contains control characters"
-        elif len(name) > 200:
-            problem = "is longer than 200 characters"
         if problem:
-            self.fail(key, f"{name!r} {problem} (it names the result files); use letters, "
-                           "digits, spaces, '-', '_' or '.'")
+            self.fail(key, f"{what} {name!r} {problem} (it names the result files); use "
+                           "letters, digits, spaces, '-', '_' or '.'")
+
+    @staticmethod
+    def printable_problem(name: str) -> str | None:
+        if not name.strip():
+            return "is empty"
+        if not name.isprintable():
+            return "contains control or invisible characters"
+        if len(name) > 200:
+            return "is longer than 200 characters"
+        return None
 
     def component(self, key: str, kind: str, value: Any, default: str | None = None
                   ) -> ComponentSpec:
@@ -268,7 +300,10 @@ class _Validator:
             self.keys(key, arm, ARM_KEYS)
             name = arm.get("name")
             if not isinstance(name, str) or not name:
-                self.fail(f"{key}.name", "every arm needs a name")
+                self.fail(f"{key}.name", f"every arm needs a name (a string), got {name!r}")
+            problem = self.printable_problem(name)
+            if problem:
+                self.fail(f"{key}.name", f"arm name {name!r} {problem}")
             if name in seen:
                 self.fail(f"{key}.name", f"duplicate arm name {name!r} (also arm[{seen[name]}])")
             seen[name] = i
@@ -303,6 +338,8 @@ class _Validator:
         for subset in datasets:
             where = f"{key}.dataset" if "dataset" in arm else "dataset"
             counts = self.subset_counts(where, subset)
+            if counts is not None:
+                self.check_split(where, counts, split)
             self.check_setup(key, result, ArmSetup(capabilities, split, train, counts))
         return result
 
@@ -322,13 +359,35 @@ class _Validator:
         if self.class_counts is None:
             return None
         counts = self.fail_as(key, lambda: self.class_counts(subset.source))
-        if counts is None or not subset.classes:
-            return counts
-        for name in subset.classes:
+        if counts is None:
+            return None
+        for name in subset.classes or ():
             if name not in counts:
                 self.fail(f"{key}.classes", unknown_name_message(
                     f"class of data source {subset.source.name!r}", name, counts))
-        return {name: counts[name] for name in subset.classes}
+        if subset.classes:
+            counts = {name: counts[name] for name in subset.classes}
+        if len(counts) < 2:
+            self.fail(key, f"the data set has {len(counts)} class ({', '.join(counts)}); "
+                           "classifying needs at least two")
+        return counts
+
+    def check_split(self, key: str, counts: dict[str, int], split: SplitConfig) -> None:
+        """The split a trial will make, tried on the class counts: a class too small for
+        it is found now, not after the data is simulated or read."""
+        import numpy as np
+
+        from cryobench.data.splits import holdout_split, kfold_split
+
+        labels = np.repeat(np.arange(len(counts)), list(counts.values()))
+        names = tuple(counts)
+        try:
+            if split.method == "kfold":
+                kfold_split(labels, split.folds, 0, split.val_fraction, 0, names)
+            else:
+                holdout_split(labels, split.test_fraction, split.val_fraction, 0, names)
+        except CryobenchError as exc:
+            self.fail(key, str(exc))
 
     def check_setup(self, key: str, arm: Arm, setup: ArmSetup) -> None:
         """Each component's own refusal of a setup it cannot work in."""
@@ -389,8 +448,10 @@ class _Validator:
         for table, values in profile.items():
             if table == "arms":
                 names = [a.get("name") if isinstance(a, dict) else None for a in arms]
-                if not (isinstance(values, list) and all(isinstance(n, str) for n in values)):
-                    self.fail(f"{key}.arms", f"expected a list of arm names, got {values!r}")
+                if not (isinstance(values, list) and values
+                        and all(isinstance(n, str) for n in values)):
+                    self.fail(f"{key}.arms", f"expected a non-empty list of arm names, got "
+                                             f"{values!r}")
                 for n in values:
                     if n not in names:
                         self.fail(f"{key}.arms", unknown_name_message("arm", n, names))

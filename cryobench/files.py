@@ -5,10 +5,15 @@ from __future__ import annotations
 import codecs
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from cryobench.errors import CryobenchError, DataError
+
+#: Text files cryobench reads (benchmark and label files) are far smaller than this; a
+#: larger one is a mistake (a device, a volume given as a label file).
+MAX_TEXT_BYTES = 1 << 30
 
 
 def read_text(path: Path, what: str, *, hint: str = "") -> str:
@@ -33,10 +38,17 @@ def read_bytes(path: Path, what: str) -> bytes:
     """A file's bytes; a folder, a missing file, a symlink loop, no permission: one line."""
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise DataError(path, f"is not a regular file; expected {what}")
+            data = handle.read(MAX_TEXT_BYTES + 1)
     except OSError as exc:
         problem = read_problem(Path(path), exc, what)
         raise DataError(path, problem or f"cannot read ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL byte in the path
+        raise DataError(repr(str(path)), "the path holds a NUL byte") from None
+    if len(data) > MAX_TEXT_BYTES:
+        raise DataError(path, f"is larger than {MAX_TEXT_BYTES >> 30} GiB; expected {what}")
+    return data
 
 
 def read_problem(path: Path, exc: OSError, what: str) -> str | None:
@@ -67,6 +79,9 @@ def check_writable_folder(folder: Path, what: str) -> None:
     the only test that holds for read-only mounts, ACLs and root alike.
     """
     folder = Path(folder)
+    if folder.is_symlink() and not folder.exists():
+        raise CryobenchError(f"{folder}: is a broken symbolic link (or a loop); remove it or "
+                             f"choose another {what}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

@@ -43,6 +43,7 @@ class Param:
     finite: bool = True
     min_len: int = 0  # lists and tables: fewest elements
     max_len: int | None = None  # lists and tables: most elements
+    unique: bool = False  # lists: no element twice
 
     def allowed(self) -> str:
         """What a valid value looks like, for error messages and ``cryobench plugins``."""
@@ -84,6 +85,10 @@ class Param:
         if self.type is list:
             value = [self._element(v, f"{self.name}[{i}]") for i, v in enumerate(value)]
             self._check_length(value)
+            if self.unique:
+                for i, v in enumerate(value):
+                    if v in value[:i]:
+                        raise ParamError(f"{self.name}[{i}]", f"{v!r} is given twice")
         elif self.type is dict:
             if self.items is not None or self.choices is not None:
                 value = {k: self._element(v, f"{self.name}.{k}") for k, v in value.items()}

@@ -206,3 +206,36 @@ def test_ensembles_end_to_end(tmp_path):
         members = record["report"]["members"]
         assert 1 <= len(members) <= 2 and all("macro_f1" in m for m in members)
         assert set(record["fit"]["parts"]) == {f"member {m['member']}" for m in members}
+
+
+def test_usage_mistakes_are_one_line(tmp_path):
+    for args, message in ((("simulate", str(tmp_path / "x"), "--box", "abc"),
+                           "Invalid value for '--box'"),
+                          (("frob",), "No such command 'frob'"),
+                          (("validate",), "Missing argument 'file'"),
+                          (("simulate", str(tmp_path / "x"), "--counts", ""),
+                           "--counts: expected NAME=VALUE"),
+                          (("simulate", str(tmp_path / "x"), "--counts",
+                            "ribosome=5,ribosome=6"), "'ribosome' is given twice")):
+        result = cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_broken_particles_stop_the_run_before_any_training(tmp_path):
+    from cryobench.data.export import write_dataset
+    from cryobench.testing import tiny_data
+
+    write_dataset(tmp_path / "set", tiny_data(n=12, box=8))
+    (tmp_path / "set" / "particles" / "particle_00003.mrc").write_bytes(b"garbage")
+    bench = tmp_path / "b.toml"
+    bench.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "mrc"\npath = "set"\n'
+                     '[split]\nval_fraction = 0.0\ntest_fraction = 0.25\n'
+                     '[[arm]]\nname = "a"\nmodel = "cnn"\n')
+    result = cli("run", str(bench), "--results", str(tmp_path / "res"),
+                 env={"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 2
+    assert "particle_00003.mrc (line 4): unreadable MRC" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "res" / "b.jsonl").read_text() == ""  # no trial recorded as failed

@@ -47,10 +47,13 @@ def validate(tmp_path, **changes) -> tuple[int, str]:
     ({"seeds": "[0, 4294967296]"},
      "benchmark.seeds[1]: got 4294967296, expected an integer in [0, 4294967295]"),
     ({"batch": "1"}, "train.batch_size: got 1, expected an integer >= 2"),
-    ({"name": '"../x"'}, "benchmark.name: '../x' is a path; a file name is needed"),
-    ({"name": '"/x"'}, "benchmark.name: '/x' is a path"),
-    ({"name": '""'}, "benchmark.name: '' is empty"),
-    ({"name": '"a\\u0007b"'}, "benchmark.name: 'a\\x07b' contains control characters"),
+    ({"name": '"../x"'}, "benchmark.name: name '../x' is a path; a file name is needed"),
+    ({"name": '"/x"'}, "benchmark.name: name '/x' is a path"),
+    ({"name": '""'}, "benchmark.name: name '' is empty"),
+    ({"name": '"a\\u0007b"'},
+     "benchmark.name: name 'a\\x07b' contains control or invisible characters"),
+    ({"name": '"a\\u2028b"'},
+     "benchmark.name: name 'a\\u2028b' contains control or invisible characters"),
     ({"dataset": 'classes = ["ribosome", "nope"]'},
      "dataset.classes: unknown class of data source 'synthetic' 'nope'"),
     ({"dataset": "class_counts = { ribosome = 10, TRiC = 0 }"},
@@ -124,3 +127,68 @@ def test_errors_in_a_profile_name_the_arm_as_written(tmp_path):
                     'gamma = nan }\n[profile.quick]\narms = ["b"]\n')
     result = CliRunner().invoke(app, ["validate", str(path), "--profile", "quick"])
     assert result.exit_code == 2 and "arm[1].loss.gamma: got nan" in result.stderr
+
+
+PROFILED = """\
+[benchmark]
+name = "b"
+[dataset]
+source = "synthetic"
+box = 12
+[[arm]]
+name = "a"
+model = "cnn"
+[profile.{name}]
+{body}
+"""
+
+
+@pytest.mark.parametrize(("name", "body", "message"), [
+    ('"../../evil"', 'train = { max_epochs = 1 }',
+     "profile.../../evil: profile name '../../evil' is a path"),
+    ('"x\\ny"', 'train = { max_epochs = 1 }', "contains control or invisible characters"),
+    ("quick", 'train = { lr = -1.0 }',
+     "profile.quick.train.lr: got -1.0, expected a number >= 1e-12"),
+    ("quick", 'arms = []', "profile.quick.arms: expected a non-empty list of arm names"),
+    ("quick", 'arms = ["nope"]', "profile.quick.arms: unknown arm 'nope'"),
+])
+def test_every_profile_is_checked_even_when_not_selected(tmp_path, name, body, message):
+    path = tmp_path / "b.toml"
+    path.write_text(PROFILED.format(name=name, body=body))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+def test_a_seed_given_twice_is_refused(tmp_path):
+    code, stderr = validate(tmp_path, seeds="[0, 1, 0]")
+    assert code == 2 and "benchmark.seeds[2]: 0 is given twice" in stderr
+
+
+@pytest.mark.parametrize(("dataset", "message"), [
+    ("scale = 0.001", "dataset: class 'proteasome_d' has 1 particles; this split"),
+    ("class_counts = { ribosome = 10, TRiC = 10, proteasome_s = 10, proteasome_d = 10, "
+     "proteasome_20s = 10 }",
+     "dataset: the validation part (0.1 of the split: 4 particles) cannot hold one "
+     "particle of each of the 5 classes"),
+    ('classes = ["ribosome"]', "dataset.classes: needs at least two distinct class names"),
+])
+def test_a_split_the_data_cannot_make_is_found_before_any_work(tmp_path, dataset, message):
+    code, stderr = validate(tmp_path, dataset=dataset)
+    assert code == 2 and message in stderr, stderr
+
+
+def test_a_data_set_with_one_class_is_refused(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,label\na.mrc,x\nb.mrc,x\n")
+    path = tmp_path / "b.toml"
+    path.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "mrc"\npath = "labels.csv"\n'
+                    '[[arm]]\nname = "a"\nmodel = "cnn"\n')
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "dataset: the data set has 1 class (x); classifying needs at least two" in \
+        result.stderr
+
+
+def test_class_weights_that_are_all_zero_are_refused(tmp_path):
+    code, stderr = validate(tmp_path, loss='{ name = "focal", alpha_values = [0.0, 0.0, '
+                                          '0.0, 0.0] }')
+    assert code == 2 and "arm[0].loss.alpha_values: every value is 0" in stderr

@@ -83,6 +83,9 @@ def read_star_labels(path: Path, label_column: str = "_rlnClassNumber") -> list[
                 index = int(index_text) - 1
             except ValueError:
                 raise DataError(path, f"bad image name {image!r}", where) from None
+            if index < 0:
+                raise DataError(path, f"image name {image!r}: STAR stack positions start at "
+                                      "1", where)
             records.append(LabelRecord(path.parent / stack, index, values[label_at], where,
                                        path))
         else:

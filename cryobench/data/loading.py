@@ -17,6 +17,7 @@ from cryobench.data.memory import FLOAT32, shortfall, volumes_bytes
 from cryobench.data.mrc import header_shape, read_stack, read_volume
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import CryobenchError, DataError
+from cryobench.files import read_problem
 
 Progress = Callable[[str, int, int], None]
 VOXEL_TOLERANCE = 1e-3  # relative; headers round voxel sizes differently
@@ -61,15 +62,21 @@ def count_classes(
 def read_records(path: Path, *, labels: Path | None = None,
                  label_column: str = "_rlnClassNumber") -> list[LabelRecord]:
     """The label records behind a path, however it was given."""
+    _check_reachable(path)
     if path.is_dir():
         path = _label_file_in(path)
     if not path.exists() and not path.is_symlink():  # a link's reader says what is wrong
         raise DataError(path, "not found")
     suffix = path.suffix.lower()
+    if labels is not None and suffix != ".mrcs":
+        raise DataError(path, f"labels = {str(labels)!r} is for a .mrcs stack; this is a "
+                              f"{suffix or 'folder'} file, which holds its labels itself")
+    if label_column != "_rlnClassNumber" and suffix != ".star":
+        raise DataError(path, f"label_column = {label_column!r} is for a STAR file; remove it")
     if suffix == ".star":
         records = read_star_labels(path, label_column)
     elif suffix == ".csv":
-        records = read_csv_labels(path)
+        records = _with_stack(path, read_csv_labels(path))
     elif suffix == ".mrcs":
         records = [replace(r, path=path) for r in read_csv_labels(labels or _stack_labels(path))]
     else:
@@ -77,8 +84,38 @@ def read_records(path: Path, *, labels: Path | None = None,
                               "or a stack (.mrcs)")
     if not records:
         raise DataError(path, "no particles listed")
+    for r in records:
+        if "\x00" in str(r.path):
+            raise DataError(r.label_file, "the particle's path holds a NUL byte", r.record)
     _check_duplicates(records)
     return records
+
+
+def _check_reachable(path: Path) -> None:
+    """A symlink loop, a broken link or a NUL in the name: say so, not "not a label file"."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise DataError(path, read_problem(path, FileNotFoundError(), "a label file")
+                            or "broken symbolic link") from None
+    except OSError as exc:
+        raise DataError(path, read_problem(path, exc, "a label file")
+                        or f"cannot read ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL byte in the path
+        raise DataError(repr(str(path)), "the path holds a NUL byte") from None
+
+
+def _with_stack(csv_path: Path, records: list[LabelRecord]) -> list[LabelRecord]:
+    """``index,label`` rows of a CSV given alone name positions in a stack: the one
+    ``.mrcs`` beside it."""
+    if not records or records[0].index is None:
+        return records
+    stacks = sorted(csv_path.parent.glob("*.mrcs"))
+    if len(stacks) != 1:
+        raise DataError(csv_path, "its rows give stack indices (index,label); name the .mrcs "
+                                  "stack as the path, with this file as its labels", "line 1")
+    return [replace(r, path=stacks[0]) for r in records]
 
 
 def _label_file_in(folder: Path) -> Path:
@@ -170,8 +207,8 @@ def _read_volumes(records: list[LabelRecord], progress: Progress | None) -> tupl
                 stacks[r.path] = read_stack(r.path, record=r.record)
             stack, voxel = stacks[r.path]
             if not 0 <= r.index < len(stack):
-                raise DataError(r.path, f"index {r.index} out of range (stack has {len(stack)})",
-                                r.record)
+                raise DataError(r.label_file, f"position {r.index} is beyond the stack "
+                                              f"{r.path.name} ({len(stack)} volumes)", r.record)
             volume = stack[r.index]
         if first is None:
             first = (r.path, volume.shape[0], voxel)

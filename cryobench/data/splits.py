@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
                   seed: int, class_names: tuple[str, ...] = ()) -> Split:
     """One stratified test split, then a stratified validation part of the rest."""
     _check_counts(labels, class_names, test_fraction, val_fraction)
+    _check_room("test", math.ceil(test_fraction * len(labels)), labels, test_fraction)
     index = np.arange(len(labels))
     rest, test = train_test_split(index, test_size=test_fraction, stratify=labels,
                                   random_state=seed)
@@ -44,6 +46,7 @@ def _carve_validation(rest: np.ndarray, labels: np.ndarray, val_fraction: float,
                       seed: int) -> tuple[np.ndarray, np.ndarray]:
     if val_fraction <= 0:
         return rest, np.array([], dtype=rest.dtype)
+    _check_room("validation", math.ceil(val_fraction * len(rest)), labels, val_fraction)
     train, val = train_test_split(rest, test_size=val_fraction, stratify=labels[rest],
                                   random_state=seed + 1)
     return train, val
@@ -59,6 +62,16 @@ def _check_counts(labels: np.ndarray, names: tuple[str, ...], test_fraction: flo
                 f"class {_name(names, c)!r} has {n} particles; this split (test "
                 f"{test_fraction:g}, validation {val_fraction:g}) needs at least {need}: "
                 "add particles, drop the class, or lower the fractions")
+
+
+def _check_room(part: str, size: int, labels: np.ndarray, fraction: float) -> None:
+    """A stratified part must hold at least one particle of every class."""
+    classes = len(np.unique(labels))
+    if size < classes:
+        raise CryobenchError(
+            f"the {part} part ({fraction:g} of the split: {size} particles) cannot hold one "
+            f"particle of each of the {classes} classes; raise the {part} fraction or add "
+            "particles")
 
 
 def _check_parts(split: Split, labels: np.ndarray, names: tuple[str, ...]) -> Split:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from cryobench.components import DataContext, FitContext, fit_report_of
-from cryobench.errors import TrialFailed
+from cryobench.errors import CryobenchError, TrialFailed
 from cryobench.specs import DatasetSpec
 from cryobench.data.splits import Split, holdout_split, kfold_split
 from cryobench.data.subtomograms import Subtomograms
@@ -40,7 +40,18 @@ def load_data(spec: DatasetSpec, env: TrialEnvironment) -> Subtomograms:
         source = spec.source.build(env.registry)
         env.datasets[key] = source.load(DataContext(env.base_dir, env.cache_dir, env.progress))
     data = env.datasets[key]
-    return data.select_classes(spec.classes) if spec.classes else data
+    data = data.select_classes(spec.classes) if spec.classes else data
+    if data.num_classes < 2:
+        raise CryobenchError(f"data source {spec.source.name!r} gave {data.num_classes} "
+                             "class; classifying needs at least two")
+    return data
+
+
+def prepare_data(trials: list[TrialSpec], env: TrialEnvironment) -> None:
+    """Load (or simulate) every data set the trials need, before any of them trains:
+    bad data is then one error for the user, not a failed record per trial."""
+    for spec in dict.fromkeys(t.dataset for t in trials):
+        load_data(spec, env)
 
 
 def split_data(trial: TrialSpec, data: Subtomograms) -> Split:

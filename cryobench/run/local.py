@@ -17,7 +17,7 @@ from cryobench.errors import CryobenchError
 from cryobench.progress import phase_bars
 from cryobench.registry import Registry
 from cryobench.run.results import ResultStore
-from cryobench.run.execute import TrialEnvironment, run_trial
+from cryobench.run.execute import TrialEnvironment, prepare_data, run_trial
 from cryobench.run.plan import TrialSpec, expand_trials
 
 
@@ -28,12 +28,13 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
     existing = store.read()
     warning = existing.warning(store.path)
     if warning:
-        console.print(f"warning: {warning}", markup=False, highlight=False)
+        console.print(Text(f"warning: {warning}"), highlight=False, soft_wrap=True)
     done = existing.finished()
     todo = [t for t in trials if t.key not in done]
     if len(todo) < len(trials):
-        console.print(f"{len(trials) - len(todo)} of {len(trials)} trials already finished "
-                      f"in {store.path}; running the other {len(todo)}")
+        console.print(Text(f"{len(trials) - len(todo)} of {len(trials)} trials already "
+                           f"finished in {store.path}; running the other {len(todo)}"),
+                      soft_wrap=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
     with Progress(*columns, console=console) as bars:
@@ -42,6 +43,7 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
         env = TrialEnvironment(
             registry=registry, base_dir=(bench.path.parent if bench.path else Path.cwd()),
             cache_dir=cache_root(), progress=on_data)
+        prepare_data(todo, env)  # bad data: one user error before any training
         for trial in todo:
             label = f"{trial.arm} / seed {trial.seed}" + (
                 f" / fold {trial.fold}" if trial.fold is not None else "")
@@ -63,7 +65,7 @@ def run_local(bench: Benchmark, registry: Registry, store: ResultStore, console:
             bars.update(overall, advance=1, status=_status(record))
             if record["status"] != "ok":
                 console.print(Text.assemble((f"trial {label} failed: ", "red"),
-                                            record["error"]), highlight=False)
+                                            record["error"]), highlight=False, soft_wrap=True)
     # a result found by content hash is this benchmark's trial, whatever it was called then
     return [{**done[t.key], "arm": t.arm, "benchmark": t.benchmark}
             for t in trials if t.key in done]

@@ -8,6 +8,7 @@ it keeps two runs from working on the same results at once.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -66,6 +67,8 @@ class ResultStore:
         except OSError as exc:
             raise CryobenchError(f"{self.path}: cannot read the result file ({exc.strerror})") \
                 from None
+        if data.startswith(codecs.BOM_UTF8):  # an editor's byte-order mark
+            data = data[len(codecs.BOM_UTF8):]
         for number, raw in enumerate(data.split(b"\n"), start=1):
             if not raw.strip():
                 continue
@@ -80,15 +83,25 @@ class ResultStore:
         return self.read().finished()
 
     def append(self, record: dict[str, Any]) -> None:
-        """Add one record durably; a last line cut short by a crash stays on its own line."""
+        """Add one record durably; a last line cut short by a crash stays on its own line.
+
+        A record that cannot be written (a full disk) is a user error: the run stops
+        there, every record written before is kept, and a line cut short is skipped
+        when the file is next read."""
         text = json.dumps(record, allow_nan=False) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab") as handle:
-            if handle.tell() > 0 and not _ends_with_newline(self.path):
-                text = "\n" + text
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "ab") as handle:
+                if handle.tell() > 0 and not _ends_with_newline(self.path):
+                    text = "\n" + text
+                handle.write(text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise CryobenchError(
+                f"{self.path}: cannot save the result of trial {record.get('key')} "
+                f"({exc.strerror or exc}); the trials saved before it are kept: free some "
+                "space and run again to continue") from None
 
     @contextmanager
     def lock(self, command: str = "cryobench run") -> Iterator[None]:
@@ -103,7 +116,7 @@ def parse_record(raw: bytes) -> dict[str, Any] | None:
     """A trial record from one line, or ``None`` when the line is not one."""
     try:
         record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(record, dict) or not isinstance(record.get("key"), str):
         return None
@@ -115,11 +128,13 @@ def parse_record(raw: bytes) -> dict[str, Any] | None:
 
 
 def _valid_metrics(record: dict[str, Any]) -> bool:
+    """Every metric a fraction, and the classes named: what ranking reads."""
     metrics, classes = record.get("metrics"), record.get("classes")
-    if not isinstance(metrics, dict) or not isinstance(classes, list):
+    if not isinstance(metrics, dict) or not isinstance(classes, list) \
+            or not all(isinstance(c, str) for c in classes):
         return False
     return all(isinstance(metrics.get(m), (int, float)) and not isinstance(metrics[m], bool)
-               and math.isfinite(metrics[m]) for m in METRICS)
+               and math.isfinite(metrics[m]) and 0.0 <= metrics[m] <= 1.0 for m in METRICS)
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -140,7 +155,11 @@ class ResultLock:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise CryobenchError(f"{self.path}: cannot create the lock file "
+                                     f"({exc.strerror or exc})") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -153,10 +172,15 @@ class ResultLock:
             if _same_file(fd, self.path):
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "command": self.command, "since": time.time()}).encode())
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "command": self.command, "since": time.time()}).encode())
+        except OSError as exc:
+            self.__exit__()
+            raise CryobenchError(f"{self.path}: cannot write the lock file "
+                                 f"({exc.strerror or exc}); free some space") from None
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -203,6 +203,9 @@ def _check_trained(loss_sum: float, steps: int, epoch: int, batches: _Batches) -
     if not math.isfinite(loss_sum):
         raise TrialFailed(f"the training loss is {loss_sum} in epoch {epoch}: training "
                           "diverged; lower train.lr or check the loss's parameters")
+    if epoch == 1 and loss_sum == 0.0:
+        raise TrialFailed("the training loss is exactly 0 in epoch 1: nothing to learn from "
+                          "(are the loss's class weights all zero?)")
 
 
 def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,

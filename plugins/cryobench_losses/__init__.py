@@ -34,7 +34,10 @@ def _given(name: str, values: list[float] | None, counts: np.ndarray) -> np.ndar
 
 
 def _check_per_class(param: str, values: list[float] | None, setup: ArmSetup) -> None:
-    """A list with one value per class must have as many values as the arm has classes."""
+    """A list with one value per class must have as many values as the arm has classes,
+    and weigh some class (all zeros leave nothing to learn)."""
+    if values is not None and not any(values):
+        raise ParamError(param, "every value is 0: the loss would be 0 for every particle")
     if values is not None and setup.class_counts is not None \
             and len(values) != len(setup.class_counts):
         raise ParamError(param, f"{len(values)} values for {len(setup.class_counts)} classes "

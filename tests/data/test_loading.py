@@ -301,3 +301,55 @@ def test_memory_estimate_counts_volumes_and_stacks(csv_folder, tmp_path, monkeyp
     need = 2 * 6**3 * 4 + 2 * 5 * 6**3 * 4
     monkeypatch.setattr(memory, "available_bytes", lambda: need - 1)
     assert "reading 2 particles of 6^3 voxels needs" in error_of(stack, CryobenchError)
+
+
+def test_star_positions_start_at_one(tmp_path):
+    from cryobench.data.loading import read_records
+
+    star = tmp_path / "p.star"
+    star.write_text("data_particles\nloop_\n_rlnImageName\n_rlnClassNumber\n0@s.mrcs 1\n")
+    with pytest.raises(DataError, match=r"p.star \(line 5\): image name '0@s.mrcs': STAR "
+                                        "stack positions start at 1"):
+        read_records(star)
+
+
+def test_index_rows_of_a_csv_given_alone_name_the_stack_beside_it(tmp_path):
+    from cryobench.data.loading import load_dataset
+
+    write_mrc(tmp_path / "s.mrcs", np.zeros((3, 4, 4, 4)) + np.arange(3)[:, None, None, None])
+    (tmp_path / "s.csv").write_text("index,label\n0,a\n1,b\n2,a\n")
+    data = load_dataset(tmp_path)  # the folder: its one stack and its labels
+    assert data.class_names == ("a", "b") and data.volumes[:, 0, 0, 0].tolist() == [0, 1, 2]
+    (tmp_path / "t.mrcs").write_bytes((tmp_path / "s.mrcs").read_bytes())
+    with pytest.raises(DataError, match="its rows give stack indices"):
+        load_dataset(tmp_path / "s.csv")
+
+
+def test_a_symlink_loop_given_as_the_path_is_named_as_one(tmp_path):
+    import os
+
+    from cryobench.data.loading import read_records
+
+    loop = tmp_path / "loop"
+    os.symlink(loop.name, loop)
+    with pytest.raises(DataError, match="symbolic link loop"):
+        read_records(loop)
+
+
+def test_parameters_that_do_not_apply_are_refused(tmp_path):
+    from cryobench.data.loading import read_records
+
+    (tmp_path / "labels.csv").write_text("path,label\na.mrc,x\n")
+    with pytest.raises(DataError, match="labels = .* is for a .mrcs stack"):
+        read_records(tmp_path / "labels.csv", labels=tmp_path / "other.csv")
+    with pytest.raises(DataError, match="label_column = '_rlnGroup' is for a STAR file"):
+        read_records(tmp_path / "labels.csv", label_column="_rlnGroup")
+
+
+def test_a_nul_byte_in_a_particle_path_is_one_line(tmp_path):
+    from cryobench.data.loading import read_records
+
+    (tmp_path / "labels.csv").write_bytes(b"path,label\na\x00b.mrc,x\n")
+    with pytest.raises(DataError, match=r"labels.csv \(line 2\): the particle's path holds a "
+                                        "NUL byte"):
+        read_records(tmp_path / "labels.csv")

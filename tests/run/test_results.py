@@ -55,6 +55,28 @@ def test_damaged_lines_are_skipped_with_their_numbers_and_the_rest_kept(tmp_path
     assert path.read_bytes().startswith(before)
 
 
+@pytest.mark.parametrize("line", [
+    b'{"key": "k", "arm": "a", "status": "ok", "classes": [1, 2], "metrics": '
+    b'{"macro_f1": 0.5, "macro_gmean": 0.5, "balanced_accuracy": 0.5}}',
+    b'{"key": "k", "arm": "a", "status": "ok", "classes": ["x"], "metrics": '
+    b'{"macro_f1": 5.0, "macro_gmean": 0.5, "balanced_accuracy": 0.5}}',
+    b'{"key": "k", "arm": "a", "status": "ok", "classes": ["x"], "metrics": '
+    b'{"macro_f1": -1.0, "macro_gmean": 0.5, "balanced_accuracy": 0.5}}',
+    b"[" * 100_000 + b"]" * 100_000,
+])
+def test_records_that_would_break_or_mislead_the_ranking_are_unreadable(tmp_path, line):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(line + b"\n" + json.dumps(record("ok")).encode() + b"\n")
+    loaded = ResultStore(path).read()
+    assert loaded.unreadable == [1] and list(loaded.records) == ["ok"]
+
+
+def test_a_byte_order_mark_before_the_first_record_is_accepted(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(record("k1")).encode() + b"\n")
+    assert list(ResultStore(path).read().records) == ["k1"]
+
+
 def test_non_finite_metrics_are_not_a_record(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text('{"key": "k", "arm": "a", "status": "ok", "classes": [], "metrics": '
@@ -118,3 +140,29 @@ def test_run_refuses_results_held_by_another_run(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
     assert time.perf_counter() - start < 60
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_keeps_what_was_saved(tmp_path,
+                                                                        monkeypatch):
+    import errno
+
+    path = tmp_path / "r.jsonl"
+    store = ResultStore(path)
+    store.append(record("k1"))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(CryobenchError) as info:
+        store.append(record("k2"))
+    assert str(info.value).startswith(f"{path}: cannot save the result of trial k2 (No "
+                                      "space left on device); the trials saved before it")
+    monkeypatch.undo()
+    assert "k1" in store.read().records
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(CryobenchError, match="cannot write the lock file"):
+        with store.lock():
+            pass
+    monkeypatch.undo()
+    assert not path.with_name("r.jsonl.lock").exists()

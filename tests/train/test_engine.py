@@ -286,3 +286,16 @@ def test_sample_weights_change_what_a_network_learns():
         sample_weight=np.where(train.labels == 0, 10.0, 0.1)))
     a, b = (r.module.state_dict()["head.3.weight"] for r in (uniform, skewed))
     assert not torch.allclose(a, b)
+
+
+def test_a_loss_that_is_zero_from_the_start_fails_the_trial():
+    from cryobench.errors import TrialFailed
+    from cryobench.train import engine
+
+    class Zero(torch.nn.Module):
+        def forward(self, logits, targets):
+            return (logits * 0.0).sum(-1)
+
+    train, val = tiny_split()
+    with pytest.raises(TrialFailed, match="the training loss is exactly 0 in epoch 1"):
+        engine.train_module(small_cnn, train, val, tiny_context(), loss=Zero())
