@@ -129,7 +129,7 @@ def parse_benchmark(
     for name, body in profiles.items():
         v.file_name(f"profile.{name}", name, "profile name")
         v.table(f"profile.{name}", body)
-        v.keys(f"profile.{name}", body, (*TOP_LEVEL[:5], "arms"))
+        v.keys(f"profile.{name}", body, (*TOP_LEVEL[:5], "arms", "components"))
     if profile is not None and profile not in profiles:
         v.fail("profile", unknown_name_message("profile", profile, profiles))
     for name in profiles if profile is None else []:
@@ -141,18 +141,27 @@ def _parse(v: _Validator, raw: dict[str, Any], profile: str | None) -> Benchmark
     doc = {k: val for k, val in raw.items() if k != "profile"}
     arm_indices = list(range(len(doc["arm"]))) if isinstance(doc.get("arm"), list) else []
     given: set[tuple[str, str]] = set()
+    v.overrides = {}
     if profile is not None:
         body = raw["profile"][profile]
         doc, arm_indices = v.apply_profile(doc, body, f"profile.{profile}")
-        given = {(table, key) for table, values in body.items() if table != "arms"
-                 for key in values}
+        given = {(table, key) for table, values in body.items()
+                 if table not in ("arms", "components") for key in values}
+        v.overrides = v.component_overrides(f"profile.{profile}.components",
+                                            body.get("components", {}))
     try:
-        return _build(v, doc, arm_indices, profile)
+        bench = _build(v, doc, arm_indices, profile)
     except ConfigError as exc:
         table, _, rest = exc.key.partition(".")
+        field_, _, param = rest.partition(".")
         if (table, rest.split(".")[0]) in given:
             raise ConfigError(exc.file, f"profile.{profile}.{exc.key}", exc.message) from None
+        if table.startswith("arm[") and param in v.overrides.get(field_, {}):
+            raise ConfigError(exc.file, f"profile.{profile}.components.{field_}.{param}",
+                              exc.message) from None
         raise
+    v.check_overrides_used(f"profile.{profile}.components", bench)
+    return bench
 
 
 def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
@@ -181,6 +190,8 @@ class _Validator:
     def __init__(self, path: Path | None, registry: Registry,
                  class_counts: ClassCounts | None) -> None:
         self.path, self.registry, self.class_counts = path, registry, class_counts
+        #: a profile's parameters for every arm's components, by arm field
+        self.overrides: dict[str, dict[str, Any]] = {}
 
     def fail(self, key: str, message: str) -> NoReturn:
         raise ConfigError(self.path, key, message)
@@ -229,8 +240,29 @@ class _Validator:
             return "is longer than 200 characters"
         return None
 
-    def component(self, key: str, kind: str, value: Any, default: str | None = None
-                  ) -> ComponentSpec:
+    def component_overrides(self, key: str, table: Any) -> dict[str, dict[str, Any]]:
+        """``components = { ensemble = { members = 2 } }``: parameters a profile gives
+        every arm's component of that field that declares them (smaller ensembles,
+        shorter GP runs for a smoke run)."""
+        self.table(key, table)
+        self.keys(key, table, tuple(ARM_KINDS))
+        return {field_: dict(self.table(f"{key}.{field_}", values))
+                for field_, values in table.items()}
+
+    def check_overrides_used(self, key: str, bench: Benchmark) -> None:
+        """A profile parameter that no arm's component declares is a mistake."""
+        for field_, values in self.overrides.items():
+            declared = {p.name for arm in bench.arms
+                        for spec in (arm.augment if field_ == "augment"
+                                     else (getattr(arm, field_),))
+                        for p in self.registry.get(spec.kind, spec.name).params}
+            for name in values:
+                if name not in declared:
+                    self.fail(f"{key}.{field_}.{name}", unknown_name_message(
+                        f"parameter of the arms' {field_}", name, declared))
+
+    def component(self, key: str, kind: str, value: Any, default: str | None = None,
+                  field_: str = "") -> ComponentSpec:
         if isinstance(value, str):
             name, given = value, {}
         elif isinstance(value, dict):
@@ -246,6 +278,8 @@ class _Validator:
             self.fail(key, unknown_name_message(kind.replace("_", " "), name,
                                                 self.registry.names(kind)))
         info = self.registry.info(kind, name)
+        declared = {p.name for p in info.cls.params}
+        given.update({k: v for k, v in self.overrides.get(field_, {}).items() if k in declared})
         return ComponentSpec(kind, name, self.params(key, given, info.cls.params), info.code)
 
     def fail_as(self, key: str, action: Callable[[], Any]) -> Any:
@@ -317,14 +351,14 @@ class _Validator:
         specs = {
             field_: self.component(f"{key}.{field_}", kind,
                                    arm.get(field_, ARM_DEFAULTS.get(field_)),
-                                   ARM_DEFAULTS.get(field_))
+                                   ARM_DEFAULTS.get(field_), field_)
             for field_, kind in ARM_KINDS.items() if field_ != "augment"
         }
         augment = arm.get("augment", ARM_DEFAULTS["augment"])
         listed = isinstance(augment, list)
         augments = tuple(
             self.component(f"{key}.augment[{j}]" if listed else f"{key}.augment",
-                           "augmentation", a, ARM_DEFAULTS["augment"])
+                           "augmentation", a, ARM_DEFAULTS["augment"], "augment")
             for j, a in enumerate(augment if listed else [augment])
         )
         train_over = self.table(f"{key}.train", arm.get("train", {}))
@@ -446,6 +480,8 @@ class _Validator:
         arms = doc.get("arm", []) if isinstance(doc.get("arm"), list) else []
         indices = list(range(len(arms)))
         for table, values in profile.items():
+            if table == "components":
+                continue  # applied to each arm's components as they are built
             if table == "arms":
                 names = [a.get("name") if isinstance(a, dict) else None for a in arms]
                 if not (isinstance(values, list) and values

@@ -192,3 +192,27 @@ def test_class_weights_that_are_all_zero_are_refused(tmp_path):
     code, stderr = validate(tmp_path, loss='{ name = "focal", alpha_values = [0.0, 0.0, '
                                           '0.0, 0.0] }')
     assert code == 2 and "arm[0].loss.alpha_values: every value is 0" in stderr
+
+
+def test_a_profile_can_shrink_every_arms_components(tmp_path):
+    from cryobench.config import load_benchmark
+    from cryobench.registry import Registry
+
+    body = PROFILED.format(name="quick", body='components = { ensemble = { members = 2 } }')
+    body = body.replace('model = "cnn"\n', 'model = "cnn"\nensemble = { name = "bagging", '
+                                           'members = 5 }\n[[arm]]\nname = "b"\nmodel = "cnn"\n')
+    path = tmp_path / "b.toml"
+    path.write_text(body)
+    full = load_benchmark(path, Registry())
+    quick = load_benchmark(path, Registry(), profile="quick")
+    assert full.arms[0].ensemble.params["members"] == 5
+    assert quick.arms[0].ensemble.params["members"] == 2
+    assert quick.arms[1].ensemble.name == "none"  # declares no members: untouched
+    path.write_text(body.replace("members = 2 }", "membres = 2 }"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "profile.quick.components.ensemble.membres: unknown parameter of the arms' " \
+           "ensemble 'membres'; did you mean 'members'?" in result.stderr
+    path.write_text(body.replace("members = 2 }", "members = 0 }"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert "profile.quick.components.ensemble.members: got 0" in result.stderr
