@@ -145,23 +145,25 @@ def validate(
 def run(
     file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
-    executor: str = typer.Option("local", help="Where trials run: 'local' (this process)."),
+    executor: str = typer.Option("local", help="Where trials run: 'local' (this process, "
+                                               "one at a time) or 'ray' (Ray Tune)."),
     results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads per trial "
                                                             "(default: [resources] "
                                                             "cpus_per_trial)."),
+    rerun: bool = typer.Option(False, "--rerun", help="Run finished trials again."),
 ) -> None:
     """Run a benchmark's trials (finished ones are skipped) and print the leaderboard."""
     from cryobench.config import load_benchmark
     from cryobench.data.cache import cache_root
-    from cryobench.errors import CryobenchError
     from cryobench.files import check_writable_folder
+    from cryobench.registry import BLOCK_ENV
+    from cryobench.run.driver import run_benchmark
+    from cryobench.run.execute import WorkerSettings
+    from cryobench.run.executors import make_executor
     from cryobench.run.leaderboard import leaderboard_table, stage1_table
-    from cryobench.run.local import run_local
     from cryobench.run.results import ResultStore
 
-    if executor != "local":
-        raise CryobenchError(f"--executor: unknown executor {executor!r} (valid: local)")
     registry = make_registry()
     bench = load_benchmark(file, registry, profile=profile)
     suffix = f".{profile}" if profile else ""
@@ -169,10 +171,14 @@ def run(
     # a result that cannot be stored is training thrown away: check before any
     store.check_writable()
     check_writable_folder(cache_root(), "cache folder")
+    blocked = tuple(b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip())
+    settings = WorkerSettings(bench.path.parent.resolve() if bench.path else Path.cwd(),
+                              cache_root().resolve(), blocked, _debug())
+    runner = make_executor(executor, settings, registry=registry)
     with store.lock():
         try:
-            records = run_local(bench, registry, store, console, threads=threads,
-                                debug=_debug())
+            records = run_benchmark(bench, store, runner, console, threads=threads,
+                                    rerun=rerun)
         except KeyboardInterrupt:
             done = len(store.finished())
             print_error(f"interrupted; {done} finished trial(s) are saved in {store.path}: "
@@ -182,7 +188,7 @@ def run(
     if paths is not None:
         console.print(paths)
     console.print(leaderboard_table(bench, records))
-    failed = [r for r in records if r["status"] != "ok"]
+    failed = [r for r in records if not r.ok]
     console.print(Text(f"results: {store.path}"),
                   Text(f"; {len(failed)} failed", style="red") if failed else "", sep="")
     if failed:

@@ -112,3 +112,18 @@ def example_plugin_site(tmp_path_factory) -> Path:
         check=True, capture_output=True,
     )
     return target
+
+
+def run_locally(bench, registry, store, console=None):
+    """A benchmark through the driver and the local executor, as `cryobench run
+    --executor local` does, with this process's registry (in-test plugins)."""
+    from rich.console import Console
+
+    from cryobench.data.cache import cache_root
+    from cryobench.run.driver import run_benchmark
+    from cryobench.run.execute import WorkerSettings
+    from cryobench.run.local import LocalExecutor
+
+    base = bench.path.parent if bench.path else Path.cwd()
+    executor = LocalExecutor(WorkerSettings(base, cache_root()), registry=registry)
+    return run_benchmark(bench, store, executor, console or Console(record=True, width=150))

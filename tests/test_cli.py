@@ -112,6 +112,9 @@ def test_run_prints_leaderboard_and_resumes(tmp_path):
     first = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "plain cnn" in first.stdout and "12.3" in first.stdout and "made up" in first.stdout
+    # piped, not a terminal: plain lines say what happens (a phase, each finished trial)
+    assert "simulating: 24 done" in first.stdout
+    assert "trial plain cnn / seed 1: F1 " in first.stdout and "2/2 done" in first.stdout
     lines = (tmp_path / "res" / "tiny.jsonl").read_text().splitlines()
     assert len(lines) == 2
     second = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from cryobench.data.splits import Split, holdout_split, kfold_split
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.registry import Registry
 from cryobench.run.plan import TrialSpec
+from cryobench.run.records import TrialRecord
 
 
 @dataclass
@@ -75,7 +77,38 @@ def checked_probabilities(p: Any, n: int, num_classes: int) -> np.ndarray:
     return p
 
 
-def run_trial(trial: TrialSpec, env: TrialEnvironment) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What a worker needs to build its own registry and environment: plain values that
+    can travel to another process or machine."""
+
+    base_dir: Path  # relative paths in the benchmark file resolve here
+    cache_dir: Path
+    blocked: tuple[str, ...] = ()  # plugins not to load
+    debug: bool = False  # let a trial's exception through (a traceback) instead of recording it
+
+    def environment(self, registry: Registry | None = None) -> TrialEnvironment:
+        return TrialEnvironment(registry or Registry(blocked=self.blocked), self.base_dir,
+                                self.cache_dir)
+
+
+def run_isolated(trial: TrialSpec, env: TrialEnvironment, debug: bool = False) -> TrialRecord:
+    """The trial's record; a trial that raises is recorded as failed with its error, and
+    the others go on (with ``debug``, the exception goes up instead)."""
+    try:
+        return run_trial(trial, env)
+    except CryobenchError as exc:
+        if debug:
+            raise
+        return TrialRecord.failure(trial, str(exc))
+    except Exception as exc:  # a broken trial is recorded, and the others go on
+        if debug:
+            raise
+        return TrialRecord.failure(trial, f"{type(exc).__name__}: {exc}",
+                                   traceback.format_exc())
+
+
+def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
     """Train on the training split, predict the untouched test split; plain data back."""
     from cryobench.train.device import choose_device
     from cryobench.metrics import score
@@ -106,16 +139,13 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> dict[str, Any]:
     t4 = clock()
     scores = score(test.labels, probabilities.argmax(1), data.class_names)
     report = predictor.report(test) if hasattr(predictor, "report") else {}
-    return {
-        "key": trial.key, "benchmark": trial.benchmark, "arm": trial.arm, "seed": trial.seed,
-        "fold": trial.fold, "classes": list(data.class_names), "status": "ok",
-        "metrics": scores.summary(),
-        "per_class": scores.as_dict()["per_class"], "confusion": scores.confusion.tolist(),
-        "sizes": {"train": len(train), "train_resampled": len(resampled), "val": len(val),
-                  "test": len(test)},
-        "timings": {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
-                    "fit_seconds": t3 - t2, "predict_seconds": t4 - t3},
-        "fit": fit_report_of(predictor).as_dict(), "report": report,
-        "device": context.device,
-        "config": trial.config(),
-    }
+    return TrialRecord(
+        key=trial.key, benchmark=trial.benchmark, arm=trial.arm, seed=trial.seed,
+        fold=trial.fold, status="ok", config=trial.config(), classes=list(data.class_names),
+        metrics=scores.summary(), per_class=scores.as_dict()["per_class"],  # type: ignore
+        confusion=scores.confusion.tolist(),
+        sizes={"train": len(train), "train_resampled": len(resampled), "val": len(val),
+               "test": len(test)},
+        timings={"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
+                 "fit_seconds": t3 - t2, "predict_seconds": t4 - t3},
+        fit=fit_report_of(predictor).as_dict(), report=report, device=context.device)

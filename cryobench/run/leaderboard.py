@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from rich.markup import escape
@@ -12,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cryobench.metrics import METRIC_LABELS, METRICS
+from cryobench.run.records import TrialRecord
 from cryobench.specs import Benchmark
 
 
@@ -24,15 +24,15 @@ class ArmSummary:
     std: dict[str, float]
 
 
-def summarise(records: list[dict[str, Any]], metrics: tuple[str, ...]) -> list[ArmSummary]:
+def summarise(records: list[TrialRecord], metrics: tuple[str, ...]) -> list[ArmSummary]:
     """Mean and sample standard deviation over seeds (and folds), per arm and class set."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[TrialRecord]] = defaultdict(list)
     for r in records:
-        if r.get("status") == "ok":
-            groups[(r["arm"], ",".join(r["classes"]))].append(r)
+        if r.ok:
+            groups[(r.arm, r.classes_label)].append(r)
     out = []
     for (arm, classes), rows in groups.items():
-        values = {m: np.array([row["metrics"][m] for row in rows]) for m in metrics}
+        values = {m: np.array([row.metrics[m] for row in rows]) for m in metrics}
         out.append(ArmSummary(arm, classes, len(rows),
                               {m: float(v.mean()) for m, v in values.items()},
                               {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0
@@ -51,7 +51,7 @@ def subset_mean(summaries: list[ArmSummary]) -> ArmSummary:
                        for m in metrics})
 
 
-def leaderboard_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table:
+def leaderboard_table(bench: Benchmark, records: list[TrialRecord]) -> Table:
     """Arms in file order, one row per class subset (and, for an arm with several, their
     mean, beside which the paper's figure stands); figures in percent as the paper prints
     them, the paper's macro F1 and G-mean beside, and the primary metric too when it is
@@ -96,7 +96,7 @@ def leaderboard_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table:
     return table
 
 
-def stage1_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table | None:
+def stage1_table(bench: Benchmark, records: list[TrialRecord]) -> Table | None:
     """The multi-path CNN's paths, each alone as a one-vs-rest classifier of each class
     (F1 and G-mean on the test split, mean over seeds), beside the paper's Table III
     (path k: the k-th path kind in the file); ``*`` marks the path a class was given
@@ -105,7 +105,7 @@ def stage1_table(bench: Benchmark, records: list[dict[str, Any]]) -> Table | Non
     cells: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     chosen: dict[tuple[str, str], int] = defaultdict(int)
     for r in records:
-        for row in (r.get("report") or {}).get("stage1", []) if r.get("status") == "ok" else []:
+        for row in r.report.get("stage1", []) if r.ok else []:
             cells[(row["class"], row["path"])].append((row["f1"], row["gmean"]))
             chosen[(row["class"], row["path"])] += bool(row["chosen"])
     if not cells:

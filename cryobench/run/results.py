@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import math
 import os
 import socket
 import time
@@ -18,13 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryobench.errors import CryobenchError
 from cryobench.files import check_writable_file
-from cryobench.metrics import METRICS
-
-STATUSES = ("ok", "failed")
+from cryobench.run.records import TrialRecord
 
 
 @dataclass
@@ -32,11 +28,11 @@ class ResultFile:
     """What a result file holds: the last record of each trial key, and the line numbers
     that could not be read (skipped, and left in the file as they are)."""
 
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, TrialRecord] = field(default_factory=dict)
     unreadable: list[int] = field(default_factory=list)
 
-    def finished(self) -> dict[str, dict[str, Any]]:
-        return {k: r for k, r in self.records.items() if r["status"] == "ok"}
+    def finished(self) -> dict[str, TrialRecord]:
+        return {k: r for k, r in self.records.items() if r.ok}
 
     def warning(self, path: Path) -> str | None:
         """One line for the user about the damaged lines, if any."""
@@ -76,19 +72,19 @@ class ResultStore:
             if record is None:
                 out.unreadable.append(number)
             else:
-                out.records[record["key"]] = record
+                out.records[record.key] = record
         return out
 
-    def finished(self) -> dict[str, dict[str, Any]]:
+    def finished(self) -> dict[str, TrialRecord]:
         return self.read().finished()
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: TrialRecord) -> None:
         """Add one record durably; a last line cut short by a crash stays on its own line.
 
         A record that cannot be written (a full disk) is a user error: the run stops
         there, every record written before is kept, and a line cut short is skipped
         when the file is next read."""
-        text = json.dumps(record, allow_nan=False) + "\n"
+        text = json.dumps(record.to_json(), allow_nan=False) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "ab") as handle:
@@ -99,7 +95,7 @@ class ResultStore:
                 os.fsync(handle.fileno())
         except OSError as exc:
             raise CryobenchError(
-                f"{self.path}: cannot save the result of trial {record.get('key')} "
+                f"{self.path}: cannot save the result of trial {record.key} "
                 f"({exc.strerror or exc}); the trials saved before it are kept: free some "
                 "space and run again to continue") from None
 
@@ -112,29 +108,12 @@ class ResultStore:
             yield
 
 
-def parse_record(raw: bytes) -> dict[str, Any] | None:
+def parse_record(raw: bytes) -> TrialRecord | None:
     """A trial record from one line, or ``None`` when the line is not one."""
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return TrialRecord.from_json(json.loads(raw.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, TypeError, RecursionError):
         return None
-    if not isinstance(record, dict) or not isinstance(record.get("key"), str):
-        return None
-    if record.get("status") not in STATUSES or not isinstance(record.get("arm"), str):
-        return None
-    if record["status"] == "ok" and not _valid_metrics(record):
-        return None
-    return record
-
-
-def _valid_metrics(record: dict[str, Any]) -> bool:
-    """Every metric a fraction, and the classes named: what ranking reads."""
-    metrics, classes = record.get("metrics"), record.get("classes")
-    if not isinstance(metrics, dict) or not isinstance(classes, list) \
-            or not all(isinstance(c, str) for c in classes):
-        return False
-    return all(isinstance(metrics.get(m), (int, float)) and not isinstance(metrics[m], bool)
-               and math.isfinite(metrics[m]) and 0.0 <= metrics[m] <= 1.0 for m in METRICS)
 
 
 def _ends_with_newline(path: Path) -> bool:

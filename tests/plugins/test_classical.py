@@ -306,15 +306,15 @@ def test_classical_arms_run_through_a_benchmark_and_record_their_fit(tmp_path, m
     from rich.console import Console
 
     from cryobench.config import parse_benchmark, source_class_counts
-    from cryobench.run.local import run_local
+    from tests.conftest import run_locally
     from cryobench.run.results import ResultStore
 
     monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
     registry = with_builtins()
     bench = parse_benchmark(BENCH, registry, class_counts=source_class_counts(registry, tmp_path))
     store = ResultStore(tmp_path / "results.jsonl")
-    records = run_local(bench, registry, store, Console(record=True, width=150))
-    assert [r["status"] for r in records] == ["ok", "ok"]
+    records = run_locally(bench, registry, store, Console(record=True, width=150))
+    assert [r.status for r in records] == ["ok", "ok"]
     gsvm, gp = (json.loads(line) for line in store.path.read_text().splitlines())
     assert set(gsvm["fit"]["granules"]) == {"TRiC", "ribosome"}
     assert gp["fit"]["parts"]["class TRiC"]["program"]

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from cryobench.config import parse_benchmark
 from cryobench.registry import Registry
-from cryobench.run.local import run_local
+from tests.conftest import run_locally
 from cryobench.run.results import ResultStore
 from cryobench.testing import check_component
 from tests.plugins import docs_contract_plugin as plugin
@@ -32,7 +32,7 @@ def test_a_benchmark_of_its_components_runs(tmp_path, monkeypatch):
                    {"name": "cnn", "model": {"name": "cnn", "widths": [4, 4, 4]},
                     "loss": {"name": "squared", "weight": 2.0}, "augment": "negate",
                     "ensemble": "twice"}]}
-    records = run_local(parse_benchmark(doc, registry), registry,
+    records = run_locally(parse_benchmark(doc, registry), registry,
                         ResultStore(tmp_path / "r.jsonl"), Console(record=True))
-    assert [r["status"] for r in records] == ["ok"] * 4, [r.get("error") for r in records]
-    assert min(r["metrics"]["macro_f1"] for r in records[:2]) > 0.8  # an easy problem
+    assert [r.status for r in records] == ["ok"] * 4, [r.error for r in records]
+    assert min(r.metrics["macro_f1"] for r in records[:2]) > 0.8  # an easy problem

@@ -7,7 +7,7 @@ import json
 from cryobench.config import parse_benchmark
 from cryobench.registry import Registry
 from cryobench.run.leaderboard import summarise
-from cryobench.run.local import run_local
+from tests.conftest import run_locally
 from cryobench.run.results import ResultStore
 from rich.console import Console
 
@@ -28,29 +28,33 @@ def test_run_records_resumes_and_isolates_failures(tmp_path, monkeypatch):
     bench = parse_benchmark(DOC, Registry())
     store = ResultStore(tmp_path / "results.jsonl")
     console = Console(record=True, width=150)
-    records = run_local(bench, Registry(), store, console)
-    assert [r["status"] for r in records] == ["ok", "ok", "failed", "failed"]
-    assert "class 'proteasome_s' has 2 particles" in records[2]["error"]
+    records = run_locally(bench, Registry(), store, console)
+    assert [r.status for r in records] == ["ok", "ok", "failed", "failed"]
+    assert "class 'proteasome_s' has 2 particles" in records[2].error
     lines = store.path.read_text().splitlines()
     assert len(lines) == 4 and json.loads(lines[0])["arm"] == "cnn"
     summary = {s.arm: s for s in summarise(records, ("macro_f1",))}
     assert summary["cnn"].n == 2
 
-    again = run_local(bench, Registry(), store, Console(record=True, width=150))
+    again = run_locally(bench, Registry(), store, Console(record=True, width=150))
     text = len(store.path.read_text().splitlines())
     assert text == 6  # only the two failed trials ran again
-    assert [r["key"] for r in again[:2]] == [r["key"] for r in records[:2]]
+    assert [r.key for r in again[:2]] == [r.key for r in records[:2]]
 
     renamed = dict(DOC, arm=[{**DOC["arm"][0], "name": "plain cnn"}], reference={})
-    relabelled = run_local(parse_benchmark(renamed, Registry()), Registry(), store,
+    relabelled = run_locally(parse_benchmark(renamed, Registry()), Registry(), store,
                            Console(record=True, width=150))
     assert len(store.path.read_text().splitlines()) == 6  # same content: nothing re-ran
-    assert {r["arm"] for r in relabelled} == {"plain cnn"}
+    assert {r.arm for r in relabelled} == {"plain cnn"}
 
 
-def _record(arm, classes, seed, f1):
-    return {"arm": arm, "classes": classes, "seed": seed, "status": "ok",
-            "metrics": {"macro_f1": f1, "macro_gmean": f1, "balanced_accuracy": f1}}
+def _record(arm, classes, seed, f1, **more):
+    from cryobench.run.records import TrialRecord
+
+    return TrialRecord(key=f"{arm}{classes}{seed}", benchmark="local", arm=arm, seed=seed,
+                       fold=None, status="ok", classes=classes,
+                       metrics={"macro_f1": f1, "macro_gmean": f1, "balanced_accuracy": f1},
+                       **more)
 
 
 def test_leaderboard_has_a_row_per_class_subset_and_hides_a_constant_classes_column():
@@ -93,7 +97,7 @@ def test_the_paths_grid_stands_beside_the_papers_table3():
     bench = parse_benchmark(doc, Registry())
     rows = [{"class": "TRiC", "path": p, "f1": f, "gmean": g, "chosen": p == "conv5"}
             for p, f, g in (("conv3", 0.5, 0.6), ("conv5", 0.7, 0.8))]
-    records = [{**_record("cnn", ["TRiC", "ribosome"], s, 0.5), "report": {"stage1": rows}}
+    records = [_record("cnn", ["TRiC", "ribosome"], s, 0.5, report={"stage1": rows})
                for s in (0, 1)]
     console = Console(record=True, width=80)
     console.print(stage1_table(bench, records))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from cryobench.errors import CryobenchError
+from cryobench.run.records import TrialRecord
 from cryobench.run.results import ResultStore
 
 
@@ -48,9 +50,9 @@ def test_damaged_lines_are_skipped_with_their_numbers_and_the_rest_kept(tmp_path
                                     "the file as they are); those trials run again")
     assert path.read_bytes() == before  # nothing rewritten behind the user's back
 
-    store.append(record("k2", 0.8))
+    store.append(TrialRecord.from_json(record("k2", 0.8)))
     again = store.read()
-    assert again.records["k2"]["metrics"]["macro_f1"] == 0.8  # on its own line
+    assert again.records["k2"].metrics["macro_f1"] == 0.8  # on its own line
     assert again.unreadable == [2, 3, 4, 7]
     assert path.read_bytes().startswith(before)
 
@@ -83,12 +85,14 @@ def test_non_finite_metrics_are_not_a_record(tmp_path):
                     '{"macro_f1": NaN, "macro_gmean": 0.5, "balanced_accuracy": 0.5}}\n')
     assert ResultStore(path).read().unreadable == [1]
     with pytest.raises(ValueError):  # and none is ever written
-        ResultStore(path).append(record("k", float("nan")))
+        ResultStore(path).append(replace(TrialRecord.from_json(record("k")),
+                                         metrics={"macro_f1": float("nan")}))
 
 
 HOLDER = """
 import sys, time
 from pathlib import Path
+from cryobench.run.records import TrialRecord
 from cryobench.run.results import ResultStore
 with ResultStore(Path(sys.argv[1])).lock("holder"):
     print("locked", flush=True)
@@ -148,14 +152,14 @@ def test_a_full_disk_stops_the_run_with_one_line_and_keeps_what_was_saved(tmp_pa
 
     path = tmp_path / "r.jsonl"
     store = ResultStore(path)
-    store.append(record("k1"))
+    store.append(TrialRecord.from_json(record("k1")))
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(CryobenchError) as info:
-        store.append(record("k2"))
+        store.append(TrialRecord.from_json(record("k2")))
     assert str(info.value).startswith(f"{path}: cannot save the result of trial k2 (No "
                                       "space left on device); the trials saved before it")
     monkeypatch.undo()

@@ -30,8 +30,8 @@ def test_same_seed_same_numbers(tmp_path):
     trial = expand_trials(bench({"model": "cnn", "augment": ["mixup", "wedge_flip"]}, 2))[0]
     e = env(tmp_path)
     first, second = run_trial(trial, e), run_trial(trial, e)
-    assert first["metrics"] == second["metrics"]
-    assert first["confusion"] == second["confusion"]
+    assert first.metrics == second.metrics
+    assert first.confusion == second.confusion
     state = torch.random.get_rng_state()
     run_trial(trial, e)
     assert torch.equal(state, torch.random.get_rng_state())  # global RNG untouched
@@ -43,19 +43,19 @@ def test_multipath_stage1_then_stage2_learns_and_reuses_stage1(tmp_path):
     trial = expand_trials(bench(arm, epochs=10, lr=0.003))[0]
     e = env(tmp_path)
     result = run_trial(trial, e)
-    assert result["metrics"]["macro_f1"] > 0.7  # chance is 1/3
-    rows = result["report"]["stage1"]
+    assert result.metrics["macro_f1"] > 0.7  # chance is 1/3
+    rows = result.report["stage1"]
     assert [r["class"] for r in rows] == ["TRiC", "ribosome", "proteasome_d"]
     assert [r["path"] for r in rows] == ["conv3", "conv5", "dilated3"]
     assert all(0 <= r["f1"] <= 1 and 0 <= r["gmean"] <= 1 for r in rows)
-    assert result["fit"]["parts"]["stage1 TRiC conv3"]["epochs_run"] == 2
+    assert result.fit["parts"]["stage1 TRiC conv3"]["epochs_run"] == 2
     cached = sorted((tmp_path / "cache" / "stage1").glob("*.pt"))
     assert len(cached) == 3
     # another arm on the same data and seed reuses the stage-1 weights instead of training
     other = expand_trials(bench({**arm, "loss": "ce"}, epochs=1, lr=0.003))[0]
     e2 = env(tmp_path)
     result2 = run_trial(other, e2)
-    assert result2["fit"]["parts"] == {}  # every path came from the cache
+    assert result2.fit["parts"] == {}  # every path came from the cache
     assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
 
 
@@ -65,11 +65,11 @@ def test_trial_returns_plain_data(tmp_path):
     r = run_trial(trial, env(tmp_path))
     import json
 
-    json.dumps(r)  # plain data: crosses a process boundary and goes into a JSON file
-    assert r["sizes"]["test"] == 18 and r["sizes"]["train_resampled"] == 3 * 22
-    assert set(r["metrics"]) == {"macro_f1", "macro_gmean", "balanced_accuracy"}
-    assert r["fit"]["samples_per_second"] > 0 and r["device"] == "cpu"
-    assert np.array(r["confusion"]).sum() == 18
+    json.dumps(r.to_json())  # plain data: crosses a process boundary and goes into a JSON file
+    assert r.sizes["test"] == 18 and r.sizes["train_resampled"] == 3 * 22
+    assert set(r.metrics) == {"macro_f1", "macro_gmean", "balanced_accuracy"}
+    assert r.fit["samples_per_second"] > 0 and r.device == "cpu"
+    assert np.array(r.confusion).sum() == 18
 
 
 def test_splits_never_leak_into_training(tmp_path):
@@ -86,8 +86,8 @@ def test_without_validation_the_last_epoch_is_kept(tmp_path):
            "arm": [{"name": "a", "model": "cnn"}]}
     trial = expand_trials(parse_benchmark(doc, Registry()))[0]
     result = run_trial(trial, env(tmp_path))
-    assert result["sizes"]["val"] == 0
-    assert result["fit"]["epochs_run"] == 3 and result["fit"]["best_epoch"] == 3
+    assert result.sizes["val"] == 0
+    assert result.fit["epochs_run"] == 3 and result.fit["best_epoch"] == 3
 
 
 def test_table3_trains_every_path_on_every_class_and_chooses_per_class(tmp_path):
@@ -95,14 +95,14 @@ def test_table3_trains_every_path_on_every_class_and_chooses_per_class(tmp_path)
                      "table3": True}}
     trial = expand_trials(bench(arm, epochs=1))[0]
     result = run_trial(trial, env(tmp_path))
-    rows = result["report"]["stage1"]
+    rows = result.report["stage1"]
     assert len(rows) == 3 * 2  # three classes x two path kinds
     assert {(r["class"], r["path"]) for r in rows} == {
         (c, p) for c in ("TRiC", "ribosome", "proteasome_d") for p in ("conv3", "dilated3")}
     chosen = [r for r in rows if r["chosen"]]
     assert sorted(r["class"] for r in chosen) == ["TRiC", "proteasome_d", "ribosome"]
     assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 6
-    assert len(result["fit"]["parts"]) == 6
+    assert len(result.fit["parts"]) == 6
 
 
 def tiny_context(**changes):
@@ -164,7 +164,7 @@ def test_a_diverged_loss_fails_the_trial_and_is_recorded_as_failed(tmp_path, mon
 
     from cryobench import hookimpl
     from cryobench.components import Loss
-    from cryobench.run.local import run_local
+    from tests.conftest import run_locally
     from cryobench.run.results import ResultStore
 
     class Diverging(Loss):
@@ -188,10 +188,10 @@ def test_a_diverged_loss_fails_the_trial_and_is_recorded_as_failed(tmp_path, mon
            "arm": [{"name": "nan", "model": "cnn", "loss": "diverging"}]}
     store = ResultStore(tmp_path / "r.jsonl")
     monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    records = run_local(parse_benchmark(doc, registry), registry, store,
+    records = run_locally(parse_benchmark(doc, registry), registry, store,
                         Console(record=True, width=120))
-    assert records[0]["status"] == "failed"
-    assert records[0]["error"].startswith("the training loss is nan in epoch 1: training "
+    assert records[0].status == "failed"
+    assert records[0].error.startswith("the training loss is nan in epoch 1: training "
                                           "diverged")
     assert store.finished() == {}
 
@@ -266,9 +266,9 @@ def test_stage1_sees_the_original_split_whatever_the_sampler(tmp_path):
     assert plain.key != under.key
     first = run_trial(plain, env(tmp_path))
     cached = sorted((tmp_path / "cache" / "stage1").glob("*.pt"))
-    assert len(cached) == 3 and len(first["fit"]["parts"]) == 3
+    assert len(cached) == 3 and len(first.fit["parts"]) == 3
     second = run_trial(under, env(tmp_path))
-    assert second["fit"]["parts"] == {}  # every path came from the baseline's entries
+    assert second.fit["parts"] == {}  # every path came from the baseline's entries
     assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
 
 

@@ -1,0 +1,90 @@
+"""The one driver loop every executor reports to: it plans what is pending, stores each
+result as it finishes, feeds tracking and the view, and returns the benchmark's records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.text import Text
+
+from cryobench.run.executors import Executor
+from cryobench.run.plan import TrialSpec, expand_trials
+from cryobench.run.records import TrialRecord
+from cryobench.run.results import ResultStore
+from cryobench.run.views import RunView, make_view
+from cryobench.specs import Benchmark
+
+
+class Tracker(Protocol):
+    """Observes the run (MLflow); never steers it."""
+
+    def trial_finished(self, trial: TrialSpec, record: TrialRecord) -> None: ...
+
+
+@dataclass
+class Plan:
+    """Which trials the benchmark has, which are finished, and which are to run."""
+
+    trials: list[TrialSpec]
+    finished: dict[str, TrialRecord]
+    pending: list[TrialSpec]
+
+    def records(self) -> list[TrialRecord]:
+        """Every trial's latest record, under the names the benchmark file gives it now."""
+        return [self.finished[t.key].renamed(t.arm, t.benchmark)
+                for t in self.trials if t.key in self.finished]
+
+
+def plan_run(bench: Benchmark, store: ResultStore, console: Console, *,
+             threads: int | None = None, rerun: bool = False) -> Plan:
+    """Finished trials (same content hash, status ok) are skipped unless ``rerun``."""
+    trials = expand_trials(bench, threads)
+    existing = store.read()
+    warning = existing.warning(store.path)
+    if warning:
+        console.print(Text(f"warning: {warning}"), highlight=False, soft_wrap=True)
+    finished = {} if rerun else existing.finished()
+    pending = [t for t in trials if t.key not in finished]
+    if len(pending) < len(trials):
+        console.print(Text(f"{len(trials) - len(pending)} of {len(trials)} trials already "
+                           f"finished in {store.path}; running the other {len(pending)}"),
+                      soft_wrap=True)
+    return Plan(trials, dict(finished), pending)
+
+
+@dataclass
+class Driver:
+    """The sink executors report to."""
+
+    store: ResultStore
+    view: RunView
+    plan: Plan
+    trackers: list[Tracker] = field(default_factory=list)
+
+    def phase(self, phase: str, done: int, total: int) -> None:
+        self.view.phase(phase, done, total)
+
+    def started(self, trial: TrialSpec) -> None:
+        self.view.started(trial)
+
+    def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None:
+        self.view.epoch(trial, record)
+
+    def finished(self, trial: TrialSpec, record: TrialRecord) -> None:
+        self.store.append(record)  # the durable record first
+        self.plan.finished[trial.key] = record
+        self.view.finished(trial, record)
+        for tracker in self.trackers:
+            tracker.trial_finished(trial, record)
+
+
+def run_benchmark(bench: Benchmark, store: ResultStore, executor: Executor,
+                  console: Console, *, threads: int | None = None, rerun: bool = False,
+                  trackers: list[Tracker] | None = None) -> list[TrialRecord]:
+    """Run what is pending; every trial's record, finished before or now."""
+    plan = plan_run(bench, store, console, threads=threads, rerun=rerun)
+    with make_view(console, len(plan.pending)) as view:
+        executor.run(plan.pending, Driver(store, view, plan, list(trackers or [])))
+    return plan.records()

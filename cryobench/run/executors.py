@@ -1,0 +1,47 @@
+"""Executors run trials; the driver does everything else.
+
+An executor takes the pending trials and reports to a :class:`TrialSink` (the driver) as
+they start, train and finish: ``local`` runs them one after another in this process
+(debugging, tests, a laptop), ``ray`` through Ray Tune (several at once, GPUs, a
+cluster). It is imported only when chosen, as benchopt does with its backends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from cryobench.errors import CryobenchError, unknown_name_message
+from cryobench.run.execute import WorkerSettings
+from cryobench.run.plan import TrialSpec
+from cryobench.run.records import TrialRecord
+
+EXECUTORS = ("local", "ray")
+
+
+class TrialSink(Protocol):
+    """Where an executor reports; called in the driver's process."""
+
+    def phase(self, phase: str, done: int, total: int) -> None: ...
+    def started(self, trial: TrialSpec) -> None: ...
+    def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None: ...
+    def finished(self, trial: TrialSpec, record: TrialRecord) -> None: ...
+
+
+class Executor(Protocol):
+    def run(self, trials: list[TrialSpec], sink: TrialSink) -> None:
+        """Run every trial, reporting each one's start, epochs and record to ``sink``.
+
+        A data set that cannot be loaded is a user error raised before any training; a
+        trial that fails is reported as a failed record, and the others go on."""
+
+
+def make_executor(name: str, settings: WorkerSettings, **options: Any) -> Executor:
+    if name == "local":
+        from cryobench.run.local import LocalExecutor
+
+        return LocalExecutor(settings, registry=options.get("registry"))
+    if name == "ray":
+        from cryobench.run.ray_executor import RayExecutor
+
+        return RayExecutor(settings, **{k: v for k, v in options.items() if k != "registry"})
+    raise CryobenchError("--executor: " + unknown_name_message("executor", name, EXECUTORS))

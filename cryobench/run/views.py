@@ -1,0 +1,151 @@
+"""What a user sees of a run: a live view on a terminal, plain lines anywhere else.
+
+Both take the same events from the driver, whatever executor runs the trials: data
+phases, a trial starting, each of its epochs, a trial finishing. Piped to a file or a
+batch log, a run still says what it is doing (one line per phase and per finished trial,
+with what is left and an estimate of when it ends).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from cryobench.run.plan import TrialSpec
+from cryobench.run.records import TrialRecord
+
+
+class RunView(Protocol):
+    def __enter__(self) -> RunView: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def phase(self, phase: str, done: int, total: int) -> None: ...
+    def started(self, trial: TrialSpec) -> None: ...
+    def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None: ...
+    def finished(self, trial: TrialSpec, record: TrialRecord) -> None: ...
+
+
+def trial_label(trial: TrialSpec) -> str:
+    fold = f" / fold {trial.fold}" if trial.fold is not None else ""
+    subset = f" / {','.join(trial.dataset.classes)}" if trial.dataset.classes else ""
+    return f"{trial.arm}{subset} / seed {trial.seed}{fold}"
+
+
+def epoch_status(record: dict[str, Any]) -> str:
+    """"member 2/5, epoch 7/30, val F1 0.831"."""
+    status = (f"val F1 {record['val_macro_f1']:.3f}" if "val_macro_f1" in record
+              else f"loss {record['train_loss']:.3f}")
+    if "member" in record:
+        status = f"member {record['member']}/{record['members']}, {status}"
+    return status
+
+
+def outcome(record: TrialRecord) -> Text:
+    if not record.ok:
+        return Text("failed", style="red")
+    m = record.metrics
+    return Text(f"F1 {m['macro_f1']:.3f}, G {m['macro_gmean']:.3f}")
+
+
+def make_view(console: Console, total: int) -> RunView:
+    """The live view on a terminal, plain lines otherwise."""
+    return LiveView(console, total) if console.is_terminal else LineView(console, total)
+
+
+class LiveView:
+    """Overall progress with an estimate of the time left, and one line per running
+    trial (arm, seed, epoch, current validation F1)."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console = console
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(),
+                   TextColumn("{task.fields[status]}"))
+        self.bars = Progress(*columns, console=console)
+        self.overall = self.bars.add_task("trials", total=total, status="")
+        self.phases: dict[str, int] = {}
+        self.running: dict[str, int] = {}
+
+    def __enter__(self) -> LiveView:
+        self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.__exit__(None, None, None)
+
+    def phase(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.phases:
+            self.phases[phase] = self.bars.add_task(f"  {phase}", total=total, status="")
+        self.bars.update(self.phases[phase], completed=done, total=total)
+
+    def started(self, trial: TrialSpec) -> None:
+        self.running[trial.key] = self.bars.add_task(
+            f"  {escape(trial_label(trial))}", total=trial.train.max_epochs, status="")
+
+    def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None:
+        task = self.running.get(trial.key)
+        if task is not None:
+            self.bars.update(task, completed=record["epoch"], status=epoch_status(record))
+
+    def finished(self, trial: TrialSpec, record: TrialRecord) -> None:
+        task = self.running.pop(trial.key, None)
+        if task is not None:
+            self.bars.remove_task(task)
+        self.bars.update(self.overall, advance=1, status=f"last: {outcome(record)}")
+        if not record.ok:
+            self.console.print(Text.assemble((f"trial {trial_label(trial)} failed: ", "red"),
+                                             record.error), highlight=False, soft_wrap=True)
+
+
+class LineView:
+    """One line per data phase and per finished trial: what a log file can hold."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console, self.total, self.done = console, total, 0
+        self.start = time.monotonic()
+        self.trial_start: dict[str, float] = {}
+        self.phases_done: set[str] = set()
+
+    def __enter__(self) -> LineView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def say(self, text: str) -> None:
+        self.console.print(Text(text), highlight=False, soft_wrap=True)
+
+    def phase(self, phase: str, done: int, total: int) -> None:
+        if done >= total and phase not in self.phases_done:
+            self.phases_done.add(phase)
+            self.say(f"{phase}: {total} done")
+
+    def started(self, trial: TrialSpec) -> None:
+        self.trial_start[trial.key] = time.monotonic()
+
+    def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None:
+        return None
+
+    def finished(self, trial: TrialSpec, record: TrialRecord) -> None:
+        self.done += 1
+        seconds = time.monotonic() - self.trial_start.pop(trial.key, time.monotonic())
+        left = self.total - self.done
+        elapsed = time.monotonic() - self.start
+        eta = f", about {_duration(elapsed / self.done * left)} left" if left else ""
+        text = f"trial {trial_label(trial)}: {outcome(record)}"
+        if not record.ok:
+            text += f" ({record.error})"
+        self.say(f"{text}; {seconds:.0f} s; {self.done}/{self.total} done{eta}")
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else \
+        f"{minutes} min {int(seconds % 60)} s"
