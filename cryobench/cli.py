@@ -145,8 +145,12 @@ def validate(
 def run(
     file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
-    executor: str = typer.Option("local", help="Where trials run: 'local' (this process, "
-                                               "one at a time) or 'ray' (Ray Tune)."),
+    executor: str = typer.Option("ray", help="Where trials run: 'ray' (Ray Tune: several "
+                                             "at once, GPUs, a cluster) or 'local' (this "
+                                             "process, one at a time)."),
+    address: Optional[str] = typer.Option(None, envvar="RAY_ADDRESS",
+                                          help="A Ray cluster to join (default: start Ray "
+                                               "on this machine)."),
     results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads per trial "
                                                             "(default: [resources] "
@@ -174,7 +178,13 @@ def run(
     blocked = tuple(b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip())
     settings = WorkerSettings(bench.path.parent.resolve() if bench.path else Path.cwd(),
                               cache_root().resolve(), blocked, _debug())
-    runner = make_executor(executor, settings, registry=registry)
+    options: dict[str, Any] = {"registry": registry}
+    if executor == "ray":
+        stem = store.path.with_suffix("")
+        options.update(resources=bench.resources, address=address,
+                       log_file=stem.with_name(stem.name + ".ray.log"),
+                       storage=stem.with_name(stem.name + ".ray"))
+    runner = make_executor(executor, settings, **options)
     with store.lock():
         try:
             records = run_benchmark(bench, store, runner, console, threads=threads,

@@ -109,7 +109,7 @@ def test_run_prints_leaderboard_and_resumes(tmp_path):
         '[[arm]]\nname = "plain cnn"\nmodel = "cnn"\n'
         '[reference]\ncitation = "made up"\n[reference.arms]\n"plain cnn" = { macro_f1 = 12.3 }\n')
     env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
-    first = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
+    first = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "plain cnn" in first.stdout and "12.3" in first.stdout and "made up" in first.stdout
     # piped, not a terminal: plain lines say what happens (a phase, each finished trial)
@@ -117,7 +117,7 @@ def test_run_prints_leaderboard_and_resumes(tmp_path):
     assert "trial plain cnn / seed 1: F1 " in first.stdout and "2/2 done" in first.stdout
     lines = (tmp_path / "res" / "tiny.jsonl").read_text().splitlines()
     assert len(lines) == 2
-    second = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
+    second = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
     assert "2 of 2 trials already finished" in second.stdout
     assert len((tmp_path / "res" / "tiny.jsonl").read_text().splitlines()) == 2
 
@@ -198,7 +198,7 @@ def test_ensembles_end_to_end(tmp_path):
         '[[arm]]\nname = "smote + boosting"\nmodel = { name = "cnn", widths = [4, 4, 4] }\n'
         'sampler = "smote"\nensemble = { name = "boosting", members = 2 }\n')
     env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
-    result = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
+    result = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     import json
 
@@ -236,7 +236,7 @@ def test_broken_particles_stop_the_run_before_any_training(tmp_path):
     bench.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "mrc"\npath = "set"\n'
                      '[split]\nval_fraction = 0.0\ntest_fraction = 0.25\n'
                      '[[arm]]\nname = "a"\nmodel = "cnn"\n')
-    result = cli("run", str(bench), "--results", str(tmp_path / "res"),
+    result = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"),
                  env={"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 2
     assert "particle_00003.mrc (line 4): unreadable MRC" in result.stderr

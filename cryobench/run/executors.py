@@ -43,5 +43,5 @@ def make_executor(name: str, settings: WorkerSettings, **options: Any) -> Execut
     if name == "ray":
         from cryobench.run.ray_executor import RayExecutor
 
-        return RayExecutor(settings, **{k: v for k, v in options.items() if k != "registry"})
+        return RayExecutor(settings, **options)
     raise CryobenchError("--executor: " + unknown_name_message("executor", name, EXECUTORS))

@@ -1,0 +1,104 @@
+"""The Ray Tune executor, through real Ray: trials at once, the local executor's numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cryobench.config import parse_benchmark
+from cryobench.data.cache import cache_root
+from cryobench.registry import Registry
+from cryobench.run.execute import WorkerSettings
+from cryobench.run.local import LocalExecutor
+from cryobench.run.ray_executor import RayExecutor
+from cryobench.run.results import ResultStore
+from tests.test_cli import cli
+
+DOC = {
+    "benchmark": {"name": "ray", "seeds": [0, 1]},
+    "dataset": {"source": "synthetic", "box": 12, "voxel_size": 4.0, "snr": 5.0,
+                "class_counts": {"TRiC": 12, "ribosome": 12}},
+    "train": {"max_epochs": 2, "batch_size": 8},
+    "resources": {"cpus_per_trial": 1},
+    "arm": [{"name": "cnn", "model": {"name": "cnn", "widths": [4, 4, 4]}}],
+}
+
+
+class Events:
+    """A sink that remembers what the executor reported, in order."""
+
+    def __init__(self):
+        self.log, self.records = [], {}
+
+    def phase(self, phase, done, total):
+        pass
+
+    def started(self, trial):
+        self.log.append(("started", trial.seed))
+
+    def epoch(self, trial, record):
+        self.log.append(("epoch", trial.seed, record["epoch"]))
+
+    def finished(self, trial, record):
+        self.log.append(("finished", trial.seed))
+        self.records[trial.key] = record
+
+
+@pytest.mark.slow
+def test_two_trials_at_once_through_ray_give_the_local_executors_numbers(tmp_path,
+                                                                         monkeypatch):
+    from cryobench.run.plan import expand_trials
+
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    bench = parse_benchmark(DOC, Registry())
+    trials = expand_trials(bench)
+    settings = WorkerSettings(tmp_path, cache_root())
+    through_ray = Events()
+    RayExecutor(settings, resources=bench.resources, log_file=tmp_path / "ray.log",
+                storage=tmp_path / "tune").run(trials, through_ray)
+    local = Events()
+    LocalExecutor(settings).run(trials, local)
+
+    starts = [i for i, e in enumerate(through_ray.log) if e[0] == "started"]
+    first_finish = next(i for i, e in enumerate(through_ray.log) if e[0] == "finished")
+    assert len(starts) == 2 and max(starts) < first_finish  # both ran at once
+    assert sum(e[0] == "epoch" for e in through_ray.log) == 2 * 2  # epochs reported live
+    for trial in trials:
+        ours, theirs = through_ray.records[trial.key], local.records[trial.key]
+        assert ours.ok and ours.metrics == theirs.metrics
+        assert ours.confusion == theirs.confusion and ours.history == theirs.history
+    assert "Started a local Ray instance" in (tmp_path / "ray.log").read_text()
+
+
+@pytest.mark.slow
+def test_run_through_ray_is_quiet_and_records_every_trial(tmp_path):
+    bench = tmp_path / "b.toml"
+    bench.write_text(
+        '[benchmark]\nname = "b"\nseeds = [0, 1]\n[dataset]\nsource = "synthetic"\nbox = 12\n'
+        'voxel_size = 4.0\nsnr = 5.0\nclass_counts = { TRiC = 12, ribosome = 12 }\n'
+        '[train]\nmax_epochs = 1\nbatch_size = 8\n[resources]\ncpus_per_trial = 1\n'
+        '[[arm]]\nname = "cnn"\nmodel = { name = "cnn", widths = [4, 4, 4] }\n')
+    result = cli("run", str(bench), "--results", str(tmp_path / "res"),
+                 env={"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # Ray's banners and warnings went to the log file
+    assert "Token authentication" not in result.stdout and "Tune" not in result.stdout
+    records = [json.loads(line) for line in (tmp_path / "res" / "b.jsonl").read_text()
+               .splitlines()]
+    assert sorted(r["seed"] for r in records) == [0, 1]
+    assert (tmp_path / "res" / "b.ray.log").read_text()
+
+
+def test_an_address_that_does_not_answer_is_one_line_before_any_work(tmp_path):
+    bench = tmp_path / "b.toml"
+    bench.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "synthetic"\nbox = 12\n'
+                     '[[arm]]\nname = "cnn"\nmodel = "cnn"\n')
+    result = cli("run", str(bench), "--results", str(tmp_path / "res"), "--address",
+                 "127.0.0.1:9", env={"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: --address: nothing answers at 127.0.0.1:9 (Connection refused); check the "
+        "address, or start the head node there with `ray start --head`")
+    assert not list((tmp_path / "cache").glob("synthetic-*"))  # nothing was simulated
+    assert ResultStore(tmp_path / "res" / "b.jsonl").read().records == {}
