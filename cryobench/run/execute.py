@@ -86,10 +86,17 @@ class WorkerSettings:
     cache_dir: Path
     blocked: tuple[str, ...] = ()  # plugins not to load
     debug: bool = False  # let a trial's exception through (a traceback) instead of recording it
+    #: plugin modules registered directly in the driver (not installed): importable
+    #: names a worker registers too
+    plugin_modules: tuple[str, ...] = ()
 
     def environment(self, registry: Registry | None = None) -> TrialEnvironment:
-        return TrialEnvironment(registry or Registry(blocked=self.blocked), self.base_dir,
-                                self.cache_dir)
+        if registry is None:
+            import importlib
+
+            registry = Registry([importlib.import_module(m) for m in self.plugin_modules],
+                                blocked=self.blocked)
+        return TrialEnvironment(registry, self.base_dir, self.cache_dir)
 
 
 def run_isolated(trial: TrialSpec, env: TrialEnvironment, debug: bool = False) -> TrialRecord:

@@ -102,3 +102,25 @@ def test_an_address_that_does_not_answer_is_one_line_before_any_work(tmp_path):
         "address, or start the head node there with `ray start --head`")
     assert not list((tmp_path / "cache").glob("synthetic-*"))  # nothing was simulated
     assert ResultStore(tmp_path / "res" / "b.jsonl").read().records == {}
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_retried_once_then_recorded_as_failed(tmp_path, monkeypatch):
+    from cryobench.run.plan import expand_trials
+    from tests.plugins import crash_plugin
+
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    doc = dict(DOC, benchmark={"name": "crash", "seeds": [0]},
+               arm=[{"name": "crash", "model": "crash"}])
+    registry = Registry(plugins=[crash_plugin])
+    trials = expand_trials(parse_benchmark(doc, registry))
+    settings = WorkerSettings(tmp_path, cache_root(),
+                              plugin_modules=("tests.plugins.crash_plugin",))
+    events = Events()
+    RayExecutor(settings, resources=parse_benchmark(doc, registry).resources,
+                log_file=tmp_path / "ray.log", storage=tmp_path / "tune",
+                registry=registry).run(trials, events)
+    (record,) = events.records.values()
+    assert record.status == "failed"
+    assert record.error.startswith("the worker failed twice: ")
+    assert [e[0] for e in events.log].count("started") == 2  # the retry started it again
