@@ -140,6 +140,27 @@ def validate(
     console.print(f"[green]valid[/]: {len(trials)} trials")
 
 
+TRACKING_HELP = "MLflow tracking URI (default: a SQLite file mlflow.db here)."
+MLFLOW_UI = "http://127.0.0.1:5000"
+
+
+def _results_store(results: Path, bench: Any, profile: Optional[str]) -> Any:
+    from cryobench.run.results import ResultStore
+
+    suffix = f".{profile}" if profile else ""
+    return ResultStore(results / f"{bench.name}{suffix}.jsonl")
+
+
+def _tracker(bench: Any, tracking_uri: Optional[str]) -> Any:
+    """The MLflow tracker, checked before any work: a store that does not answer is one
+    line for the user, not a failure after hours of training."""
+    from cryobench.tracking.mlflow import MlflowTracker, default_tracking_uri
+
+    tracker = MlflowTracker(tracking_uri or default_tracking_uri(), bench)
+    tracker.check()
+    return tracker
+
+
 @app.command()
 @user_errors
 def run(
@@ -152,6 +173,10 @@ def run(
                                           help="A Ray cluster to join (default: start Ray "
                                                "on this machine)."),
     results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
+    tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI",
+                                               help=TRACKING_HELP),
+    tracking: bool = typer.Option(True, "--tracking/--no-tracking",
+                                  help="Record the run in MLflow."),
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads per trial "
                                                             "(default: [resources] "
                                                             "cpus_per_trial)."),
@@ -162,19 +187,18 @@ def run(
     from cryobench.data.cache import cache_root
     from cryobench.files import check_writable_folder
     from cryobench.registry import BLOCK_ENV
-    from cryobench.run.driver import run_benchmark
+    from cryobench.run.driver import run_benchmark, stored_records
     from cryobench.run.execute import WorkerSettings
     from cryobench.run.executors import make_executor
-    from cryobench.run.leaderboard import leaderboard_table, stage1_table
-    from cryobench.run.results import ResultStore
+    from cryobench.run.leaderboard import leaderboard_markdown
 
     registry = make_registry()
     bench = load_benchmark(file, registry, profile=profile)
-    suffix = f".{profile}" if profile else ""
-    store = ResultStore(results / f"{bench.name}{suffix}.jsonl")
-    # a result that cannot be stored is training thrown away: check before any
+    store = _results_store(results, bench, profile)
+    # before any training: a result that cannot be stored is training thrown away
     store.check_writable()
     check_writable_folder(cache_root(), "cache folder")
+    tracker = _tracker(bench, tracking_uri) if tracking else None
     blocked = tuple(b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip())
     settings = WorkerSettings(bench.path.parent.resolve() if bench.path else Path.cwd(),
                               cache_root().resolve(), blocked, _debug())
@@ -186,23 +210,145 @@ def run(
                        storage=stem.with_name(stem.name + ".ray"))
     runner = make_executor(executor, settings, **options)
     with store.lock():
+        if tracker is not None:
+            plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
+                       for i in registry.components()}
+            tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins)
         try:
             records = run_benchmark(bench, store, runner, console, threads=threads,
-                                    rerun=rerun)
+                                    rerun=rerun, trackers=[tracker] if tracker else [])
         except KeyboardInterrupt:
-            done = len(store.finished())
-            print_error(f"interrupted; {done} finished trial(s) are saved in {store.path}: "
-                        "run the same command again to continue")
+            done = stored_records(bench, store, threads)
+            if tracker is not None:
+                tracker.finish(done, leaderboard_markdown(bench, done), "KILLED")
+            print_error(f"interrupted; {sum(r.ok for r in done)} finished trial(s) are "
+                        f"saved in {store.path}: run the same command again to continue")
             raise typer.Exit(130) from None
+        if tracker is not None:
+            tracker.finish(records, leaderboard_markdown(bench, records))
+    _print_leaderboard(bench, records)
+    failed = [r for r in records if not r.ok]
+    console.print(Text(f"results: {store.path}"),
+                  Text(f"; {len(failed)} failed", style="red") if failed else "", sep="")
+    if tracker is not None:
+        console.print(Text(f"MLflow leaderboard: {tracker.runs_url(MLFLOW_UI)} (after "
+                           "`cryobench ui`)"), soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_leaderboard(bench: Any, records: list[Any]) -> None:
+    from cryobench.run.leaderboard import leaderboard_table, stage1_table
+
     paths = stage1_table(bench, records)
     if paths is not None:
         console.print(paths)
     console.print(leaderboard_table(bench, records))
-    failed = [r for r in records if not r.ok]
-    console.print(Text(f"results: {store.path}"),
-                  Text(f"; {len(failed)} failed", style="red") if failed else "", sep="")
-    if failed:
-        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def leaderboard(
+    file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
+    results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
+    metric: Optional[str] = typer.Option(None, help="Metric that ranks the arms (default: "
+                                                    "the file's primary_metric)."),
+    output: str = typer.Option("table", "--format", help="table, markdown, csv or json."),
+) -> None:
+    """Print the per-arm table from the trials that have finished; runs nothing."""
+    import dataclasses
+
+    from cryobench.config import load_benchmark
+    from cryobench.errors import CryobenchError, unknown_name_message
+    from cryobench.metrics import METRICS
+    from cryobench.run.driver import stored_records
+    from cryobench.run.leaderboard import leaderboard_markdown, leaderboard_records
+
+    formats = ("table", "markdown", "csv", "json")
+    if output not in formats:
+        raise CryobenchError("--format: " + unknown_name_message("format", output, formats))
+    if metric is not None and metric not in METRICS:
+        raise CryobenchError("--metric: " + unknown_name_message("metric", metric, METRICS))
+    bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
+    if metric is not None:
+        bench = dataclasses.replace(bench, primary_metric=metric)
+    store = _results_store(results, bench, profile)
+    records = stored_records(bench, store)
+    if not any(r.ok for r in records):
+        raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r} yet; run "
+                             f"`cryobench run {file}` first")
+    if output == "table":
+        _print_leaderboard(bench, records)
+    elif output == "markdown":
+        print(leaderboard_markdown(bench, records), end="")
+    elif output == "json":
+        import json
+
+        print(json.dumps(leaderboard_records(bench, records), indent=2))
+    else:
+        import csv
+
+        rows = leaderboard_records(bench, records)
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(dict.fromkeys(
+            k for row in rows for k in row)))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@app.command()
+@user_errors
+def sync(
+    file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
+    results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
+    tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI",
+                                               help=TRACKING_HELP),
+) -> None:
+    """Log to MLflow the finished trials it lacks (a server that was down), from the
+    result file; the summaries are logged anew."""
+    from cryobench.config import load_benchmark
+    from cryobench.run.driver import stored_records
+    from cryobench.run.leaderboard import leaderboard_markdown
+
+    bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
+    records = stored_records(bench, _results_store(results, bench, profile))
+    tracker = _tracker(bench, tracking_uri)
+    logged = tracker.logged_trial_keys()
+    missing = [r for r in records if r.ok and r.key not in logged]
+    tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
+    for record in missing:
+        tracker.log_trial(record, tracker.parent_id)
+    tracker.finish(records, leaderboard_markdown(bench, records))
+    console.print(Text(f"logged {len(missing)} trial(s) MLflow lacked "
+                       f"({len(records) - len(missing)} were there or not finished)"))
+
+
+@app.command()
+@user_errors
+def ui(
+    port: int = typer.Option(5000, min=1, max=65535, help="Port on 127.0.0.1."),
+    tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI",
+                                               help=TRACKING_HELP),
+) -> None:
+    """Start the MLflow UI on the tracking store, on this machine only; Ctrl-C stops it.
+
+    The same as `mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1`."""
+    import subprocess
+
+    from cryobench.tracking.mlflow import default_tracking_uri
+
+    uri = tracking_uri or default_tracking_uri()
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    console.print(Text(f"MLflow UI for {uri}: open http://127.0.0.1:{port} (Ctrl-C stops it)"))
+    process = subprocess.Popen(command)
+    try:
+        raise typer.Exit(process.wait())
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=30)
+        raise typer.Exit(0) from None
 
 
 def _parse_mapping(text: Optional[str], what: str) -> Optional[dict[str, str]]:

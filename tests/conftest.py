@@ -127,3 +127,10 @@ def run_locally(bench, registry, store, console=None):
     base = bench.path.parent if bench.path else Path.cwd()
     executor = LocalExecutor(WorkerSettings(base, cache_root()), registry=registry)
     return run_benchmark(bench, store, executor, console or Console(record=True, width=150))
+
+
+@pytest.fixture(autouse=True)
+def tracking_in_a_temporary_folder(tmp_path, monkeypatch):
+    """MLflow's store for every test (and the CLI subprocesses it starts): never the
+    working directory."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")

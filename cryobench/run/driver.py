@@ -80,6 +80,15 @@ class Driver:
             tracker.trial_finished(trial, record)
 
 
+def stored_records(bench: Benchmark, store: ResultStore, threads: int | None = None
+                   ) -> list[TrialRecord]:
+    """The benchmark's records the result file holds (finished or failed), under the
+    names the file gives them now: what the leaderboard and tracking are built from."""
+    records = store.read().records
+    return [records[t.key].renamed(t.arm, t.benchmark) for t in expand_trials(bench, threads)
+            if t.key in records]
+
+
 def run_benchmark(bench: Benchmark, store: ResultStore, executor: Executor,
                   console: Console, *, threads: int | None = None, rerun: bool = False,
                   trackers: list[Tracker] | None = None) -> list[TrialRecord]:

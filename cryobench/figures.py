@@ -1,0 +1,64 @@
+"""Figures people judge by eye: a trial's confusion matrix and learning curve (PNG)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def confusion_png(path: Path, confusion: Sequence[Sequence[int]], classes: Sequence[str],
+                  title: str) -> Path:
+    """Rows: the true class, normalised to one (recall on the diagonal); counts written in."""
+    plt = _pyplot()
+    counts = np.asarray(confusion, dtype=np.float64)
+    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 2.5, 1.1 * len(classes) + 2))
+    image = ax.imshow(rates, vmin=0, vmax=1, cmap="Blues")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{rates[i, j]:.2f}\n({int(counts[i, j])})", ha="center",
+                    va="center", fontsize=8, color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def learning_curve_png(path: Path, history: Sequence[dict[str, float]], title: str) -> Path:
+    """Training loss and validation macro F1 per epoch."""
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, loss_axis = plt.subplots(figsize=(6, 3.5))
+    loss_axis.plot(epochs, [h["train_loss"] for h in history], color="tab:red", marker="o",
+                   label="training loss")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("training loss", color="tab:red")
+    if any("val_macro_f1" in h for h in history):
+        f1_axis = loss_axis.twinx()
+        f1_axis.plot(epochs, [h.get("val_macro_f1", np.nan) for h in history],
+                     color="tab:blue", marker="s", label="validation macro F1")
+        f1_axis.set_ylim(0, 1)
+        f1_axis.set_ylabel("validation macro F1", color="tab:blue")
+    loss_axis.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

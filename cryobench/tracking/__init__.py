@@ -1,0 +1,1 @@
+"""Tracking observes a run (MLflow); it never steers it."""

@@ -1,0 +1,303 @@
+"""MLflow mirrors the result file for browsing and sharing; only the driver writes to it.
+
+One experiment per benchmark; one parent run per invocation (the resolved benchmark, the
+profile, the versions, the machine); one child run per trial as it finishes (parameters,
+tags, metrics, per-epoch curves, confusion matrix and learning curve PNGs, the per-class
+report, the whole record as JSON); at the end one summary run per arm (and class subset)
+with the mean, spread and 95% interval of each metric over seeds, so that sorting the
+experiment's runs by ``macro_f1_mean`` is the leaderboard. The embedded default is a
+SQLite file in the working directory; a server works the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from cryobench import __version__
+from cryobench.errors import CryobenchError
+from cryobench.metrics import METRICS
+from cryobench.run.plan import TrialSpec
+from cryobench.run.records import TrialRecord
+from cryobench.specs import Benchmark
+from cryobench.stats import summarise_values
+
+KIND_TAG = "cryobench_kind"  # "invocation", "trial" or "summary"
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+MAX_PARAM = 6000  # MLflow's limit on a parameter value
+
+
+def default_tracking_uri(cwd: Path | None = None) -> str:
+    """``$MLFLOW_TRACKING_URI``, else a SQLite file ``mlflow.db`` in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or \
+        f"sqlite:///{(cwd or Path.cwd()).resolve() / 'mlflow.db'}"
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow's own logging to warnings only, and few retries against a server (a
+    server that is down answers in seconds, not minutes)."""
+    import logging
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+                                            "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested settings as ``model.widths = [16, 32, 64]`` parameters."""
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            text = json.dumps(value) if not isinstance(value, str) else value
+            out[name] = text[:MAX_PARAM]
+    return out
+
+
+def metric_key(text: str) -> str:
+    """A class name as part of an MLflow metric key (letters, digits, _ - . / space)."""
+    return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in text)
+
+
+class MlflowTracker:
+    """Writes a benchmark's runs; built by the driver's process and used only there."""
+
+    def __init__(self, uri: str, bench: Benchmark) -> None:
+        from mlflow import MlflowClient
+
+        self.uri, self.bench = uri, bench
+        with _quiet():
+            self.client = MlflowClient(tracking_uri=uri)
+        self.experiment_id: str | None = None
+        self.parent_id: str | None = None
+        self.open_runs: set[str] = set()  # child runs being written (ended by finish)
+
+    # -- before any work -----------------------------------------------------------------
+
+    def check(self) -> None:
+        """The store answers (a server that is down, a SQLite file in a read-only place):
+        one line for the user before any training."""
+        try:
+            with _quiet():
+                self.client.search_experiments(max_results=1)
+        except Exception as exc:  # MLflow raises many types; all mean "not reachable"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CryobenchError(f"--tracking-uri: cannot use the MLflow store at "
+                                 f"{self.uri} ({first[:200]}); check it, or pass "
+                                 "--tracking-uri") from None
+
+    # -- the invocation --------------------------------------------------------------------
+
+    def start(self, benchmark_text: str, plugins: dict[str, str]) -> None:
+        """The experiment (created on first use) and this invocation's parent run."""
+        with _quiet():
+            self.experiment_id = self._experiment()
+            tags = {KIND_TAG: "invocation", "profile": self.bench.profile or "",
+                    "cryobench_version": __version__, "host": socket.gethostname(),
+                    "python": platform.python_version(), "platform": platform.platform(),
+                    "mlflow.runName": f"{self.bench.name}"
+                                      f"{'.' + self.bench.profile if self.bench.profile else ''}"
+                                      f" {time.strftime('%Y-%m-%d %H:%M')}"}
+            run = self.client.create_run(self.experiment_id, tags=tags)
+            self.parent_id = run.info.run_id
+            self._params(self.parent_id, {f"plugin.{k}": v for k, v in plugins.items()})
+            self._text_artifact(self.parent_id, "benchmark.toml", benchmark_text)
+
+    def _experiment(self) -> str:
+        existing = self.client.get_experiment_by_name(self.bench.name)
+        if existing is not None:
+            experiment_id = existing.experiment_id
+        else:
+            location = None
+            if self.uri.startswith("sqlite:///"):  # artifacts beside the database
+                location = (Path(self.uri.removeprefix("sqlite:///")).parent / "mlruns"
+                            / self.bench.name).as_uri()
+            experiment_id = self.client.create_experiment(self.bench.name, location)
+        for key, value in {**EXPERIMENT_KIND, "description": self.bench.description}.items():
+            self.client.set_experiment_tag(experiment_id, key, value)
+        return experiment_id
+
+    def trial_finished(self, trial: TrialSpec, record: TrialRecord) -> None:
+        """One child run per trial, whole, as it finishes (none is left running)."""
+        if self.parent_id is None:
+            return
+        with _quiet():
+            self.log_trial(record, self.parent_id)
+
+    def log_trial(self, record: TrialRecord, parent_id: str) -> str:
+        from mlflow.entities import Metric
+
+        assert self.experiment_id is not None
+        tags = {KIND_TAG: "trial", "mlflow.parentRunId": parent_id, "arm": record.arm,
+                "seed": str(record.seed), "fold": str(record.fold), "trial_key": record.key,
+                "classes": record.classes_label, "status": record.status,
+                "mlflow.runName": f"{record.arm} / seed {record.seed}"}
+        if record.error:
+            tags["error"] = record.error[:5000]
+        run_id = self.client.create_run(self.experiment_id, tags=tags).info.run_id
+        self.open_runs.add(run_id)
+        self._params(run_id, flatten(record.config))
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, 0) for k, v in self.trial_metrics(record).items()]
+        for h in record.history:
+            metrics += [Metric(name, float(h[name]), now, int(h["epoch"]))
+                        for name in ("train_loss", "val_macro_f1") if name in h]
+        for start in range(0, len(metrics), 1000):  # MLflow's batch limit
+            self.client.log_batch(run_id, metrics=metrics[start:start + 1000])
+        self._trial_artifacts(run_id, record)
+        self.client.set_terminated(run_id, "FINISHED" if record.ok else "FAILED")
+        self.open_runs.discard(run_id)
+        return run_id
+
+    @staticmethod
+    def trial_metrics(record: TrialRecord) -> dict[str, float]:
+        out = {m: record.metrics[m] for m in METRICS if m in record.metrics}
+        for row in record.per_class:
+            for figure in ("f1", "gmean", "recall", "precision"):
+                out[f"{figure}_{metric_key(row['name'])}"] = row[figure]
+        figures = record.fit
+        for name in ("epochs_run", "best_epoch", "fit_seconds", "samples_per_second"):
+            if isinstance(figures.get(name), (int, float)):
+                out[name] = figures[name]
+        for name, value in record.timings.items():
+            out[f"time_{name}"] = value
+        return out
+
+    def _trial_artifacts(self, run_id: str, record: TrialRecord) -> None:
+        from cryobench.figures import confusion_png, learning_curve_png
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            (folder / "record.json").write_text(json.dumps(record.to_json(), indent=1))
+            paths = [folder / "record.json"]
+            if record.ok:
+                title = f"{record.arm}, seed {record.seed}"
+                paths.append(confusion_png(folder / "confusion.png", record.confusion,
+                                           record.classes, title))
+                (folder / "per_class.md").write_text(per_class_markdown(record))
+                paths.append(folder / "per_class.md")
+            if record.history:
+                paths.append(learning_curve_png(folder / "learning_curve.png",
+                                                record.history, f"{record.arm}, seed "
+                                                                f"{record.seed}"))
+            for path in paths:
+                self.client.log_artifact(run_id, str(path))
+
+    def finish(self, records: list[TrialRecord], leaderboard_markdown: str,
+               status: str = "FINISHED") -> None:
+        """The summary runs (one per arm and class subset), the leaderboard on the parent
+        run, and the parent run ended with ``status`` (KILLED after Ctrl-C)."""
+        if self.parent_id is None:
+            return
+        with _quiet():
+            for run_id in list(self.open_runs):  # a child cut short (Ctrl-C while writing it)
+                self.client.set_terminated(run_id, "KILLED")
+                self.open_runs.discard(run_id)
+            for (arm, classes), rows in group_records(records).items():
+                self.log_summary(arm, classes, rows)
+            self._text_artifact(self.parent_id, "leaderboard.md", leaderboard_markdown)
+            self.client.set_terminated(self.parent_id, status)
+            self.parent_id = None
+
+    def log_summary(self, arm: str, classes: str, rows: list[TrialRecord]) -> None:
+        from mlflow.entities import Metric
+
+        assert self.experiment_id is not None and self.parent_id is not None
+        tags = {KIND_TAG: "summary", "mlflow.parentRunId": self.parent_id, "arm": arm,
+                "classes": classes, "mlflow.runName": f"{arm}" + (f" [{classes}]"
+                                                               if classes else "")}
+        reference = self.bench.reference.get(arm, {})
+        run_id = self.client.create_run(self.experiment_id, tags=tags).info.run_id
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, 0) for k, v in summary_metrics(rows).items()]
+        metrics += [Metric(f"paper_{m}", v / 100, now, 0) for m, v in reference.items()]
+        self.client.log_batch(run_id, metrics=metrics)
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def _params(self, run_id: str, params: dict[str, str]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start:start + 100])
+
+    def _text_artifact(self, run_id: str, name: str, text: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_text(text, encoding="utf-8")
+            self.client.log_artifact(run_id, str(path))
+
+    # -- reading back ------------------------------------------------------------------
+
+    def logged_trial_keys(self) -> set[str]:
+        """Trial keys that have a finished child run in this benchmark's experiment."""
+        experiment = self.client.get_experiment_by_name(self.bench.name)
+        if experiment is None:
+            return set()
+        runs = self.client.search_runs([experiment.experiment_id],
+                                       f"tags.{KIND_TAG} = 'trial' and "
+                                       "attributes.status = 'FINISHED'", max_results=50000)
+        return {r.data.tags["trial_key"] for r in runs}
+
+    def runs_url(self, ui: str) -> str:
+        """The experiment's runs view, filtered to the summary runs, best first."""
+        assert self.experiment_id is not None
+        search = quote(f"tags.{KIND_TAG} = 'summary'")
+        order = quote(f"metrics.`{self.bench.primary_metric}_mean`")
+        return (f"{ui.rstrip('/')}/#/experiments/{self.experiment_id}/runs?"
+                f"searchFilter={search}&orderByKey={order}&orderByAsc=false")
+
+
+def group_records(records: list[TrialRecord]) -> dict[tuple[str, str], list[TrialRecord]]:
+    groups: dict[tuple[str, str], list[TrialRecord]] = {}
+    for record in records:
+        if record.ok:
+            groups.setdefault((record.arm, record.classes_label), []).append(record)
+    return groups
+
+
+def summary_metrics(rows: list[TrialRecord]) -> dict[str, float]:
+    """Mean, std and 95% interval of each metric over an arm's seeds (spread only with
+    two or more)."""
+    out: dict[str, float] = {"n": float(len(rows))}
+    for m in METRICS:
+        s = summarise_values([r.metrics[m] for r in rows])
+        out[f"{m}_mean"] = s.mean
+        if s.std is not None:
+            out.update({f"{m}_std": s.std, f"{m}_ci_low": s.low, f"{m}_ci_high": s.high})
+    return out
+
+
+def per_class_markdown(record: TrialRecord) -> str:
+    lines = [f"# {record.arm}, seed {record.seed}", "",
+             "| class | precision | recall | F1 | G-mean | support |", "|---|---:|---:|---:|---:|---:|"]
+    for row in record.per_class:
+        lines.append(f"| {row['name']} | {row['precision']:.3f} | {row['recall']:.3f} | "
+                     f"{row['f1']:.3f} | {row['gmean']:.3f} | {row['support']} |")
+    m = record.metrics
+    lines += ["", f"macro F1 {m['macro_f1']:.3f}, macro G-mean {m['macro_gmean']:.3f}, "
+                  f"balanced accuracy {m['balanced_accuracy']:.3f}"]
+    return "\n".join(lines) + "\n"

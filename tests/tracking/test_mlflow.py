@@ -1,0 +1,194 @@
+"""MLflow mirrors the result file: experiment, parent, children, summaries, artifacts;
+the leaderboard read back from MLflow equals the one from the result file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import cli
+
+BENCH = """\
+[benchmark]
+name = "tracked"
+seeds = [0, 1]
+[dataset]
+source = "synthetic"
+box = 12
+voxel_size = 4.0
+snr = 5.0
+class_counts = {{ TRiC = 12, ribosome = 12 }}
+[train]
+max_epochs = {epochs}
+batch_size = 8
+[[arm]]
+name = "cnn"
+model = {{ name = "cnn", widths = [4, 4, 4] }}
+[[arm]]
+name = "cnn + focal"
+model = {{ name = "cnn", widths = [4, 4, 4] }}
+loss = "focal"
+[reference.arms]
+"cnn" = {{ macro_f1 = 68.1 }}
+"""
+
+
+def write(tmp_path: Path, epochs: int = 2) -> Path:
+    path = tmp_path / "tracked.toml"
+    path.write_text(BENCH.format(epochs=epochs))
+    return path
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache"),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+
+
+def client(tmp_path: Path):
+    from mlflow import MlflowClient
+
+    return MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def runs(tmp_path: Path, kind: str):
+    c = client(tmp_path)
+    experiment = c.get_experiment_by_name("tracked")
+    return c.search_runs([experiment.experiment_id], f"tags.cryobench_kind = '{kind}'")
+
+
+@pytest.mark.slow
+def test_every_trial_is_recorded_and_the_leaderboards_agree(tmp_path):
+    bench = write(tmp_path)
+    result = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"),
+                 env=env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    c = client(tmp_path)
+    experiment = c.get_experiment_by_name("tracked")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    (parent,) = runs(tmp_path, "invocation")
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["plugin.model.cnn"].startswith("cryobench ")
+    children = runs(tmp_path, "trial")
+    assert len(children) == 4 and {r.info.status for r in children} == {"FINISHED"}
+    child = next(r for r in children if r.data.tags["arm"] == "cnn + focal")
+    assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child.data.params["loss.name"] == "focal" and child.data.params["loss.gamma"] == "2.0"
+    assert {"macro_f1", "macro_gmean", "f1_TRiC", "recall_ribosome", "fit_seconds"} <= \
+        set(child.data.metrics)
+    history = c.get_metric_history(child.info.run_id, "train_loss")
+    assert [m.step for m in history] == [1, 2]
+    artifacts = {a.path for a in c.list_artifacts(child.info.run_id)}
+    assert {"confusion.png", "learning_curve.png", "per_class.md", "record.json"} <= artifacts
+    assert {a.path for a in c.list_artifacts(parent.info.run_id)} >= {"leaderboard.md",
+                                                                     "benchmark.toml"}
+
+    summaries = {r.data.tags["arm"]: r.data.metrics for r in runs(tmp_path, "summary")}
+    board = json.loads(cli("leaderboard", str(bench), "--results", str(tmp_path / "res"),
+                           "--format", "json", env=env(tmp_path)).stdout)
+    for row in board:
+        from_children = [r.data.metrics["macro_f1"] for r in children
+                         if r.data.tags["arm"] == row["arm"]]
+        assert sum(from_children) / 2 == pytest.approx(row["macro_f1_mean"])
+        assert summaries[row["arm"]]["macro_f1_mean"] == pytest.approx(row["macro_f1_mean"])
+        assert summaries[row["arm"]]["macro_f1_ci_low"] == pytest.approx(row["macro_f1_ci_low"])
+    assert summaries["cnn"]["paper_macro_f1"] == pytest.approx(0.681)
+    assert f"#/experiments/{experiment.experiment_id}/runs?searchFilter=" in result.stdout
+
+
+def test_a_tracking_server_that_does_not_answer_is_one_line_before_any_work(tmp_path):
+    bench = write(tmp_path)
+    result = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"),
+                 "--tracking-uri", "http://127.0.0.1:9", env=env(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: --tracking-uri: cannot use the MLflow store at http://127.0.0.1:9")
+    assert not list((tmp_path / "cache").glob("synthetic-*"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_nothing_running_and_a_rerun_completes_the_rest(tmp_path):
+    bench = write(tmp_path, epochs=30)
+    command = [sys.executable, "-m", "cryobench.cli", "run", str(bench), "--executor",
+               "local", "--results", str(tmp_path / "res")]
+    process = subprocess.Popen(command, env={**os.environ, **env(tmp_path)}, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    results = tmp_path / "res" / "tracked.jsonl"
+    while time.time() < deadline and not (results.exists() and results.read_text().strip()):
+        time.sleep(0.5)  # wait for the first trial to be saved
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted; " in err and "run the same command again" in err
+    c = client(tmp_path)
+    experiment = c.get_experiment_by_name("tracked")
+    statuses = [r.info.status for r in c.search_runs([experiment.experiment_id])]
+    assert "RUNNING" not in statuses and "KILLED" in statuses
+    saved = len(results.read_text().splitlines())
+    assert 1 <= saved < 4
+
+    bench.write_text(BENCH.format(epochs=30).replace("max_epochs = 30", "max_epochs = 30"))
+    again = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"),
+                env={**env(tmp_path), "COLUMNS": "200"}, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"{saved} of 4 trials already finished" in again.stdout
+    assert len(results.read_text().splitlines()) == 4
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_sync_logs_what_mlflow_lacks_and_the_ui_serves_it(tmp_path):
+    bench = write(tmp_path, epochs=1)
+    result = cli("run", str(bench), "--executor", "local", "--no-tracking", "--results",
+                 str(tmp_path / "res"), env=env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    synced = cli("sync", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path))
+    assert "logged 4 trial(s) MLflow lacked" in synced.stdout, synced.stderr
+    again = cli("sync", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path))
+    assert "logged 0 trial(s)" in again.stdout
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "cryobench.cli", "ui", "--port",
+                                str(port)], env={**os.environ, **env(tmp_path)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name" \
+              "?experiment_name=tracked"
+        deadline, answer = time.time() + 90, None
+        while time.time() < deadline and answer is None:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    answer = json.loads(response.read())
+            except OSError:
+                time.sleep(1)
+        assert answer is not None, process.stderr.read() if process.poll() else "no answer"
+        experiment_id = answer["experiment"]["experiment_id"]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
+            data=json.dumps({"experiment_ids": [experiment_id]}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            found = json.loads(response.read())["runs"]
+        assert sum(r["data"]["tags"][0] is not None for r in found) >= 4 + 2
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=60)
+    time.sleep(1)
+    with pytest.raises(OSError):  # stopped: nothing listens there any more
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
