@@ -58,23 +58,27 @@ class RayExecutor:
         env = self.settings.environment(self.registry)
         env.progress = sink.phase
         prepare_data(trials, env)
-        del env
         if not trials:
             return
         with ray_session(self.address, self.log_file):
-            self._tune(trials, sink)
+            self._tune(trials, sink, env.datasets)
 
-    def _tune(self, trials: list[TrialSpec], sink: TrialSink) -> None:
+    def _tune(self, trials: list[TrialSpec], sink: TrialSink,
+              datasets: dict[str, Any]) -> None:
         from ray import tune
 
+        # the data sets travel once, through Ray's object store (workers map them, no
+        # copy); workers are reused between trials, so each imports torch once
         trainable = tune.with_resources(
-            tune.with_parameters(ray_trial, trials=trials, settings=self.settings),
+            tune.with_parameters(ray_trial, trials=trials, settings=self.settings,
+                                 datasets=datasets),
             {"cpu": self.resources.cpus_per_trial, "gpu": self.resources.gpus_per_trial})
         tuner = tune.Tuner(
             trainable,
             param_space={"index": tune.grid_search(list(range(len(trials))))},
             tune_config=tune.TuneConfig(
-                max_concurrent_trials=self.resources.max_concurrent or None),
+                max_concurrent_trials=self.resources.max_concurrent or None,
+                reuse_actors=True),
             run_config=tune.RunConfig(
                 name="cryobench", storage_path=str(self.storage.resolve()), verbose=0,
                 callbacks=[forward_callback(trials, sink)],
@@ -82,14 +86,15 @@ class RayExecutor:
         tuner.fit()
 
 
-def ray_trial(config: dict[str, Any], trials: list[TrialSpec],
-              settings: WorkerSettings) -> None:
+def ray_trial(config: dict[str, Any], trials: list[TrialSpec], settings: WorkerSettings,
+              datasets: dict[str, Any]) -> None:
     """The Tune trainable: in a worker, one cryobench trial, its epochs and its record
     reported to the driver."""
     from ray import tune
 
     trial = trials[config["index"]]
     env = settings.environment()
+    env.datasets.update(datasets)
 
     def on_epoch(record: dict[str, Any]) -> None:
         tune.report({EPOCH_KEY: json.dumps(record)})
