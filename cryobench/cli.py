@@ -112,8 +112,12 @@ def plugins(
 def validate(
     file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
+    results: Path = typer.Option(Path("cryobench-results"), help="Folder of earlier result "
+                                                                 "files: the cost estimate "
+                                                                 "is measured there."),
 ) -> None:
-    """Check a benchmark file and show its arms, resolved parameters and trial count."""
+    """Check a benchmark file and show its arms, resolved parameters, trial count, tuning
+    budget, and what the run will cost on this machine."""
     from cryobench.config import load_benchmark
     from cryobench.run.plan import expand_trials
 
@@ -137,7 +141,39 @@ def validate(
         subsets = "; ".join(",".join(d.classes) if d.classes else "all" for d in arm.datasets)
         table.add_row("", "classes", Text(subsets), "", end_section=True)
     console.print(table)
+    _print_costs(trials, results)
     console.print(f"[green]valid[/]: {len(trials)} trials")
+
+
+def _print_costs(trials: list[Any], results: Path) -> None:
+    """Each arm's epochs (tuning and training, at most) and their cost, measured from
+    earlier trials of the same arm in ``results``."""
+    from cryobench.run.estimate import arm_costs, duration, measured_records
+
+    costs = arm_costs(trials, measured_records(results))
+    tuned = {t.arm: t.tune for t in trials if t.tune}
+    table = Table(title="budget and cost on this machine (at most: early stopping and "
+                        "ASHA end some sooner)")
+    for column in ("arm", "trials", "tuning", "epochs", "s/epoch", "cost"):
+        table.add_column(column, justify="left" if column in ("arm", "tuning") else "right",
+                         overflow="fold")
+    for cost in costs:
+        spec = tuned.get(cost.arm)
+        search = (f"{spec.configurations} configurations x {spec.max_epochs} epochs "
+                  f"({spec.scheduler}) over {', '.join(d.target for d in spec.space)}"
+                  if spec else "–")
+        table.add_row(Text(cost.arm), str(cost.trials), Text(search),
+                      str(cost.tuning_epochs + cost.training_epochs),
+                      f"{cost.seconds_per_epoch:.1f}" if cost.seconds_per_epoch else "–",
+                      duration(cost.seconds) if cost.seconds is not None else "–")
+    console.print(table)
+    known = [c.seconds for c in costs if c.seconds is not None]
+    if len(known) == len(costs):
+        console.print(Text(f"estimated: at most {duration(sum(known))} one trial at a time"))
+    else:
+        console.print(Text(f"not measured yet for {len(costs) - len(known)} arm(s) (no "
+                           f"earlier trial of theirs in {results}): run a quick profile "
+                           "first to measure them"), soft_wrap=True)
 
 
 TRACKING_HELP = "MLflow tracking URI (default: a SQLite file mlflow.db here)."
@@ -191,6 +227,7 @@ def run(
     from cryobench.run.execute import WorkerSettings
     from cryobench.run.executors import make_executor
     from cryobench.run.leaderboard import leaderboard_markdown
+    from cryobench.run.results import ResultStore
 
     registry = make_registry()
     bench = load_benchmark(file, registry, profile=profile)
@@ -202,13 +239,21 @@ def run(
     blocked = tuple(b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip())
     settings = WorkerSettings(bench.path.parent.resolve() if bench.path else Path.cwd(),
                               cache_root().resolve(), blocked, _debug())
+    stem = store.path.with_suffix("")
+    ray_options = {"address": address, "log_file": stem.with_name(stem.name + ".ray.log"),
+                   "storage": stem.with_name(stem.name + ".ray")}
     options: dict[str, Any] = {"registry": registry}
     if executor == "ray":
-        stem = store.path.with_suffix("")
-        options.update(resources=bench.resources, address=address,
-                       log_file=stem.with_name(stem.name + ".ray.log"),
-                       storage=stem.with_name(stem.name + ".ray"))
+        options.update(resources=bench.resources, **ray_options)
     runner = make_executor(executor, settings, **options)
+    tuner = None
+    if any(arm.tune for arm in bench.arms):
+        from cryobench.run.tuning import Tuning, TuningOutcome
+
+        tuning_store = ResultStore(stem.with_name(stem.name + ".tuning.jsonl"), TuningOutcome)
+        tuning_store.check_writable()
+        tuner = Tuning(settings, bench.resources, tuning_store, registry=registry,
+                       **ray_options)
     with store.lock():
         if tracker is not None:
             plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
@@ -216,7 +261,8 @@ def run(
             tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins)
         try:
             records = run_benchmark(bench, store, runner, console, threads=threads,
-                                    rerun=rerun, trackers=[tracker] if tracker else [])
+                                    rerun=rerun, trackers=[tracker] if tracker else [],
+                                    tuner=tuner)
         except KeyboardInterrupt:
             done = stored_records(bench, store, threads)
             if tracker is not None:

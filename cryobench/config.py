@@ -6,6 +6,7 @@ import copy
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,8 +18,12 @@ from cryobench.files import read_text
 from cryobench.metrics import METRICS
 from cryobench.params import SEED_MAX, Param, resolve_params
 from cryobench.registry import Registry
+from cryobench.search_space import (
+    BUDGET_KEYS, TUNE_PARAMS, arm_space, declared_params, parse_space, tune_spec,
+)
 from cryobench.specs import (
-    Arm, Benchmark, ComponentSpec, DatasetSpec, Resources, SplitConfig, TrainConfig,
+    Arm, Benchmark, ComponentSpec, DatasetSpec, Resources, SearchDimension, SplitConfig,
+    TrainConfig, TuneSpec,
 )
 
 if sys.version_info >= (3, 11):
@@ -53,6 +58,10 @@ TRAIN_PARAMS = (
           choices=("constant", "cosine", "step")),
     Param("patience", int, 8, "epochs without validation gain before stopping (0: never)",
           low=0),
+    Param("monitor", str, "val_macro_f1", "what early stopping and `restore = \"best\"` "
+          "watch on the validation part", choices=("val_macro_f1", "val_loss")),
+    Param("restore", str, "best", "weights kept at the end: the best epoch on validation, "
+          "or the last", choices=("best", "last")),
     Param("device", str, "auto", "where to train", choices=("auto", "cpu", "cuda")),
     Param("eval_batch_size", int, 128, "batch size for prediction", low=1),
 )
@@ -62,8 +71,12 @@ RESOURCE_PARAMS = (
     Param("max_concurrent", int, 0, "trials at once (0: as many as resources allow)", low=0),
 )
 
-TOP_LEVEL = ("benchmark", "dataset", "split", "train", "resources", "arm", "reference", "profile")
-ARM_KEYS = ("name", "model", "sampler", "loss", "augment", "ensemble", "dataset", "train")
+TOP_LEVEL = ("benchmark", "dataset", "split", "train", "resources", "tune", "arm", "reference",
+             "profile")
+PROFILE_KEYS = ("benchmark", "dataset", "split", "train", "resources", "tune", "arms",
+                "components")
+ARM_KEYS = ("name", "model", "sampler", "loss", "augment", "ensemble", "dataset", "train",
+            "tune")
 ARM_DEFAULTS = {"sampler": "none", "loss": "ce", "augment": "none", "ensemble": "none"}
 ARM_KINDS = {"model": "model", "sampler": "sampler", "loss": "loss", "augment": "augmentation",
              "ensemble": "ensemble"}
@@ -129,7 +142,7 @@ def parse_benchmark(
     for name, body in profiles.items():
         v.file_name(f"profile.{name}", name, "profile name")
         v.table(f"profile.{name}", body)
-        v.keys(f"profile.{name}", body, (*TOP_LEVEL[:5], "arms", "components"))
+        v.keys(f"profile.{name}", body, PROFILE_KEYS)
     if profile is not None and profile not in profiles:
         v.fail("profile", unknown_name_message("profile", profile, profiles))
     for name in profiles if profile is None else []:
@@ -173,7 +186,12 @@ def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
     train_raw = doc.get("train", {})
     train = TrainConfig(**v.params("train", train_raw, TRAIN_PARAMS))
     resources = Resources(**v.params("resources", doc.get("resources", {}), RESOURCE_PARAMS))
+    v.search = v.tune_table(doc.get("tune"), train)
+    if v.search is not None and split.val_fraction == 0:
+        v.fail("split.val_fraction", "tuning chooses on the validation part: give it a "
+                                     "share, e.g. 0.1 (the test split is never used)")
     arms = v.arms(doc.get("arm"), arm_indices, dataset, train_raw, split)
+    v.check_space_used(arms)
     citation, reference = v.reference(doc.get("reference", {}), arms)
     reference_paths = v.reference_paths(doc.get("reference", {}).get("paths", {}))
     return Benchmark(
@@ -192,6 +210,8 @@ class _Validator:
         self.path, self.registry, self.class_counts = path, registry, class_counts
         #: a profile's parameters for every arm's components, by arm field
         self.overrides: dict[str, dict[str, Any]] = {}
+        #: the [tune] table: its budget and its space (None: no tuning)
+        self.search: tuple[dict[str, Any], dict[str, SearchDimension]] | None = None
 
     def fail(self, key: str, message: str) -> NoReturn:
         raise ConfigError(self.path, key, message)
@@ -369,6 +389,7 @@ class _Validator:
         result = Arm(name=arm["name"], augment=augments, train=train, datasets=datasets,
                      capabilities=capabilities, **specs)
         self.check_uses(key, result)
+        result = replace(result, tune=self.arm_tune(f"{key}.tune", arm.get("tune"), result))
         for subset in datasets:
             where = f"{key}.dataset" if "dataset" in arm else "dataset"
             counts = self.subset_counts(where, subset)
@@ -376,6 +397,55 @@ class _Validator:
                 self.check_split(where, counts, split)
             self.check_setup(key, result, ArmSetup(capabilities, split, train, counts))
         return result
+
+    def tune_table(self, table: Any, train: TrainConfig
+                   ) -> tuple[dict[str, Any], dict[str, SearchDimension]] | None:
+        """The budget every arm shares and the benchmark-wide space."""
+        if table is None:
+            return None
+        table = self.table("tune", table)
+        budget = self.params("tune", {k: x for k, x in table.items() if k != "space"},
+                             TUNE_PARAMS)
+        epochs = budget["max_epochs"] or train.max_epochs
+        if budget["scheduler"] == "asha" and budget["grace_period"] > epochs:
+            self.fail("tune.grace_period", f"{budget['grace_period']} epochs of grace is more "
+                                           f"than the {epochs} epochs a configuration trains")
+        return budget, parse_space("tune.space", table.get("space", {}), self.fail)
+
+    def arm_tune(self, key: str, value: Any, arm: Arm) -> TuneSpec | None:
+        """The arm's search: the benchmark's space where the arm declares it, with the
+        arm's own ``tune = { space = ... }`` added; ``tune = false`` leaves it untuned."""
+        if value is False or (value is None and self.search is None):
+            return None
+        if value is not None:
+            self.table(key, value)
+            for name in value:
+                if name in BUDGET_KEYS:
+                    self.fail(f"{key}.{name}", "every arm gets the same budget: set "
+                                               f"{name} in [tune]")
+            self.keys(key, value, ("space",))
+            if self.search is None:
+                self.fail(key, "needs a [tune] table: the budget every arm shares "
+                               "(configurations, max_epochs)")
+        assert self.search is not None
+        budget, shared = self.search
+        declared = declared_params(arm, self.registry, TRAIN_PARAMS)
+        own = parse_space(f"{key}.space", (value or {}).get("space", {}), self.fail)
+        space = {d.target: d for d in arm_space("tune.space", shared, declared, self.fail,
+                                                required=False)}
+        space.update({d.target: d for d in arm_space(f"{key}.space", own, declared,
+                                                     self.fail, required=True)})
+        return tune_spec(tuple(space.values()), budget, arm.train)
+
+    def check_space_used(self, arms: tuple[Arm, ...]) -> None:
+        """A benchmark-wide dimension that no arm declares is a mistake."""
+        if self.search is None:
+            return
+        tuned = {d.target for arm in arms if arm.tune for d in arm.tune.space}
+        for target in self.search[1]:
+            if target not in tuned:
+                self.fail(f"tune.space.{target}", f"no arm declares {target!r}: check the "
+                                                  "name, or move it to the arm that has it")
 
     def check_uses(self, key: str, arm: Arm) -> None:
         """Settings the arm gives that its model would silently ignore."""

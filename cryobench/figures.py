@@ -62,3 +62,31 @@ def learning_curve_png(path: Path, history: Sequence[dict[str, float]], title: s
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def tuning_curves_png(path: Path, outcomes: Sequence[dict[str, Any]], title: str) -> Path:
+    """Each tried configuration's validation macro F1 per epoch, one panel per seed; the
+    chosen one bold, those the scheduler stopped dashed."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(4.5 * len(outcomes), 3.4),
+                             squeeze=False, sharey=True)
+    for ax, (seed, outcome) in zip(axes[0], [(o["seed"], o["tuning"]) for o in outcomes]):
+        for row in outcome.get("configurations", []):
+            chosen = row["values"] == outcome.get("chosen") and row["status"] == "finished"
+            curve = row.get("curve") or ([row["score"]] if row.get("score") is not None else [])
+            ax.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3,
+                    linewidth=2.5 if chosen else 1.0,
+                    linestyle="--" if row["status"] == "stopped" else "-",
+                    color="black" if chosen else None, alpha=1.0 if chosen else 0.6,
+                    label="chosen" if chosen else None)
+        ax.set_title(f"seed {seed}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="lower right")
+    axes[0][0].set_ylabel("validation macro F1")
+    fig.suptitle(title + " (dashed: stopped early)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

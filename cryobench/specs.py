@@ -90,6 +90,8 @@ class TrainConfig:
     patience: int
     device: str
     eval_batch_size: int
+    monitor: str = "val_macro_f1"  # or "val_loss" (cross-entropy on the validation part)
+    restore: str = "best"  # or "last"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,46 @@ class Resources:
     cpus_per_trial: float
     gpus_per_trial: float
     max_concurrent: int
+
+
+@dataclass(frozen=True)
+class SearchDimension:
+    """One tuned parameter: ``target`` is ``"<field>.<param>"`` (``train.lr``,
+    ``loss.gamma``); ``kind`` a Tune sampler (uniform, loguniform, randint, choice)."""
+
+    target: str
+    kind: str
+    values: tuple[Any, ...]  # the bounds (inclusive), or the choices
+
+    @property
+    def field(self) -> str:
+        return self.target.partition(".")[0]
+
+    @property
+    def param(self) -> str:
+        return self.target.partition(".")[2]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {self.kind: list(self.values)}
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    """An arm's search: its space, and the budget every arm of the benchmark shares."""
+
+    space: tuple[SearchDimension, ...]
+    configurations: int  # sampled per arm, class subset and seed
+    max_epochs: int  # the most epochs one configuration trains
+    scheduler: str  # "asha" stops poor configurations early; "fifo" never does
+    grace_period: int  # epochs every configuration gets before ASHA may stop it
+    reduction_factor: int  # ASHA keeps the best 1/reduction_factor at each rung
+    seed: int  # of the search (which configurations are sampled)
+
+    def identity(self) -> dict[str, Any]:
+        return {"space": {d.target: d.as_dict() for d in self.space},
+                "configurations": self.configurations, "max_epochs": self.max_epochs,
+                "scheduler": self.scheduler, "grace_period": self.grace_period,
+                "reduction_factor": self.reduction_factor, "seed": self.seed}
 
 
 @dataclass(frozen=True)
@@ -112,6 +154,7 @@ class Arm:
     datasets: tuple[DatasetSpec, ...]
     train: TrainConfig
     capabilities: Capabilities = Capabilities()  # of the model
+    tune: TuneSpec | None = None  # tuned per seed on the validation part before training
 
 
 @dataclass(frozen=True)

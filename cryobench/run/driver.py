@@ -89,11 +89,28 @@ def stored_records(bench: Benchmark, store: ResultStore, threads: int | None = N
             if t.key in records]
 
 
+class Tuner(Protocol):
+    """Chooses the configuration of tuned trials before they train (Ray Tune)."""
+
+    def resolve(self, trials: list[TrialSpec], phase: Any, rerun: bool = False
+                ) -> tuple[list[TrialSpec], list[tuple[TrialSpec, str]]]: ...
+
+
 def run_benchmark(bench: Benchmark, store: ResultStore, executor: Executor,
                   console: Console, *, threads: int | None = None, rerun: bool = False,
-                  trackers: list[Tracker] | None = None) -> list[TrialRecord]:
-    """Run what is pending; every trial's record, finished before or now."""
+                  trackers: list[Tracker] | None = None,
+                  tuner: Tuner | None = None) -> list[TrialRecord]:
+    """Run what is pending (tuned trials tuned first); every trial's record, finished
+    before or now."""
     plan = plan_run(bench, store, console, threads=threads, rerun=rerun)
     with make_view(console, len(plan.pending)) as view:
-        executor.run(plan.pending, Driver(store, view, plan, list(trackers or [])))
+        driver = Driver(store, view, plan, list(trackers or []))
+        pending = plan.pending
+        if any(t.tune for t in pending):
+            if tuner is None:
+                raise ValueError("the benchmark has tuned arms: pass a tuner")
+            pending, failed = tuner.resolve(pending, driver.phase, rerun)
+            for trial, reason in failed:
+                driver.finished(trial, TrialRecord.failure(trial, reason))
+        executor.run(pending, driver)
     return plan.records()

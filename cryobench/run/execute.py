@@ -115,44 +115,84 @@ def run_isolated(trial: TrialSpec, env: TrialEnvironment, debug: bool = False) -
                                    traceback.format_exc())
 
 
-def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
-    """Train on the training split, predict the untouched test split; plain data back."""
-    from cryobench.train.device import choose_device
-    from cryobench.metrics import score
+@dataclass
+class FittedTrial:
+    """A trial trained: its data, split and predictor, and where the time went."""
 
+    data: Subtomograms
+    split: Split
+    train: Subtomograms
+    val: Subtomograms
+    resampled: Subtomograms
+    predictor: Any
+    device: str
+    timings: dict[str, float]
+
+
+def fit_trial(trial: TrialSpec, env: TrialEnvironment) -> FittedTrial:
+    """Resample and fit on the training split (the validation part for early stopping);
+    the test part is not even taken, so nothing here can learn from it."""
+    from cryobench.train.device import choose_device
+
+    spec = trial.applied()
     clock = time.perf_counter
     t0 = clock()
-    data = load_data(trial.dataset, env)
-    split = split_data(trial, data)
-    train, val, test = data.take(split.train), data.take(split.val), data.take(split.test)
+    data = load_data(spec.dataset, env)
+    split = split_data(spec, data)
+    train, val = data.take(split.train), data.take(split.val)
     t1 = clock()
-    sampler = trial.sampler.build(env.registry)
-    volumes, labels = sampler.fit_resample(train.volumes, train.labels, trial.seed)
+    sampler = spec.sampler.build(env.registry)
+    volumes, labels = sampler.fit_resample(train.volumes, train.labels, spec.seed)
     resampled = train if volumes is train.volumes else train.with_volumes(volumes, labels)
     t2 = clock()
     context = FitContext(
-        num_classes=data.num_classes, train=trial.train,
-        loss=trial.loss.build(env.registry),
-        augmentations=[a.build(env.registry) for a in trial.augment],
-        seed=trial.seed, device=str(choose_device(trial.train.device)), threads=trial.threads,
+        num_classes=data.num_classes, train=spec.train,
+        loss=spec.loss.build(env.registry),
+        augmentations=[a.build(env.registry) for a in spec.augment],
+        seed=spec.seed, device=str(choose_device(spec.train.device)), threads=spec.threads,
         cache_dir=env.cache_dir, on_epoch=env.on_epoch, unsampled_train=train,
     )
-    model = trial.model.build(env.registry)
-    ensemble = trial.ensemble.build(env.registry)
+    model = spec.model.build(env.registry)
+    ensemble = spec.ensemble.build(env.registry)
     predictor = ensemble.fit(model, resampled, val, context)
-    t3 = clock()
+    timings = {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
+               "fit_seconds": clock() - t2}
+    return FittedTrial(data, split, train, val, resampled, predictor, context.device, timings)
+
+
+def validation_score(trial: TrialSpec, env: TrialEnvironment) -> float:
+    """Macro F1 on the validation part of a trial fitted without its test part: what
+    tuning selects by (over the classes the part holds; a small part may miss one)."""
+    from sklearn.metrics import f1_score
+
+    fitted = fit_trial(trial, env)
+    val = fitted.val
+    probabilities = checked_probabilities(fitted.predictor.predict_proba(val.volumes),
+                                          len(val), fitted.data.num_classes)
+    return float(f1_score(val.labels, probabilities.argmax(1), labels=np.unique(val.labels),
+                          average="macro", zero_division=0))
+
+
+def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
+    """Train on the training split, predict the untouched test split; plain data back."""
+    from cryobench.metrics import score
+
+    fitted = fit_trial(trial, env)
+    data, predictor = fitted.data, fitted.predictor
+    test = data.take(fitted.split.test)
+    tick = time.perf_counter()
     probabilities = checked_probabilities(predictor.predict_proba(test.volumes), len(test),
                                           data.num_classes)
-    t4 = clock()
+    timings = {**fitted.timings, "predict_seconds": time.perf_counter() - tick}
     scores = score(test.labels, probabilities.argmax(1), data.class_names)
     report = predictor.report(test) if hasattr(predictor, "report") else {}
     return TrialRecord(
         key=trial.key, benchmark=trial.benchmark, arm=trial.arm, seed=trial.seed,
-        fold=trial.fold, status="ok", config=trial.config(), classes=list(data.class_names),
-        metrics=scores.summary(), per_class=scores.as_dict()["per_class"],  # type: ignore
+        fold=trial.fold, status="ok", config=trial.record_config(),
+        classes=list(data.class_names), metrics=scores.summary(),
+        per_class=scores.as_dict()["per_class"],  # type: ignore[arg-type]
         confusion=scores.confusion.tolist(),
-        sizes={"train": len(train), "train_resampled": len(resampled), "val": len(val),
-               "test": len(test)},
-        timings={"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
-                 "fit_seconds": t3 - t2, "predict_seconds": t4 - t3},
-        fit=fit_report_of(predictor).as_dict(), report=report, device=context.device)
+        sizes={"train": len(fitted.train), "train_resampled": len(fitted.resampled),
+               "val": len(fitted.val), "test": len(test)},
+        timings=timings, fit=fit_report_of(predictor).as_dict(), report=report,
+        device=fitted.device, tuning=trial.tuning or {})

@@ -29,6 +29,12 @@ class ArmSummary:
     figures: dict[str, Summary]
     paper: dict[str, float]  # percent, beside the row the paper's figure applies to
     over_subsets: bool = False
+    tuned: bool = False  # each trial trained with the configuration tuning chose for it
+
+    @property
+    def label(self) -> str:
+        """The arm's name as the tables show it: tuned arms are marked."""
+        return f"{self.arm} (tuned)" if self.tuned else self.arm
 
     @property
     def mean(self) -> dict[str, float]:
@@ -44,7 +50,7 @@ def summarise(records: list[TrialRecord], metrics: tuple[str, ...] = METRICS
             groups[(r.arm, r.classes_label)].append(r)
     return [ArmSummary(arm, classes, len(rows),
                        {m: summarise_values([row.metrics[m] for row in rows]) for m in metrics},
-                       {})
+                       {}, tuned=all(row.tuned for row in rows))
             for (arm, classes), rows in groups.items()]
 
 
@@ -54,7 +60,8 @@ def subset_mean(summaries: list[ArmSummary]) -> ArmSummary:
     return ArmSummary(summaries[0].arm, f"mean over {len(summaries)} subsets",
                       sum(s.n for s in summaries),
                       {m: summarise_values([s.figures[m].mean for s in summaries])
-                       for m in summaries[0].figures}, {}, over_subsets=True)
+                       for m in summaries[0].figures}, {}, over_subsets=True,
+                      tuned=all(s.tuned for s in summaries))
 
 
 def leaderboard_rows(bench: Benchmark, records: list[TrialRecord]) -> list[ArmSummary]:
@@ -69,7 +76,7 @@ def leaderboard_rows(bench: Benchmark, records: list[TrialRecord]) -> list[ArmSu
         if len(found) > 1:
             found = [*found, subset_mean(found)]
         if not found:
-            found = [ArmSummary(arm.name, "", 0, {}, {})]
+            found = [ArmSummary(arm.name, "", 0, {}, {}, tuned=arm.tune is not None)]
         paper = bench.reference.get(arm.name, {})
         rows += found[:-1] + [replace(found[-1], paper=paper)]
     return rows
@@ -120,7 +127,7 @@ def leaderboard_table(bench: Benchmark, records: list[TrialRecord]) -> Table:
                          no_wrap=justify == "right", overflow="fold")
     best = _best(bench, rows)
     for i, row in enumerate(rows):
-        cells: list[str | Text] = [Text(row.arm)]
+        cells: list[str | Text] = [Text(row.label)]
         if show_classes:
             cells.append(Text(row.classes))
         cells.append(str(row.n))
@@ -143,7 +150,7 @@ def leaderboard_records(bench: Benchmark, records: list[TrialRecord]) -> list[di
     best = _best(bench, leaderboard_rows(bench, records))
     for row in leaderboard_rows(bench, records):
         item: dict[str, Any] = {"arm": row.arm, "classes": row.classes, "n": row.n,
-                                "over_subsets": row.over_subsets}
+                                "over_subsets": row.over_subsets, "tuned": row.tuned}
         for m in METRICS:
             s = row.figures.get(m)
             item.update({f"{m}_mean": s.mean if s else None, f"{m}_std": s.std if s else None,
@@ -173,7 +180,7 @@ def leaderboard_markdown(bench: Benchmark, records: list[TrialRecord]) -> str:
     for row in leaderboard_rows(bench, records):
         top = bool(row.figures) and not row.over_subsets and \
             row.figures[bench.primary_metric].mean == best
-        name = f"**{_md(row.arm)}**" if top else _md(row.arm)
+        name = f"**{_md(row.label)}**" if top else _md(row.label)
         cells = [name, _md(row.classes), str(row.n)]
         for m in metrics:
             figure = row.figures.get(m)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from cryobench.specs import (
     Arm, Benchmark, Capabilities, ComponentSpec, DatasetSpec, Resources, SplitConfig,
-    TrainConfig,
+    TrainConfig, TuneSpec,
 )
 
 #: Bump when the meaning of a trial's configuration changes, so stale results are not reused.
@@ -36,6 +36,10 @@ class TrialSpec:
     ensemble: ComponentSpec
     uses: Capabilities = Capabilities()  # of the model: which shared settings it reads
     threads: int = 1  # CPU threads the trial trains with
+    tune: TuneSpec | None = None  # tuned on this seed's validation part before training
+    #: what tuning found (its ``chosen`` configuration, ``"train.lr"`` -> value, and
+    #: every configuration it tried); not part of the key, which the search determines
+    tuning: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
     def config(self) -> dict[str, Any]:
         """The content that determines the result, and nothing else.
@@ -64,7 +68,47 @@ class TrialSpec:
             config["augment"] = [a.identity() for a in self.augment]
         if self.uses.thread_dependent:
             config["threads"] = self.threads
+        if self.tune is not None:
+            config["tune"] = self.tune.identity()
         return config
+
+    @property
+    def tuned(self) -> dict[str, Any] | None:
+        """The configuration tuning chose, once it has."""
+        return dict(self.tuning["chosen"]) if self.tuning else None
+
+    def record_config(self) -> dict[str, Any]:
+        """What a record says the trial was: its configuration and what tuning chose."""
+        config = self.config()
+        if self.tuned is not None:
+            config["tuned"] = dict(self.tuned)
+        return config
+
+    def with_values(self, values: dict[str, Any]) -> TrialSpec:
+        """This trial with some parameters set (``"train.lr"``, ``"loss.gamma"``): a
+        configuration to try while tuning. An augmentation's parameter goes to the
+        augmentation that has it (validation made sure only one does)."""
+        by_field: dict[str, dict[str, Any]] = {}
+        for target, value in values.items():
+            field_, _, param = target.partition(".")
+            by_field.setdefault(field_, {})[param] = value
+        changes: dict[str, Any] = {}
+        if "train" in by_field:
+            changes["train"] = replace(self.train, **by_field["train"])
+        for field_ in ("model", "sampler", "loss", "ensemble"):
+            if field_ in by_field:
+                spec = getattr(self, field_)
+                changes[field_] = replace(spec, params={**spec.params, **by_field[field_]})
+        if "augment" in by_field:
+            changes["augment"] = tuple(
+                replace(a, params={**a.params, **{k: v for k, v in by_field["augment"].items()
+                                                  if k in a.params}})
+                for a in self.augment)
+        return replace(self, **changes)
+
+    def applied(self) -> TrialSpec:
+        """The components and settings to train with: tuning's choice applied."""
+        return self.with_values(self.tuned) if self.tuned else self
 
     @property
     def key(self) -> str:
@@ -98,5 +142,5 @@ def _trial(bench: Benchmark, arm: Arm, dataset: DatasetSpec, seed: int,
         benchmark=bench.name, arm=arm.name, seed=seed, fold=fold, dataset=dataset,
         split=bench.split, train=arm.train, resources=bench.resources, model=arm.model,
         sampler=arm.sampler, loss=arm.loss, augment=arm.augment, ensemble=arm.ensemble,
-        uses=arm.capabilities, threads=threads,
+        uses=arm.capabilities, threads=threads, tune=arm.tune,
     )

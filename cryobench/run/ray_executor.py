@@ -53,8 +53,7 @@ class RayExecutor:
 
     def run(self, trials: list[TrialSpec], sink: TrialSink) -> None:
         # the data sets first, in the driver: a bad one is a user error before any
-        # training, and the workers then read the simulator's cache instead of each
-        # simulating it
+        # training, and no worker simulates or reads one itself
         env = self.settings.environment(self.registry)
         env.progress = sink.phase
         prepare_data(trials, env)

@@ -42,6 +42,8 @@ class TrialRecord:
     fit: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     device: str = ""
+    #: what tuning tried and chose for this trial (empty when the arm is not tuned)
+    tuning: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     traceback: str = ""
 
@@ -53,6 +55,10 @@ class TrialRecord:
     def history(self) -> list[dict[str, float]]:
         """Per-epoch training loss and validation macro F1 of the trial's network."""
         return list(self.fit.get("history", []))
+
+    @property
+    def tuned(self) -> bool:
+        return bool(self.tuning)
 
     @property
     def classes_label(self) -> str:
@@ -85,8 +91,8 @@ class TrialRecord:
     def failure(cls, trial: Any, error: str, trace: str = "") -> TrialRecord:
         """A failed trial of ``trial`` (a TrialSpec), with the reason."""
         return cls(key=trial.key, benchmark=trial.benchmark, arm=trial.arm, seed=trial.seed,
-                   fold=trial.fold, status="failed", config=trial.config(), error=error,
-                   traceback=trace)
+                   fold=trial.fold, status="failed", config=trial.record_config(),
+                   tuning=trial.tuning or {}, error=error, traceback=trace)
 
     def renamed(self, arm: str, benchmark: str) -> TrialRecord:
         """The same result under the names the current benchmark file gives it (a result

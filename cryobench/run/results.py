@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryobench.errors import CryobenchError
 from cryobench.files import check_writable_file
@@ -45,10 +46,15 @@ class ResultFile:
 
 
 class ResultStore:
-    """One JSON object per line; the last record of a trial key wins."""
+    """One JSON object per line; the last record of a trial key wins.
 
-    def __init__(self, path: Path) -> None:
+    ``record_type`` reads a line (``from_json``, raising ValueError for one that is not a
+    record) and has ``key``, ``ok`` and ``to_json``: trial records, or tuning outcomes.
+    """
+
+    def __init__(self, path: Path, record_type: Any = TrialRecord) -> None:
         self.path = Path(path)
+        self.record_type = record_type
 
     def check_writable(self) -> None:
         """Before any training: a result that cannot be stored is training thrown away."""
@@ -68,7 +74,7 @@ class ResultStore:
         for number, raw in enumerate(data.split(b"\n"), start=1):
             if not raw.strip():
                 continue
-            record = parse_record(raw)
+            record = parse_record(raw, self.record_type)
             if record is None:
                 out.unreadable.append(number)
             else:
@@ -78,7 +84,7 @@ class ResultStore:
     def finished(self) -> dict[str, TrialRecord]:
         return self.read().finished()
 
-    def append(self, record: TrialRecord) -> None:
+    def append(self, record: Any) -> None:
         """Add one record durably; a last line cut short by a crash stays on its own line.
 
         A record that cannot be written (a full disk) is a user error: the run stops
@@ -108,10 +114,10 @@ class ResultStore:
             yield
 
 
-def parse_record(raw: bytes) -> TrialRecord | None:
-    """A trial record from one line, or ``None`` when the line is not one."""
+def parse_record(raw: bytes, record_type: Any = TrialRecord) -> Any:
+    """A record from one line, or ``None`` when the line is not one."""
     try:
-        return TrialRecord.from_json(json.loads(raw.decode("utf-8")))
+        return record_type.from_json(json.loads(raw.decode("utf-8")))
     except (UnicodeDecodeError, ValueError, TypeError, RecursionError):
         return None
 

@@ -216,26 +216,66 @@ class MlflowTracker:
             for run_id in list(self.open_runs):  # a child cut short (Ctrl-C while writing it)
                 self.client.set_terminated(run_id, "KILLED")
                 self.open_runs.discard(run_id)
-            for (arm, classes), rows in group_records(records).items():
-                self.log_summary(arm, classes, rows)
+            groups = group_records(records)
+            arms = [arm for arm, _ in groups]
+            for (arm, classes), rows in groups.items():
+                self.log_summary(arm, classes, rows, named_by_classes=arms.count(arm) > 1)
             self._text_artifact(self.parent_id, "leaderboard.md", leaderboard_markdown)
             self.client.set_terminated(self.parent_id, status)
             self.parent_id = None
 
-    def log_summary(self, arm: str, classes: str, rows: list[TrialRecord]) -> None:
+    def log_summary(self, arm: str, classes: str, rows: list[TrialRecord],
+                    named_by_classes: bool = False) -> None:
         from mlflow.entities import Metric
 
         assert self.experiment_id is not None and self.parent_id is not None
+        name = f"{arm} [{classes}]" if named_by_classes else arm
         tags = {KIND_TAG: "summary", "mlflow.parentRunId": self.parent_id, "arm": arm,
-                "classes": classes, "mlflow.runName": f"{arm}" + (f" [{classes}]"
-                                                               if classes else "")}
+                "classes": classes, "mlflow.runName": name}
         reference = self.bench.reference.get(arm, {})
         run_id = self.client.create_run(self.experiment_id, tags=tags).info.run_id
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, 0) for k, v in summary_metrics(rows).items()]
         metrics += [Metric(f"paper_{m}", v / 100, now, 0) for m, v in reference.items()]
         self.client.log_batch(run_id, metrics=metrics)
+        tuned = [r for r in rows if r.tuned]
+        if tuned:
+            self.log_tuning(run_id, arm, tuned)
         self.client.set_terminated(run_id, "FINISHED")
+
+    def log_tuning(self, summary_id: str, arm: str, rows: list[TrialRecord]) -> None:
+        """The arm's choice per seed on its summary run, its tuning curves as a figure, and
+        one run per tried configuration nested under it (its curve as steps)."""
+        from mlflow.entities import Metric
+
+        from cryobench.figures import tuning_curves_png
+
+        assert self.experiment_id is not None
+        self.client.set_tag(summary_id, "tuned", "true")
+        self._params(summary_id, {f"seed{r.seed}.{target}": str(value)
+                                  for r in rows for target, value in
+                                  r.tuning.get("chosen", {}).items()})
+        for record in rows:
+            for i, row in enumerate(record.tuning.get("configurations", [])):
+                tags = {KIND_TAG: "tuning", "mlflow.parentRunId": summary_id, "arm": arm,
+                        "seed": str(record.seed), "status": row["status"],
+                        "chosen": str(row["values"] == record.tuning.get("chosen")),
+                        "mlflow.runName": f"{arm} / seed {record.seed} / configuration {i}"}
+                run_id = self.client.create_run(self.experiment_id, tags=tags).info.run_id
+                self._params(run_id, {k: str(v) for k, v in row["values"].items()})
+                now = int(time.time() * 1000)
+                metrics = [Metric("val_macro_f1", v, now, step)
+                           for step, v in enumerate(row.get("curve", []), start=1)]
+                if row.get("score") is not None:
+                    metrics.append(Metric("selection_val_macro_f1", row["score"], now, 0))
+                if metrics:
+                    self.client.log_batch(run_id, metrics=metrics)
+                self.client.set_terminated(run_id, "FINISHED")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = tuning_curves_png(Path(tmp) / "tuning_curves.png",
+                                     [{"seed": r.seed, "tuning": r.tuning} for r in rows],
+                                     f"{arm}: tuning")
+            self.client.log_artifact(summary_id, str(path))
 
     def _params(self, run_id: str, params: dict[str, str]) -> None:
         from mlflow.entities import Param

@@ -154,7 +154,7 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
     optimizer = make_optimizer(module, cfg)
     scheduler = make_scheduler(optimizer, cfg, epochs)
     transforms = context.augmentations if augment else []
-    best = (-1.0, 0, copy.deepcopy(module.state_dict()))
+    best = _Best(module)
     # a schedule's last phase (LDAM's re-weighting) is what the method is: early
     # stopping neither stops before it nor keeps weights from before it
     final_phase = criterion.final_phase_start(epochs) if hasattr(
@@ -165,7 +165,7 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
         if hasattr(criterion, "start_epoch"):
             criterion.start_epoch(epoch, epochs)
         if epoch == final_phase > 0:
-            best = (-math.inf, epoch, best[2])
+            best.forget(epoch)
         tick = time.perf_counter()
         loss_sum, count, taken = _train_epoch(module, criterion, optimizer, batches,
                                               transforms, generator)
@@ -175,21 +175,42 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
         scheduler.step()
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(count, 1)}
         if len(val):
-            record["val_macro_f1"] = _validation_f1(module, val, batches.device,
-                                                    cfg.eval_batch_size)
+            record.update(_validate(module, val, batches.device, cfg.eval_batch_size))
         history.append(record)
         if context.on_epoch:
             context.on_epoch(record)
-        score = record.get("val_macro_f1", float(epoch))  # no validation: keep the last epoch
-        if score > best[0]:
-            best = (score, epoch + 1, copy.deepcopy(module.state_dict()))
-        elif cfg.patience and epoch >= final_phase and epoch + 1 - best[1] >= cfg.patience:
+        best.offer(record, cfg.monitor, module)
+        if cfg.patience and epoch >= final_phase and epoch + 1 - best.epoch >= cfg.patience:
             break
-    module.load_state_dict(best[2])
+    kept = best if cfg.restore == "best" else None
+    if kept is not None:
+        module.load_state_dict(kept.state)
     module.eval()
-    best_f1 = best[0] if len(val) else None
-    return FitResult(module, len(history), best[1], best_f1, time.perf_counter() - start,
+    kept_record = history[(kept.epoch if kept else len(history)) - 1]
+    return FitResult(module, len(history), kept.epoch if kept else len(history),
+                     kept_record.get("val_macro_f1"), time.perf_counter() - start,
                      seen / max(train_seconds, 1e-9), history, steps)
+
+
+class _Best:
+    """The best epoch so far by the monitored validation figure (higher F1, lower loss),
+    and its weights; without a validation part, the last epoch."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.score, self.epoch = -math.inf, 0
+        self.state = copy.deepcopy(module.state_dict())
+
+    def forget(self, epoch: int) -> None:
+        self.score, self.epoch = -math.inf, epoch
+
+    def offer(self, record: dict[str, float], monitor: str, module: nn.Module) -> None:
+        if monitor not in record:  # no validation part: keep the last epoch
+            score = float(record["epoch"])
+        else:
+            score = record[monitor] * (-1.0 if monitor.endswith("loss") else 1.0)
+        if score > self.score:
+            self.score, self.epoch = score, int(record["epoch"])
+            self.state = copy.deepcopy(module.state_dict())
 
 
 def _check_trained(loss_sum: float, steps: int, epoch: int, batches: _Batches) -> None:
@@ -235,14 +256,16 @@ def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim
     return float(loss_sum), count, steps
 
 
-def _validation_f1(module: nn.Module, val: Subtomograms, device: torch.device,
-                   batch_size: int) -> float:
-    """Macro F1 over the classes present (a tiny validation part may miss one)."""
-    if len(val) == 0:
-        return 0.0
-    predicted = predict_logits(module, val.volumes, device, batch_size).argmax(1)
-    return float(f1_score(val.labels, predicted, labels=np.unique(val.labels),
-                          average="macro", zero_division=0))
+def _validate(module: nn.Module, val: Subtomograms, device: torch.device,
+              batch_size: int) -> dict[str, float]:
+    """Macro F1 over the classes present (a tiny validation part may miss one), and the
+    plain cross-entropy (the same yardstick whatever loss the arm trains with)."""
+    logits = torch.from_numpy(predict_logits(module, val.volumes, device, batch_size))
+    labels = torch.from_numpy(val.labels).long()
+    predicted = logits.argmax(1).numpy()
+    return {"val_macro_f1": float(f1_score(val.labels, predicted, labels=np.unique(val.labels),
+                                           average="macro", zero_division=0)),
+            "val_loss": float(nn.functional.cross_entropy(logits.float(), labels))}
 
 
 @torch.no_grad()

@@ -137,9 +137,9 @@ def test_early_stopping_restores_the_weights_of_the_best_epoch(monkeypatch):
 
     def scripted(module, val, device, batch_size):
         snapshots.append({k: v.clone() for k, v in module.state_dict().items()})
-        return next(scores)
+        return {"val_macro_f1": next(scores), "val_loss": 1.0}
 
-    monkeypatch.setattr(engine, "_validation_f1", scripted)
+    monkeypatch.setattr(engine, "_validate", scripted)
     train, val = tiny_split()
     result = engine.train_module(small_cnn, train, val, tiny_context())
     assert result.best_epoch == 2 and result.best_val_f1 == 0.9
@@ -147,6 +147,59 @@ def test_early_stopping_restores_the_weights_of_the_best_epoch(monkeypatch):
     for name, tensor in result.module.state_dict().items():
         assert torch.equal(tensor, snapshots[1][name]), name
     assert not torch.equal(snapshots[1]["head.3.weight"], snapshots[3]["head.3.weight"])
+
+
+def with_training(context, **changes):
+    return context.replace(train=type(context.train)(**{**context.train.__dict__, **changes}))
+
+
+def test_early_stopping_on_validation_loss_keeps_the_epoch_of_lowest_loss(monkeypatch):
+    from cryobench.train import engine
+
+    # F1 would pick epoch 4; the loss picks epoch 2 and stops two epochs later
+    figures = iter([(0.2, 1.0), (0.3, 0.4), (0.5, 0.6), (0.9, 0.7), (0.9, 0.1)])
+    monkeypatch.setattr(engine, "_validate", lambda *args: dict(
+        zip(("val_macro_f1", "val_loss"), next(figures))))
+    train, val = tiny_split()
+    context = with_training(tiny_context(), monitor="val_loss")
+    result = engine.train_module(small_cnn, train, val, context)
+    assert (result.best_epoch, result.epochs_run, result.best_val_f1) == (2, 4, 0.3)
+    assert [r["val_loss"] for r in result.history] == [1.0, 0.4, 0.6, 0.7]
+
+
+def test_restore_last_keeps_the_last_epochs_weights_and_a_fixed_budget_runs_every_epoch(
+        monkeypatch):
+    from cryobench.train import engine
+
+    scores, snapshots = iter([0.9, 0.2, 0.1, 0.3]), []
+
+    def scripted(module, val, device, batch_size):
+        snapshots.append({k: v.clone() for k, v in module.state_dict().items()})
+        return {"val_macro_f1": next(scores), "val_loss": 1.0}
+
+    monkeypatch.setattr(engine, "_validate", scripted)
+    train, val = tiny_split()
+    context = with_training(tiny_context(), patience=0, restore="last", max_epochs=4)
+    result = engine.train_module(small_cnn, train, val, context)
+    assert (result.best_epoch, result.epochs_run, result.best_val_f1) == (4, 4, 0.3)
+    for name, tensor in result.module.state_dict().items():
+        assert torch.equal(tensor, snapshots[3][name]), name
+
+
+def test_the_validation_figures_are_real_macro_f1_and_cross_entropy():
+    from sklearn.metrics import f1_score, log_loss
+
+    from cryobench.train import engine
+
+    train, val = tiny_split()
+    module = small_cnn().eval()
+    figures = engine._validate(module, val, torch.device("cpu"), 8)
+    logits = engine.predict_logits(module, val.volumes, torch.device("cpu"), 8)
+    p = torch.softmax(torch.from_numpy(logits).double(), 1).numpy()
+    assert figures["val_loss"] == pytest.approx(log_loss(val.labels, p, labels=[0, 1]),
+                                                rel=1e-5)
+    assert figures["val_macro_f1"] == pytest.approx(f1_score(
+        val.labels, logits.argmax(1), average="macro", labels=np.unique(val.labels)))
 
 
 def test_a_model_that_took_no_step_fails_the_trial():
@@ -202,12 +255,11 @@ def test_ldam_trains_a_cosine_head_and_waits_for_its_reweighting_phase(monkeypat
 
     # without the phase, patience 1 would stop at epoch 2 and keep epoch 1's weights
     scores = iter([0.9, 0.1, 0.1, 0.1, 0.5, 0.4])
-    monkeypatch.setattr(engine, "_validation_f1", lambda *args: next(scores))
+    monkeypatch.setattr(engine, "_validate",
+                        lambda *args: {"val_macro_f1": next(scores), "val_loss": 1.0})
     ldam = Registry().create("loss", "ldam", {"drw_start": 0.6, "scale": 10.0})
     train, val = tiny_split()
-    context = tiny_context(loss=ldam)
-    context = context.replace(train=type(context.train)(**{**context.train.__dict__,
-                                                           "patience": 1}))
+    context = with_training(tiny_context(loss=ldam), patience=1)
     result = engine.train_module(small_cnn, train, val, context)
     assert isinstance(result.module.head[-1], CosineLinear)
     assert result.best_epoch == 5 and result.epochs_run == 6  # the phase starts at epoch 4

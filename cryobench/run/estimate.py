@@ -1,0 +1,82 @@
+"""What a run will cost, from the seconds per epoch that earlier trials of the same arm
+took on this machine (its result files), before anything is started."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from cryobench.run.plan import TrialSpec
+from cryobench.run.records import TrialRecord
+from cryobench.run.results import ResultStore
+
+#: what may differ between a measured trial and the one estimated: the per-epoch cost
+#: is the same whatever the seed, the epoch budget, the learning rate or the tuning
+NOT_COST = ("schema", "seed", "fold", "train", "tune", "tuned")
+
+
+def measured_records(folder: Path) -> list[TrialRecord]:
+    """Every finished trial in the result files of ``folder`` (tuning files aside)."""
+    records: list[TrialRecord] = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        if not path.name.endswith(".tuning.jsonl"):
+            records += [r for r in ResultStore(path).read().records.values() if r.ok]
+    return records
+
+
+def _cost_identity(config: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps({k: v for k, v in config.items() if k not in NOT_COST},
+                      sort_keys=True, default=str)
+
+
+def seconds_per_epoch(trial: TrialSpec, records: list[TrialRecord]) -> float | None:
+    """The median fit seconds per epoch of the measured trials like this one."""
+    wanted = _cost_identity(trial.config())
+    rates = []
+    for r in records:
+        # a model that fits on its own has no epochs: its "epoch" is the whole fit
+        epochs = r.fit.get("epochs_run") or (None if trial.uses.uses_train else 1)
+        if epochs and "fit_seconds" in r.timings and _cost_identity(r.config) == wanted:
+            rates.append(r.timings["fit_seconds"] / epochs)
+    return median(rates) if rates else None
+
+
+@dataclass(frozen=True)
+class ArmCost:
+    arm: str
+    trials: int
+    tuning_epochs: int  # at most: ASHA stops some configurations before their budget
+    training_epochs: int  # at most: early stopping may end a trial before its budget
+    seconds_per_epoch: float | None  # None: not measured on this machine yet
+
+    @property
+    def seconds(self) -> float | None:
+        if self.seconds_per_epoch is None:
+            return None
+        return self.seconds_per_epoch * (self.tuning_epochs + self.training_epochs)
+
+
+def arm_costs(trials: list[TrialSpec], records: list[TrialRecord]) -> list[ArmCost]:
+    """Per arm, in file order: its epochs at most, and their cost where measured."""
+    by_arm: dict[str, list[TrialSpec]] = {}
+    for t in trials:
+        by_arm.setdefault(t.arm, []).append(t)
+    out = []
+    for arm, rows in by_arm.items():
+        tuning = sum(t.tune.configurations * t.tune.max_epochs for t in rows if t.tune)
+        training = sum(t.train.max_epochs if t.uses.uses_train else 1 for t in rows)
+        rates = [r for r in (seconds_per_epoch(t, records) for t in rows) if r is not None]
+        out.append(ArmCost(arm, len(rows), tuning, training, median(rates) if rates else None))
+    return out
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

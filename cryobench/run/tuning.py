@@ -1,0 +1,286 @@
+"""Per-arm tuning with Ray Tune, nested inside each seed's split.
+
+For a tuned trial (arm x class subset x seed), Tune samples the arm's search space
+(``configurations`` of them, seeded), trains each on the seed's training split and
+scores it on the validation part; ASHA stops configurations that trail at its rungs.
+The best validation macro F1 wins, and the trial is then trained with it and scored on
+the test split, which tuning never takes (:func:`~cryobench.run.execute.fit_trial`
+does not even slice it). Every arm gets the same budget, so a method that needs another
+learning rate is not beaten by the one the file happened to choose.
+
+Outcomes are kept in ``<results>/<name>.tuning.jsonl``, keyed like the trial, so an
+interrupted run does not tune again what it has tuned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
+from cryobench.run.plan import TrialSpec
+from cryobench.run.results import ResultStore
+from cryobench.specs import Resources, SearchDimension
+
+SCORE_KEY = "val_macro_f1"
+STEP_KEY = "tuning_step"  # epochs reported so far (members of an ensemble add up)
+SELECTION_KEY = "selection"  # the fitted predictor's validation macro F1, reported last
+ERROR_KEY = "error"
+
+
+@dataclass(frozen=True)
+class TuningOutcome:
+    """What tuning one trial tried, and what it chose."""
+
+    key: str  # the tuned trial's key
+    arm: str
+    seed: int
+    status: str  # "ok", or "failed" when no configuration finished
+    chosen: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None  # the chosen configuration's validation macro F1
+    #: each configuration in the order sampled: values, status ("finished",
+    #: "stopped" by the scheduler, "failed"), its validation curve and final score
+    configurations: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> TuningOutcome:
+        if not (isinstance(data, dict) and isinstance(data.get("key"), str)
+                and data.get("status") in ("ok", "failed")
+                and isinstance(data.get("chosen", {}), dict)):
+            raise ValueError("not a tuning outcome")
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def summary(self) -> dict[str, Any]:
+        """What a trial record keeps of it."""
+        return {"chosen": self.chosen, "score": self.score,
+                "configurations": self.configurations}
+
+
+def choose(key: str, arm: str, seed: int, configurations: list[dict[str, Any]]
+           ) -> TuningOutcome:
+    """The finished configuration with the best validation score; the earliest sampled
+    wins a tie, so a repeated search chooses the same."""
+    finished = [c for c in configurations if c["status"] == "finished"]
+    if not finished:
+        errors = [c.get("error", "") for c in configurations if c.get("error")]
+        return TuningOutcome(key, arm, seed, "failed", configurations=configurations,
+                             error="no configuration finished" + (
+                                 f"; the last error: {errors[-1]}" if errors else ""))
+    best = max(finished, key=lambda c: (c["score"], -configurations.index(c)))
+    return TuningOutcome(key, arm, seed, "ok", dict(best["values"]), best["score"],
+                         configurations)
+
+
+def tune_sampler(dim: SearchDimension) -> Any:
+    """The Tune sampler of one dimension (``randint``'s high bound is inclusive here)."""
+    from ray import tune
+
+    if dim.kind == "uniform":
+        return tune.uniform(*dim.values)
+    if dim.kind == "loguniform":
+        return tune.loguniform(*dim.values)
+    if dim.kind == "randint":
+        return tune.randint(dim.values[0], dim.values[1] + 1)
+    return tune.choice(list(dim.values))
+
+
+class Tuning:
+    """Tunes the trials that ask for it, in a Ray session of its own (this machine, or
+    the cluster at ``address``), before the executor trains them."""
+
+    def __init__(self, settings: WorkerSettings, resources: Resources, store: ResultStore,
+                 *, log_file: Path, storage: Path, address: str | None = None,
+                 registry: Any = None) -> None:
+        self.settings, self.resources, self.store = settings, resources, store
+        self.log_file, self.storage = log_file, storage
+        self.address, self.registry = address, registry
+
+    def resolve(self, trials: list[TrialSpec], phase: Callable[[str, int, int], None],
+                rerun: bool = False) -> tuple[list[TrialSpec], list[tuple[TrialSpec, str]]]:
+        """The trials with their tuned configurations (tuned now, or read back from an
+        earlier run unless ``rerun``), and the tuned trials whose tuning failed, with
+        the reason."""
+        from cryobench.run.ray_executor import ray_session
+
+        known = {} if rerun else self.store.finished()
+        todo = [t for t in trials if t.tune is not None and t.key not in known]
+        if todo:
+            env = self.settings.environment(self.registry)
+            env.progress = phase
+            prepare_data(todo, env)
+            with ray_session(self.address, self.log_file):
+                for trial in todo:
+                    outcome = self.tune(trial, env.datasets, phase)
+                    self.store.append(outcome)
+                    known[trial.key] = outcome
+        ready, failed = [], []
+        for trial in trials:
+            if trial.tune is None:
+                ready.append(trial)
+                continue
+            outcome = known.get(trial.key)
+            if outcome is None or not outcome.ok:
+                failed.append((replace(trial, tuning=outcome.summary() if outcome else None),
+                               f"tuning failed: {outcome.error if outcome else 'not run'}"))
+            else:
+                ready.append(replace(trial, tuning=outcome.summary()))
+        return ready, failed
+
+    def tune(self, trial: TrialSpec, datasets: dict[str, Any],
+             phase: Callable[[str, int, int], None]) -> TuningOutcome:
+        """One search (Ray must be up): every configuration of the trial's budget."""
+        from ray import tune
+        from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+        from ray.tune.search import BasicVariantGenerator
+
+        spec = trial.tune
+        assert spec is not None
+        label = f"tuning {trial.arm} / seed {trial.seed}"
+        if spec.scheduler == "asha":
+            scheduler: Any = ASHAScheduler(
+                time_attr=STEP_KEY, metric=SCORE_KEY, mode="max", max_t=spec.max_epochs,
+                grace_period=spec.grace_period, reduction_factor=spec.reduction_factor,
+                stop_last_trials=False)
+        else:
+            scheduler = FIFOScheduler()
+        collector = collect_callback(spec.configurations, lambda done: phase(
+            label, done, spec.configurations))
+        trainable = tune.with_resources(
+            tune.with_parameters(tuning_trial, trial=trial, settings=self.settings,
+                                 datasets=datasets),
+            {"cpu": self.resources.cpus_per_trial, "gpu": self.resources.gpus_per_trial})
+        phase(label, 0, spec.configurations)
+        tuner = tune.Tuner(
+            trainable,
+            param_space={d.target: tune_sampler(d) for d in spec.space},
+            tune_config=tune.TuneConfig(
+                num_samples=spec.configurations, scheduler=scheduler,
+                # the limit goes to the generator itself: Tune ignores
+                # max_concurrent_trials beside a search algorithm that is not a Searcher
+                search_alg=BasicVariantGenerator(
+                    random_state=spec.seed, max_concurrent=self.resources.max_concurrent),
+                reuse_actors=True),
+            run_config=tune.RunConfig(
+                name=f"tuning-{trial.key}", storage_path=str(self.storage.resolve()),
+                verbose=0, callbacks=[collector],
+                failure_config=tune.FailureConfig(max_failures=1)))
+        tuner.fit()
+        return choose(trial.key, trial.arm, trial.seed, collector.configurations())
+
+
+def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSettings,
+                 datasets: dict[str, Any]) -> None:
+    """The Tune trainable: one configuration trained on the training split, each epoch's
+    validation macro F1 reported (for the scheduler), then the fitted predictor's."""
+    from ray import tune
+
+    from cryobench.errors import CryobenchError
+
+    env = settings.environment()
+    env.datasets.update(datasets)
+    steps = 0
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        nonlocal steps
+        if SCORE_KEY in record:
+            steps += 1
+            tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]})
+
+    env.on_epoch = on_epoch
+    assert trial.tune is not None
+    candidate = trial.with_values(config)
+    candidate = replace(candidate, train=replace(candidate.train,
+                                                 max_epochs=trial.tune.max_epochs))
+    # Tune wants the scheduler's figures in every report: the last one repeats the last
+    # epoch's step (ASHA has judged it already, so it is not judged twice)
+    try:
+        score = validation_score(candidate, env)
+    except CryobenchError as exc:  # a configuration that fails (diverges) loses; others go on
+        if settings.debug:
+            raise
+        tune.report({STEP_KEY: steps, SCORE_KEY: 0.0, ERROR_KEY: str(exc)})
+        return
+    tune.report({STEP_KEY: steps, SCORE_KEY: score, SELECTION_KEY: score})
+
+
+def collect_callback(total: int, progress: Callable[[int], None]) -> Any:
+    """A Tune callback that collects, in the driver, every configuration's curve and
+    score as they arrive, in the order they were sampled."""
+    from ray import tune
+
+    class Collect(tune.Callback):
+        def __init__(self, progress: Callable[[int], None] | None) -> None:
+            self.rows: dict[str, dict[str, Any]] = {}
+            self.order: list[str] = []
+            self.done, self.progress = 0, progress
+
+        def __getstate__(self) -> dict[str, Any]:
+            # Tune saves its callbacks; the progress display belongs to this driver
+            return {"rows": {}, "order": [], "done": 0, "progress": None}
+
+        def count(self) -> None:
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done)
+
+        def row(self, trial: Any) -> dict[str, Any]:
+            if trial.trial_id not in self.rows:
+                self.order.append(trial.trial_id)
+                values = {k: _plain(v) for k, v in trial.config.items()}
+                self.rows[trial.trial_id] = {"values": values, "status": "stopped",
+                                             "curve": [], "score": None,
+                                             "started": len(self.order)}
+            return self.rows[trial.trial_id]
+
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any
+                           ) -> None:
+            self.row(trial)
+
+        def on_trial_result(self, iteration: int, trials: list, trial: Any,
+                            result: dict[str, Any], **info: Any) -> None:
+            row = self.row(trial)
+            if SELECTION_KEY in result:
+                row["status"], row["score"] = "finished", float(result[SELECTION_KEY])
+            elif ERROR_KEY in result:
+                row["status"], row["error"] = "failed", str(result[ERROR_KEY])
+            elif SCORE_KEY in result:
+                row["curve"].append(float(result[SCORE_KEY]))
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any,
+                              **info: Any) -> None:
+            self.count()
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any,
+                           **info: Any) -> None:
+            row = self.row(trial)
+            row["status"] = "failed"
+            row["error"] = str(trial.get_error() or "the worker died").strip().splitlines()[-1]
+            self.count()
+
+        def configurations(self) -> list[dict[str, Any]]:
+            # Tune numbers trials as it samples them (``<prefix>_00003``)
+            return [self.rows[i] for i in sorted(self.order, key=_sample_number)]
+
+    return Collect(progress)
+
+
+def _sample_number(trial_id: str) -> int:
+    number = trial_id.rpartition("_")[2]
+    return int(number) if number.isdigit() else 0
+
+
+def _plain(value: Any) -> Any:
+    """A configuration value as JSON keeps it (numpy scalars from Tune's samplers)."""
+    return json.loads(json.dumps(value, default=lambda v: v.item()))

@@ -1,0 +1,265 @@
+"""Per-arm tuning: the [tune] table validated, configurations applied, and real Ray Tune
+choosing on the validation part only, on an equal budget, repeatably."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cryobench.config import parse_benchmark
+from cryobench.data.cache import cache_root
+from cryobench.errors import ConfigError
+from cryobench.registry import Registry
+from cryobench.run.execute import WorkerSettings
+from cryobench.run.plan import expand_trials
+from cryobench.run.results import ResultStore
+from cryobench.run.tuning import Tuning, TuningOutcome, choose
+from tests.plugins import tuning_plugin
+
+DATASET = {"source": "synthetic", "box": 12, "voxel_size": 4.0, "snr": 5.0,
+           "class_counts": {"TRiC": 12, "ribosome": 12}}
+
+
+def doc(tune=None, arms=None, **extra):
+    d = {"benchmark": {"name": "tuned", "seeds": [0]}, "dataset": dict(DATASET),
+         "train": {"max_epochs": 2, "batch_size": 8}, "resources": {"cpus_per_trial": 1},
+         "arm": arms or [{"name": "plain", "model": "cnn"},
+                         {"name": "focal", "model": "cnn", "loss": "focal"}]}
+    if tune is not None:
+        d["tune"] = tune
+    d.update(extra)
+    return d
+
+
+SPACE = {"train.lr": {"loguniform": [1e-4, 1e-2]}, "loss.gamma": {"choice": [0.5, 1.0, 2.0]}}
+
+
+# --- the [tune] table ----------------------------------------------------------------------
+
+def test_a_benchmark_wide_dimension_applies_to_the_arms_that_declare_it():
+    bench = parse_benchmark(doc({"configurations": 3, "space": SPACE}), Registry())
+    plain, focal = bench.arms
+    assert [d.target for d in plain.tune.space] == ["train.lr"]  # ce has no gamma
+    assert [d.target for d in focal.tune.space] == ["train.lr", "loss.gamma"]
+    assert plain.tune.configurations == focal.tune.configurations == 3  # the same budget
+    assert plain.tune.max_epochs == 2  # [train] max_epochs unless [tune] says
+
+
+@pytest.mark.parametrize("tune, key, message", [
+    ({"space": {"train.lr": {"loguniform": [0, 1e-2]}}}, "tune.space.train.lr.loguniform",
+     "needs a low bound above 0"),
+    ({"space": {"train.lr": {"uniform": [1e-2, 1e-4]}}}, "tune.space.train.lr.uniform",
+     "must be below the high bound"),
+    ({"space": {"train.momentum": {"uniform": [0.5, 1.5]}}},
+     "tune.space.train.momentum.uniform", "got 1.5, expected a number in [0.0, 1.0]"),
+    ({"space": {"train.batch_size": {"uniform": [2, 8]}}}, "tune.space.train.batch_size",
+     "use randint or choice"),
+    ({"space": {"train.optimizer": {"choice": ["adam", "rmsprop"]}}},
+     "tune.space.train.optimizer.choice[1]", "got 'rmsprop'"),
+    ({"space": {"loss.gama": {"choice": [1.0, 2.0]}}}, "tune.space.loss.gama",
+     "no arm declares 'loss.gama'"),
+    ({"space": {"train.max_epochs": {"randint": [1, 3]}}}, "tune.space.train.max_epochs",
+     "the tuning budget sets it"),
+    ({"space": {"train.lr": {"grid": [1e-3, 1e-2]}}}, "tune.space.train.lr",
+     "unknown sampler 'grid'"),
+    ({"space": {"lr": {"uniform": [0.1, 0.2]}}}, "tune.space.lr", "name a field and one"),
+    ({"configurations": 0}, "tune.configurations", "expected an integer in [1, 10000]"),
+    ({"grace_period": 5}, "tune.grace_period", "more than the 2 epochs"),
+])
+def test_search_space_mistakes_name_the_key(tune, key, message):
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc(tune), Registry())
+    assert info.value.key == key and message in info.value.message
+
+
+def test_an_arm_adds_to_the_space_but_not_to_the_budget():
+    arms = [{"name": "focal", "model": "cnn", "loss": "focal",
+             "tune": {"space": {"loss.gamma": {"choice": [1.0, 2.0]}}}},
+            {"name": "plain", "model": "cnn", "tune": False}]
+    bench = parse_benchmark(doc({"space": {"train.lr": {"uniform": [1e-3, 1e-2]}}}, arms),
+                            Registry())
+    assert [d.target for d in bench.arms[0].tune.space] == ["train.lr", "loss.gamma"]
+    assert bench.arms[1].tune is None
+    arms[0]["tune"]["configurations"] = 50
+    with pytest.raises(ConfigError, match="every arm gets the same budget"):
+        parse_benchmark(doc({}, arms), Registry())
+    del arms[0]["tune"]["configurations"]
+    arms[0]["tune"]["space"] = {"loss.gama": {"choice": [1.0, 2.0]}}
+    with pytest.raises(ConfigError) as info:  # the arm's own space must apply to it
+        parse_benchmark(doc({}, arms), Registry())
+    assert info.value.key == "arm[0].tune.space.loss.gama"
+    assert "did you mean" in info.value.message or "gamma" in info.value.message
+    with pytest.raises(ConfigError, match=r"needs a \[tune\] table"):
+        parse_benchmark(doc(None, [{"name": "a", "model": "cnn", "tune": {"space": {}}}]),
+                        Registry())
+
+
+def test_tuning_needs_a_validation_part_and_a_model_that_uses_what_is_tuned():
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc({"space": {"train.lr": {"uniform": [1e-3, 1e-2]}}},
+                            split={"val_fraction": 0.0}), Registry())
+    assert info.value.key == "split.val_fraction"
+    arms = [{"name": "svm", "model": "svm",
+             "tune": {"space": {"train.lr": {"uniform": [1e-3, 1e-2]}}}}]
+    with pytest.raises(ConfigError, match="does not train with \\[train\\] settings"):
+        parse_benchmark(doc({}, arms), Registry())
+
+
+def test_a_profile_can_bring_the_tuning(tmp_path):
+    raw = doc(profile={"tuned": {"tune": {"configurations": 2, "space": SPACE}}})
+    assert parse_benchmark(raw, Registry()).arms[0].tune is None
+    tuned = parse_benchmark(raw, Registry(), profile="tuned")
+    assert tuned.arms[1].tune.configurations == 2
+    raw["profile"]["tuned"]["tune"]["space"] = {"train.lr": {"uniform": [1.0, 0.1]}}
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(raw, Registry())  # every profile is validated
+    assert info.value.key.startswith("profile.tuned.tune.space.train.lr")
+
+
+def test_search_space_errors_are_one_line_and_exit_2(tmp_path):
+    from tests.test_cli import cli
+
+    path = tmp_path / "b.toml"
+    path.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "synthetic"\n'
+                    '[tune]\nspace = { "train.lr" = { loguniform = [-1.0, 0.1] } }\n'
+                    '[[arm]]\nname = "a"\nmodel = "cnn"\n')
+    result = cli("validate", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert "tune.space.train.lr.loguniform" in result.stderr
+
+
+# --- planning ------------------------------------------------------------------------------
+
+def test_a_tuned_trial_has_its_own_key_and_applies_the_chosen_values():
+    registry = Registry()
+    untuned = expand_trials(parse_benchmark(doc(), registry))[1]
+    trial = expand_trials(parse_benchmark(doc({"space": SPACE}), registry))[1]
+    assert trial.key != untuned.key  # a tuned result is not an untuned one
+    chosen = trial.with_values({"train.lr": 0.005, "loss.gamma": 0.5})
+    assert chosen.train.lr == 0.005 and chosen.loss.params["gamma"] == 0.5
+    assert chosen.train.max_epochs == trial.train.max_epochs
+    from dataclasses import replace
+
+    done = replace(trial, tuning={"chosen": {"train.lr": 0.005}, "configurations": []})
+    assert done.key == trial.key  # the search, not its outcome, identifies the trial
+    assert done.applied().train.lr == 0.005 and trial.applied().train.lr == trial.train.lr
+    assert done.record_config()["tuned"] == {"train.lr": 0.005}
+
+
+def test_the_best_finished_configuration_wins_and_a_tie_goes_to_the_first():
+    rows = [{"values": {"a": 1}, "status": "finished", "score": 0.7},
+            {"values": {"a": 2}, "status": "stopped", "score": None},
+            {"values": {"a": 3}, "status": "finished", "score": 0.9},
+            {"values": {"a": 4}, "status": "finished", "score": 0.9}]
+    outcome = choose("k", "arm", 0, rows)
+    assert outcome.ok and outcome.chosen == {"a": 3} and outcome.score == 0.9
+    failed = choose("k", "arm", 0, [{"values": {}, "status": "failed", "error": "boom"}])
+    assert not failed.ok and "boom" in failed.error
+    assert TuningOutcome.from_json(json.loads(json.dumps(outcome.to_json()))) == outcome
+
+
+# --- through real Ray Tune -----------------------------------------------------------------
+
+class Phases:
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, phase, done, total):
+        self.seen.append((phase, done, total))
+
+
+def tuner(tmp_path, bench, name="tuning"):
+    settings = WorkerSettings(tmp_path, cache_root(),
+                              plugin_modules=("tests.plugins.tuning_plugin",))
+    store = ResultStore(tmp_path / f"{name}.jsonl", TuningOutcome)
+    return Tuning(settings, bench.resources, store, log_file=tmp_path / f"{name}.log",
+                  storage=tmp_path / name, registry=Registry(plugins=[tuning_plugin])), store
+
+
+@pytest.mark.slow
+def test_asha_stops_poor_configurations_and_a_seeded_search_repeats(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    raw = doc({"configurations": 6, "max_epochs": 4, "grace_period": 1,
+               "reduction_factor": 2, "seed": 7,
+               "space": {"model.quality": {"uniform": [0.0, 1.0]}}},
+              [{"name": "scripted", "model": "scripted"}],
+              resources={"cpus_per_trial": 1, "max_concurrent": 1})
+    bench = parse_benchmark(raw, Registry(plugins=[tuning_plugin]))
+    trials = expand_trials(bench)
+    outcomes = []
+    for run in ("first", "second"):
+        runner, store = tuner(tmp_path, bench, run)
+        phases = Phases()
+        ready, failed = runner.resolve(trials, phases)
+        assert not failed and len(ready) == 1
+        outcomes.append(store.finished()[trials[0].key])
+        assert phases.seen[-1] == ("tuning scripted / seed 0", 6, 6)
+    first, second = outcomes
+    assert len(first.configurations) == 6  # the whole budget, no more
+    stopped = [c for c in first.configurations if c["status"] == "stopped"]
+    finished = [c for c in first.configurations if c["status"] == "finished"]
+    assert stopped and all(len(c["curve"]) < 4 for c in stopped)
+    assert finished and all(len(c["curve"]) == 4 for c in finished)
+    best_finished = max(c["values"]["model.quality"] for c in finished)
+    assert all(c["values"]["model.quality"] < best_finished for c in stopped)
+    assert first.configurations == second.configurations  # the same seed, the same search
+    assert first.chosen == second.chosen
+    assert ready[0].tuned == first.chosen
+
+
+@pytest.mark.slow
+def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from cryobench.data.splits import holdout_split
+    from cryobench.run.driver import run_benchmark
+    from cryobench.run.execute import load_data
+    from cryobench.run.local import LocalExecutor
+
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    registry = Registry(plugins=[tuning_plugin])
+    raw = doc({"configurations": 3, "scheduler": "fifo",
+               "space": {"model.shrink": {"uniform": [0.0, 1.0]}}},
+              [{"name": "a", "model": {"name": "recording", "log_dir": str(seen)}},
+               {"name": "b", "model": {"name": "recording", "log_dir": str(seen)}}],
+              benchmark={"name": "leak", "seeds": [0, 1]})
+    bench = parse_benchmark(raw, registry)
+    runner, tuning_store = tuner(tmp_path, bench)
+    store = ResultStore(tmp_path / "leak.jsonl")
+    settings = WorkerSettings(tmp_path, cache_root())
+    records = run_benchmark(bench, store, LocalExecutor(settings, registry=registry),
+                            Console(record=True), tuner=runner)
+    assert [r.ok and r.tuned for r in records] == [True] * 4
+
+    trials = expand_trials(bench)
+    data = load_data(trials[0].dataset, settings.environment(registry))
+    logs = [json.loads(p.read_text()) for p in sorted(seen.iterdir())]
+    for seed in (0, 1):
+        split = holdout_split(data.labels, 0.2, 0.1, seed, data.class_names)
+        test = set(tuning_plugin.particle_hashes(data.volumes[split.test]))
+        mine = [log for log in logs if log["seed"] == seed]
+        fits = [set(log["hashes"]) for log in mine if log["phase"] == "fit"]
+        predicted = [set(log["hashes"]) for log in mine if log["phase"] == "predict"]
+        assert len(fits) == 2 * 3 + 2  # two arms: three configurations each, then the trial
+        assert not any(test & f for f in fits)  # nothing fitted on this seed's test split
+        # the test split is predicted once per trial, by the trained model; tuning
+        # predicted the validation part only
+        assert sum(p == test for p in predicted) == 2
+        assert not any(test & p for p in predicted if p != test)
+        assert sum(len(p) == len(split.val) for p in predicted) == 2 * 3
+
+    outcomes = tuning_store.finished()
+    assert {len(o.configurations) for o in outcomes.values()} == {3}  # an equal budget
+    for record in records:
+        assert 0.0 <= record.tuning["chosen"]["model.shrink"] <= 1.0
+        assert record.config["tuned"] == record.tuning["chosen"]
+    before = len(list(seen.iterdir()))
+    store.path.unlink()  # the trials run again, but their tuning is read back
+    run_benchmark(bench, store, LocalExecutor(settings, registry=registry),
+                  Console(record=True), tuner=runner)
+    assert len(list(seen.iterdir())) == before + 4 * 2  # 4 fits + 4 predictions, no tuning
