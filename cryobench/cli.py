@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
@@ -260,9 +262,10 @@ def run(
                        for i in registry.components()}
             tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins)
         try:
-            records = run_benchmark(bench, store, runner, console, threads=threads,
-                                    rerun=rerun, trackers=[tracker] if tracker else [],
-                                    tuner=tuner)
+            with _ray_if(tuner is not None, ray_options):
+                records = run_benchmark(bench, store, runner, console, threads=threads,
+                                        rerun=rerun, trackers=[tracker] if tracker else [],
+                                        tuner=tuner)
         except KeyboardInterrupt:
             done = stored_records(bench, store, threads)
             if tracker is not None:
@@ -281,6 +284,18 @@ def run(
                            "`cryobench ui`)"), soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _ray_if(needed: bool, options: dict[str, Any]) -> Iterator[None]:
+    """One Ray session for tuning and the trials after it (not two starts of Ray)."""
+    if not needed:
+        yield
+        return
+    from cryobench.run.ray_executor import ray_session
+
+    with ray_session(options["address"], options["log_file"]):
+        yield
 
 
 def _print_leaderboard(bench: Any, records: list[Any]) -> None:

@@ -68,6 +68,8 @@ def tuning_curves_png(path: Path, outcomes: Sequence[dict[str, Any]], title: str
     """Each tried configuration's validation macro F1 per epoch, one panel per seed; the
     chosen one bold, those the scheduler stopped dashed."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(outcomes), figsize=(4.5 * len(outcomes), 3.4),
                              squeeze=False, sharey=True)
     for ax, (seed, outcome) in zip(axes[0], [(o["seed"], o["tuning"]) for o in outcomes]):
@@ -81,6 +83,7 @@ def tuning_curves_png(path: Path, outcomes: Sequence[dict[str, Any]], title: str
                     label="chosen" if chosen else None)
         ax.set_title(f"seed {seed}", fontsize=9)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(0, 1)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="lower right")

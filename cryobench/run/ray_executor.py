@@ -150,10 +150,15 @@ def _last_line(trial: Any) -> str:
 
 @contextmanager
 def ray_session(address: str | None, log_file: Path) -> Iterator[None]:
-    """Ray started (or joined), with its output sent to ``log_file``; stopped after."""
+    """Ray started (or joined), with its output sent to ``log_file``; stopped after.
+    Inside a session already open (tuning, then the trials) it is that session."""
     for name, value in RAY_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     import ray  # first: importing it installs its own terminal handlers, replaced below
+
+    if ray.is_initialized():
+        yield
+        return
 
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file, encoding="utf-8")

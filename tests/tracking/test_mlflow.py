@@ -192,3 +192,54 @@ def test_sync_logs_what_mlflow_lacks_and_the_ui_serves_it(tmp_path):
     time.sleep(1)
     with pytest.raises(OSError):  # stopped: nothing listens there any more
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+@pytest.mark.slow
+def test_a_tiny_tuned_benchmark_end_to_end_through_ray_and_mlflow(tmp_path):
+    bench = write(tmp_path, epochs=2)
+    bench.write_text(bench.read_text().replace("seeds = [0, 1]", "seeds = [0]") + (
+        "[resources]\ncpus_per_trial = 1\n"
+        "[tune]\nconfigurations = 2\nscheduler = \"fifo\"\nseed = 3\n"
+        "space = { \"train.lr\" = { loguniform = [1e-3, 1e-2] }, "
+        "\"loss.gamma\" = { choice = [1.0, 2.0] } }\n"))
+    result = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path),
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "cnn (tuned)" in result.stdout and "cnn + focal (tuned)" in result.stdout
+    records = [json.loads(line) for line in (tmp_path / "res" / "tracked.jsonl").read_text()
+               .splitlines()]
+    assert len(records) == 2 and all(r["status"] == "ok" for r in records)
+    for r in records:
+        chosen = r["tuning"]["chosen"]
+        assert r["config"]["tuned"] == chosen and 1e-3 <= chosen["train.lr"] <= 1e-2
+        assert len(r["tuning"]["configurations"]) == 2  # the same budget for every arm
+        assert ("loss.gamma" in chosen) == (r["arm"] == "cnn + focal")
+    outcomes = (tmp_path / "res" / "tracked.tuning.jsonl").read_text().splitlines()
+    assert len(outcomes) == 2  # per arm and seed
+
+    c = client(tmp_path)
+    summaries = {r.data.tags["arm"]: r for r in runs(tmp_path, "summary")}
+    tuning = runs(tmp_path, "tuning")
+    assert len(tuning) == 2 * 2  # arms x configurations
+    for run in tuning:
+        summary = summaries[run.data.tags["arm"]]
+        assert run.data.tags["mlflow.parentRunId"] == summary.info.run_id
+        assert "train.lr" in run.data.params
+        assert [m.step for m in c.get_metric_history(run.info.run_id, "val_macro_f1")] == [1, 2]
+    focal = summaries["cnn + focal"]
+    assert focal.data.tags["tuned"] == "true"
+    assert {"seed0.train.lr", "seed0.loss.gamma"} <= set(focal.data.params)
+    assert "tuning_curves.png" in {a.path for a in c.list_artifacts(focal.info.run_id)}
+    board = json.loads(cli("leaderboard", str(bench), "--results", str(tmp_path / "res"),
+                           "--format", "json", env=env(tmp_path)).stdout)
+    assert [row["tuned"] for row in board] == [True, True]
+
+    # the run again: nothing is tuned or trained twice
+    again = cli("run", str(bench), "--results", str(tmp_path / "res"), "--no-tracking",
+                env=env(tmp_path), cwd=tmp_path)
+    assert again.returncode == 0 and "2 of 2 trials already finished" in again.stdout
+    # and validate measures the cost from these results
+    shown = cli("validate", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path))
+    assert "2 configurations x 2 epochs (fifo) over train.lr" in shown.stdout
+    assert "estimated: at most" in shown.stdout

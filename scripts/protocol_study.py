@@ -1,0 +1,160 @@
+"""Does the stopping rule decide the ranking? One training trajectory per arm and seed,
+read off under four protocols.
+
+Early stopping only truncates a trajectory (the schedule, the batches and the weights up
+to the stop are the same), so every arm is trained once for the whole budget with its
+validation macro F1 and loss recorded per epoch and, for this study only, its test macro
+F1 and G-mean per epoch. Each protocol then picks its epoch from the validation figures
+alone, and the test figures of that epoch are its result:
+
+  stop on F1    early stopping on validation macro F1 (patience 8), best epoch kept
+  stop on loss  early stopping on validation loss (patience 8), lowest-loss epoch kept
+  fixed, best   the whole budget, best validation macro F1 epoch kept
+  fixed, last   the whole budget, the last epoch kept
+
+  python scripts/protocol_study.py [--seeds 0 1 2] [--out protocol-study.json]
+  python scripts/protocol_study.py --read protocol-study.json   (the tables again)
+
+The test figures never steer anything here: they are read after each epoch, as the
+study's measurement, not used by training or by any protocol's choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOLS = {  # name: (monitor, patience, restore)
+    "stop on F1": ("val_macro_f1", 8, "best"),
+    "stop on loss": ("val_loss", 8, "best"),
+    "fixed, best": ("val_macro_f1", 0, "best"),
+    "fixed, last": ("val_macro_f1", 0, "last"),
+}
+
+
+def chosen_epoch(history: list[dict[str, float]], monitor: str, patience: int,
+                 restore: str) -> int:
+    """The epoch (1-based) the engine keeps under this protocol, from validation only."""
+    sign = -1.0 if monitor.endswith("loss") else 1.0
+    best, best_epoch = -np.inf, 0
+    for record in history:
+        epoch = int(record["epoch"])
+        score = sign * record[monitor]
+        if score > best:
+            best, best_epoch = score, epoch
+        elif patience and epoch - best_epoch >= patience:
+            return best_epoch if restore == "best" else epoch
+    return best_epoch if restore == "best" else int(history[-1]["epoch"])
+
+
+def train_all(seeds: list[int], out: Path, profile: str) -> dict[str, Any]:
+    """Every arm and seed for the whole budget, with test figures per epoch."""
+    from cryobench.config import load_benchmark
+    from cryobench.data.cache import cache_root
+    from cryobench.metrics import score
+    from cryobench.registry import Registry
+    from cryobench.run.execute import TrialEnvironment, load_data, run_trial, split_data
+    from cryobench.run.plan import expand_trials
+    from cryobench.train import engine
+
+    registry = Registry()
+    bench = load_benchmark(ROOT / "benchmarks" / "protocol.toml", registry, profile=profile)
+    assert all(a.train.patience == 0 for a in bench.arms), "the whole budget: patience 0"
+    env = TrialEnvironment(registry, ROOT / "benchmarks", cache_root())
+    validate = engine._validate
+    results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    # seed by seed, so that a study cut short has every arm on the seeds it finished
+    trials = sorted((t for t in expand_trials(bench) if t.seed in seeds),
+                    key=lambda t: seeds.index(t.seed))
+    for i, trial in enumerate(trials):
+        name = f"{trial.arm} / seed {trial.seed}"
+        if name in results:
+            continue
+        data = load_data(trial.dataset, env)
+        split = split_data(trial, data)
+        val, test = data.take(split.val), data.take(split.test)
+
+        def with_test(module, part, device, batch_size, val=val, test=test, data=data):
+            figures = validate(module, part, device, batch_size)
+            # the trial's own validation part (stage-1 paths see other labels): add the
+            # test figures of this epoch, for the study only
+            if len(part) == len(val) and np.array_equal(part.labels, val.labels):
+                logits = engine.predict_logits(module, test.volumes, device, batch_size)
+                if logits.shape[1] == data.num_classes:
+                    scores = score(test.labels, logits.argmax(1), data.class_names).summary()
+                    figures["test_macro_f1"] = scores["macro_f1"]
+                    figures["test_macro_gmean"] = scores["macro_gmean"]
+            return figures
+
+        engine._validate = with_test
+        tick = time.perf_counter()
+        try:
+            record = run_trial(trial, env)
+        finally:
+            engine._validate = validate
+        history = [h for h in record.fit["history"] if "test_macro_f1" in h]
+        results[name] = {"arm": trial.arm, "seed": trial.seed, "history": history,
+                         "final": record.metrics, "seconds": time.perf_counter() - tick}
+        out.write_text(json.dumps(results, indent=1))
+        print(f"{i + 1}/{len(trials)} {name}: {len(history)} epochs, "
+              f"{time.perf_counter() - tick:.0f} s", flush=True)
+    return results
+
+
+def tables(results: dict[str, Any]) -> str:
+    """Per protocol and arm: mean test macro F1 with its 95% t-interval, the epoch kept,
+    and the rank; then which arm pairs change order between protocols."""
+    from cryobench.stats import summarise_values
+
+    arms = list(dict.fromkeys(r["arm"] for r in results.values()))
+    lines = []
+    means: dict[str, dict[str, float]] = {}
+    for protocol, (monitor, patience, restore) in PROTOCOLS.items():
+        lines += [f"\n{protocol} (monitor {monitor}, patience {patience}, keep {restore})",
+                  f"{'arm':24} {'n':>2} {'macro F1 %':>11} {'95% interval':>14} "
+                  f"{'G-mean %':>9} {'epoch':>6}"]
+        means[protocol] = {}
+        for arm in arms:
+            runs = [r for r in results.values() if r["arm"] == arm]
+            f1, gmean, epochs = [], [], []
+            for r in runs:
+                epoch = chosen_epoch(r["history"], monitor, patience, restore)
+                kept = r["history"][epoch - 1]
+                f1.append(kept["test_macro_f1"])
+                gmean.append(kept["test_macro_gmean"])
+                epochs.append(epoch)
+            s = summarise_values(f1)
+            means[protocol][arm] = s.mean
+            interval = (f"{100 * s.low:5.1f}-{100 * s.high:5.1f}" if s.low is not None
+                        else "–")
+            lines.append(f"{arm:24} {len(runs):>2} {100 * s.mean:>11.1f} {interval:>14} "
+                         f"{100 * np.mean(gmean):>9.1f} {np.mean(epochs):>6.1f}")
+    lines.append("\nrank by mean test macro F1 (1 = best):")
+    lines.append(f"{'arm':24} " + " ".join(f"{p:>13}" for p in PROTOCOLS))
+    for arm in arms:
+        ranks = [1 + sum(means[p][other] > means[p][arm] for other in arms) for p in PROTOCOLS]
+        lines.append(f"{arm:24} " + " ".join(f"{r:>13}" for r in ranks))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path("protocol-study.json"))
+    parser.add_argument("--read", type=Path, help="only print the tables of a finished study")
+    parser.add_argument("--profile", default="fixed", help="'quick' for a smoke run")
+    args = parser.parse_args()
+    results = json.loads(args.read.read_text()) if args.read else train_all(
+        args.seeds, args.out, args.profile)
+    print(tables(results))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
