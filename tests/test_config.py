@@ -114,6 +114,11 @@ def test_reference_figures(minimal_doc, registry):
     bench = parse(doc, registry)
     assert bench.reference == {"plain": {"macro_f1": 68.1}}
     assert bench.reference_citation == "Luo et al. 2019"
+    # a profile that leaves the arm out keeps the figure out, without an error
+    doc["profile"] = {"warm-only": {"arms": ["warm"]}}
+    assert parse(doc, registry, profile="warm-only").reference == {}
+    doc["reference"]["arms"]["nope"] = {"macro_f1": 1.0}
+    assert "reference.arms.nope: unknown arm 'nope'" in error(doc, registry)
 
 
 def test_bad_toml_and_missing_file(tmp_path, registry):
