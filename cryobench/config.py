@@ -23,7 +23,7 @@ from cryobench.search_space import (
 )
 from cryobench.specs import (
     Arm, Benchmark, ComponentSpec, DatasetSpec, Resources, SearchDimension, SplitConfig,
-    TrainConfig, TuneSpec,
+    TrainConfig, TuneSpec, with_values,
 )
 
 if sys.version_info >= (3, 11):
@@ -61,7 +61,8 @@ TRAIN_PARAMS = (
     Param("monitor", str, "val_macro_f1", "what early stopping and `restore = \"best\"` "
           "watch on the validation part", choices=("val_macro_f1", "val_loss")),
     Param("restore", str, "best", "weights kept at the end: the best epoch on validation, "
-          "or the last", choices=("best", "last")),
+          "or the last one trained (where early stopping stopped, if it did)",
+          choices=("best", "last")),
     Param("device", str, "auto", "where to train", choices=("auto", "cpu", "cuda")),
     Param("eval_batch_size", int, 128, "batch size for prediction", low=1),
 )
@@ -214,6 +215,8 @@ class _Validator:
         self.overrides: dict[str, dict[str, Any]] = {}
         #: every arm the file names, before a profile picks some
         self.file_arms: set[Any] = set()
+        self.tune_epochs = 0  # the epochs every arm's configurations train
+        self.dimension_keys: dict[str, str] = {}  # where the current arm's dimensions come from
         #: the [tune] table: its budget and its space (None: no tuning)
         self.search: tuple[dict[str, Any], dict[str, SearchDimension]] | None = None
 
@@ -400,7 +403,23 @@ class _Validator:
             if counts is not None:
                 self.check_split(where, counts, split)
             self.check_setup(key, result, ArmSetup(capabilities, split, train, counts))
+            self.check_tuned_setups(key, result, split, counts)
         return result
+
+    def check_tuned_setups(self, key: str, arm: Arm, split: SplitConfig,
+                           counts: dict[str, int] | None) -> None:
+        """Each dimension's ends, one at a time, through the components' own checks: a
+        range that reaches a value the component refuses is found now. (Combinations
+        are checked by each configuration before it trains.)"""
+        for dim in arm.tune.space if arm.tune else ():
+            for value in dim.values:  # the bounds, or every choice
+                variant = with_values(arm, {dim.target: value})
+                try:
+                    self.check_setup(key, variant, ArmSetup(arm.capabilities, split,
+                                                            variant.train, counts))
+                except ConfigError as exc:
+                    self.fail(self.dimension_keys[dim.target],
+                              f"{dim.target} = {value!r} is refused: {exc.message}")
 
     def tune_table(self, table: Any, train: TrainConfig
                    ) -> tuple[dict[str, Any], dict[str, SearchDimension]] | None:
@@ -410,11 +429,16 @@ class _Validator:
         table = self.table("tune", table)
         budget = self.params("tune", {k: x for k, x in table.items() if k != "space"},
                              TUNE_PARAMS)
-        epochs = budget["max_epochs"] or train.max_epochs
-        if budget["scheduler"] == "asha" and budget["grace_period"] > epochs:
-            self.fail("tune.grace_period", f"{budget['grace_period']} epochs of grace is more "
-                                           f"than the {epochs} epochs a configuration trains")
+        self.tune_epochs = budget["max_epochs"] or train.max_epochs
+        self.check_grace("tune.grace_period", budget, self.tune_epochs)
         return budget, parse_space("tune.space", table.get("space", {}), self.fail)
+
+    def check_grace(self, key: str, budget: dict[str, Any], epochs: int) -> None:
+        """ASHA's rungs lie before the last epoch: the grace period must leave room."""
+        if budget["scheduler"] == "asha" and budget["grace_period"] >= epochs:
+            self.fail(key, f"{budget['grace_period']} epochs of grace leave ASHA nothing to "
+                           f"judge before the last of the {epochs} epochs a configuration "
+                           "trains; lower it, or use scheduler = \"fifo\"")
 
     def arm_tune(self, key: str, value: Any, arm: Arm) -> TuneSpec | None:
         """The arm's search: the benchmark's space where the arm declares it, with the
@@ -439,11 +463,20 @@ class _Validator:
                                                 required=False)}
         space.update({d.target: d for d in arm_space(f"{key}.space", own, declared,
                                                      self.fail, required=True)})
-        return tune_spec(tuple(space.values()), budget, arm.train)
+        self.dimension_keys = {t: f"{key}.space.{t}" if t in own else f"tune.space.{t}"
+                               for t in space}
+        spec = tune_spec(tuple(space.values()), budget, arm.train)
+        if spec is not None and budget["max_epochs"] is None \
+                and spec.max_epochs != self.tune_epochs:
+            self.fail(f"{key}", f"this arm trains {spec.max_epochs} epochs and the file "
+                                f"{self.tune_epochs}: set [tune] max_epochs, so that every "
+                                "arm's configurations get the same budget")
+        return spec
 
     def check_space_used(self, arms: tuple[Arm, ...]) -> None:
-        """A benchmark-wide dimension that no arm declares is a mistake."""
-        if self.search is None:
+        """A benchmark-wide dimension that no arm declares is a mistake (checked on the
+        whole file: a profile that picks arms may leave a dimension's arms out)."""
+        if self.search is None or len(arms) < len(self.file_arms):
             return
         tuned = {d.target for arm in arms if arm.tune for d in arm.tune.space}
         for target in self.search[1]:

@@ -154,10 +154,13 @@ def check_dimension(key: str, dim: SearchDimension, param: Param, fail: Fail) ->
 
 def tune_spec(space: tuple[SearchDimension, ...], budget: dict[str, Any],
               train: TrainConfig) -> TuneSpec | None:
-    """The arm's search, or ``None`` when nothing of its space applies to it."""
+    """The arm's search, or ``None`` when nothing of its space applies to it. Dimensions
+    are sorted by name: Tune samples them in order, so the same space written in another
+    order samples the same configurations (and has the same trial key)."""
     if not space:
         return None
-    return TuneSpec(space=space, configurations=budget["configurations"],
+    return TuneSpec(space=tuple(sorted(space, key=lambda d: d.target)),
+                    configurations=budget["configurations"],
                     max_epochs=budget["max_epochs"] or train.max_epochs,
                     scheduler=budget["scheduler"], grace_period=budget["grace_period"],
                     reduction_factor=budget["reduction_factor"], seed=budget["seed"])

@@ -6,9 +6,9 @@ knows how they are parsed from TOML and validated against the registry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from cryobench.registry import Registry
@@ -93,6 +93,16 @@ class TrainConfig:
     monitor: str = "val_macro_f1"  # or "val_loss" (cross-entropy on the validation part)
     restore: str = "best"  # or "last"
 
+    def identity(self) -> dict[str, Any]:
+        """What a trial key (or a cache key) holds of the settings. The stopping rules
+        came later: at their defaults (the engine's behaviour before them) they are left
+        out, so results made before them keep their keys."""
+        out = asdict(self)
+        for name, default in (("monitor", "val_macro_f1"), ("restore", "best")):
+            if out[name] == default:
+                del out[name]
+        return out
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -176,3 +186,29 @@ class Benchmark:
         default_factory=dict, hash=False)
     path: Path | None = None
     profile: str | None = None
+
+
+Configurable = TypeVar("Configurable")  # an Arm or a TrialSpec: train and the components
+
+
+def with_values(obj: Configurable, values: dict[str, Any]) -> Configurable:
+    """``obj`` with some parameters set (``"train.lr"``, ``"loss.gamma"``): a tuned
+    configuration. An augmentation's parameter goes to the augmentation that has it
+    (validation made sure only one does)."""
+    by_field: dict[str, dict[str, Any]] = {}
+    for target, value in values.items():
+        field_, _, param = target.partition(".")
+        by_field.setdefault(field_, {})[param] = value
+    changes: dict[str, Any] = {}
+    if "train" in by_field:
+        changes["train"] = replace(obj.train, **by_field["train"])  # type: ignore[attr-defined]
+    for field_ in ("model", "sampler", "loss", "ensemble"):
+        if field_ in by_field:
+            spec = getattr(obj, field_)
+            changes[field_] = replace(spec, params={**spec.params, **by_field[field_]})
+    if "augment" in by_field:
+        changes["augment"] = tuple(
+            replace(a, params={**a.params, **{k: v for k, v in by_field["augment"].items()
+                                              if k in a.params}})
+            for a in obj.augment)  # type: ignore[attr-defined]
+    return replace(obj, **changes)  # type: ignore[type-var]

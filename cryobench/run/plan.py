@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cryobench.specs import (
     Arm, Benchmark, Capabilities, ComponentSpec, DatasetSpec, Resources, SplitConfig,
-    TrainConfig, TuneSpec,
+    TrainConfig, TuneSpec, with_values,
 )
 
 #: Bump when the meaning of a trial's configuration changes, so stale results are not reused.
@@ -61,7 +61,7 @@ class TrialSpec:
             "ensemble": self.ensemble.identity(),
         }
         if self.uses.uses_train:
-            config["train"] = asdict(self.train)
+            config["train"] = self.train.identity()
         if self.uses.uses_loss:
             config["loss"] = self.loss.identity()
         if self.uses.uses_augmentations:
@@ -85,26 +85,8 @@ class TrialSpec:
         return config
 
     def with_values(self, values: dict[str, Any]) -> TrialSpec:
-        """This trial with some parameters set (``"train.lr"``, ``"loss.gamma"``): a
-        configuration to try while tuning. An augmentation's parameter goes to the
-        augmentation that has it (validation made sure only one does)."""
-        by_field: dict[str, dict[str, Any]] = {}
-        for target, value in values.items():
-            field_, _, param = target.partition(".")
-            by_field.setdefault(field_, {})[param] = value
-        changes: dict[str, Any] = {}
-        if "train" in by_field:
-            changes["train"] = replace(self.train, **by_field["train"])
-        for field_ in ("model", "sampler", "loss", "ensemble"):
-            if field_ in by_field:
-                spec = getattr(self, field_)
-                changes[field_] = replace(spec, params={**spec.params, **by_field[field_]})
-        if "augment" in by_field:
-            changes["augment"] = tuple(
-                replace(a, params={**a.params, **{k: v for k, v in by_field["augment"].items()
-                                                  if k in a.params}})
-                for a in self.augment)
-        return replace(self, **changes)
+        """This trial with some parameters set: a configuration to try while tuning."""
+        return with_values(self, values)
 
     def applied(self) -> TrialSpec:
         """The components and settings to train with: tuning's choice applied."""

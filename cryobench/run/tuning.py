@@ -15,11 +15,16 @@ interrupted run does not tune again what it has tuned.
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from cryobench.errors import CryobenchError
 from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
 from cryobench.run.plan import TrialSpec
 from cryobench.run.results import ResultStore
@@ -106,6 +111,12 @@ class Tuning:
         self.settings, self.resources, self.store = settings, resources, store
         self.log_file, self.storage = log_file, storage
         self.address, self.registry = address, registry
+        if (address or os.environ.get("RAY_ADDRESS") or "").startswith("ray://"):
+            # Tune runs the search on the cluster then, and its callbacks (which collect
+            # what each configuration scored) never report back to this process
+            raise CryobenchError("--address: tuning cannot run through a Ray Client "
+                                 "(ray://) address; run cryobench on the cluster's head "
+                                 "node, or give the cluster's HOST:6379 address")
 
     def resolve(self, trials: list[TrialSpec], phase: Callable[[str, int, int], None],
                 rerun: bool = False) -> tuple[list[TrialSpec], list[tuple[TrialSpec, str]]]:
@@ -121,8 +132,12 @@ class Tuning:
             env.progress = phase
             prepare_data(todo, env)
             with ray_session(self.address, self.log_file):
+                import ray
+
+                # the data sets go to Ray's object store once for every search
+                datasets = ray.put(env.datasets)
                 for trial in todo:
-                    outcome = self.tune(trial, env.datasets, phase)
+                    outcome = self.tune(trial, datasets, phase)
                     self.store.append(outcome)
                     known[trial.key] = outcome
         ready, failed = [], []
@@ -149,24 +164,26 @@ class Tuning:
         assert spec is not None
         label = f"tuning {trial.arm} / seed {trial.seed}"
         if spec.scheduler == "asha":
+            # rungs strictly before the last epoch: a configuration that has trained its
+            # whole budget is judged by its selection score, never stopped by a rung
             scheduler: Any = ASHAScheduler(
-                time_attr=STEP_KEY, metric=SCORE_KEY, mode="max", max_t=spec.max_epochs,
+                time_attr=STEP_KEY, metric=SCORE_KEY, mode="max", max_t=spec.max_epochs - 1,
                 grace_period=spec.grace_period, reduction_factor=spec.reduction_factor,
                 stop_last_trials=False)
         else:
             scheduler = FIFOScheduler()
-        collector = collect_callback(spec.configurations, lambda done: phase(
-            label, done, spec.configurations))
+        collector = collect_callback(lambda done: phase(label, done, search_space(spec)[1]))
         trainable = tune.with_resources(
             tune.with_parameters(tuning_trial, trial=trial, settings=self.settings,
                                  datasets=datasets),
             {"cpu": self.resources.cpus_per_trial, "gpu": self.resources.gpus_per_trial})
-        phase(label, 0, spec.configurations)
+        space, samples = search_space(spec)
+        phase(label, 0, samples)
         tuner = tune.Tuner(
             trainable,
-            param_space={d.target: tune_sampler(d) for d in spec.space},
+            param_space=space,
             tune_config=tune.TuneConfig(
-                num_samples=spec.configurations, scheduler=scheduler,
+                num_samples=samples, scheduler=scheduler,
                 # the limit goes to the generator itself: Tune ignores
                 # max_concurrent_trials beside a search algorithm that is not a Searcher
                 search_alg=BasicVariantGenerator(
@@ -175,9 +192,22 @@ class Tuning:
             run_config=tune.RunConfig(
                 name=f"tuning-{trial.key}", storage_path=str(self.storage.resolve()),
                 verbose=0, callbacks=[collector],
-                failure_config=tune.FailureConfig(max_failures=1)))
+                # a configuration that fails (even its worker dying) loses; no retry
+                failure_config=tune.FailureConfig(max_failures=0)))
         tuner.fit()
         return choose(trial.key, trial.arm, trial.seed, collector.configurations())
+
+
+def search_space(spec: Any) -> tuple[dict[str, Any], int]:
+    """Tune's parameter space and how many samples to draw from it. A space of choices
+    only, no larger than the budget, is tried whole, each configuration once (random
+    draws would repeat some and miss others)."""
+    from ray import tune
+
+    size = math.prod(len(d.values) for d in spec.space if d.kind == "choice")
+    if all(d.kind == "choice" for d in spec.space) and size <= spec.configurations:
+        return {d.target: tune.grid_search(list(d.values)) for d in spec.space}, size
+    return {d.target: tune_sampler(d) for d in spec.space}, spec.configurations
 
 
 def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSettings,
@@ -186,36 +216,62 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
     validation macro F1 reported (for the scheduler), then the fitted predictor's."""
     from ray import tune
 
-    from cryobench.errors import CryobenchError
-
     env = settings.environment()
     env.datasets.update(datasets)
     steps = 0
 
     def on_epoch(record: dict[str, Any]) -> None:
+        # the scheduler counts the epochs of the first network only (an ensemble's later
+        # members would be compared with another configuration's first), and not those
+        # before a loss's final phase (LDAM's re-weighting), when nothing may stop yet
         nonlocal steps
-        if SCORE_KEY in record:
-            steps += 1
-            tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]})
+        if SCORE_KEY not in record:
+            return
+        judged = record.get("member", 1) == 1 and not record.get("deferred")
+        steps += judged
+        tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]} if judged
+                    else {SCORE_KEY: record[SCORE_KEY]})
 
     env.on_epoch = on_epoch
     assert trial.tune is not None
     candidate = trial.with_values(config)
     candidate = replace(candidate, train=replace(candidate.train,
                                                  max_epochs=trial.tune.max_epochs))
-    # Tune wants the scheduler's figures in every report: the last one repeats the last
-    # epoch's step (ASHA has judged it already, so it is not judged twice)
+    # Tune wants the scheduler's metric in every report; the last carries no step, so
+    # ASHA does not judge it
     try:
+        check_candidate(candidate, env)
         score = validation_score(candidate, env)
-    except CryobenchError as exc:  # a configuration that fails (diverges) loses; others go on
+    except Exception as exc:  # a configuration that fails (diverges, is refused) loses
         if settings.debug:
             raise
-        tune.report({STEP_KEY: steps, SCORE_KEY: 0.0, ERROR_KEY: str(exc)})
+        message = str(exc) if isinstance(exc, CryobenchError) else \
+            f"{type(exc).__name__}: {exc}"
+        tune.report({SCORE_KEY: 0.0, ERROR_KEY: message})
         return
-    tune.report({STEP_KEY: steps, SCORE_KEY: score, SELECTION_KEY: score})
+    tune.report({SCORE_KEY: score, SELECTION_KEY: score})
 
 
-def collect_callback(total: int, progress: Callable[[int], None]) -> Any:
+def check_candidate(trial: TrialSpec, env: Any) -> None:
+    """Each component's own refusal of the configuration (``check_setup``), before any
+    training: validation tried each dimension's ends alone, not every combination."""
+    from cryobench.components import ArmSetup
+    from cryobench.errors import ParamError
+    from cryobench.run.execute import load_data
+
+    data = load_data(trial.dataset, env)
+    counts = dict(zip(data.class_names, np.bincount(data.labels,
+                                                    minlength=data.num_classes).tolist()))
+    setup = ArmSetup(trial.uses, trial.split, trial.train, counts)
+    for spec in (trial.model, trial.sampler, trial.loss, *trial.augment, trial.ensemble):
+        try:
+            spec.build(env.registry).check_setup(setup)
+        except ParamError as exc:
+            raise CryobenchError(f"{spec.kind} {spec.name!r}: {exc.param}: {exc.problem}") \
+                from None
+
+
+def collect_callback(progress: Callable[[int], None]) -> Any:
     """A Tune callback that collects, in the driver, every configuration's curve and
     score as they arrive, in the order they were sampled."""
     from ray import tune

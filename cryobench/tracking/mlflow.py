@@ -164,7 +164,7 @@ class MlflowTracker:
         metrics = [Metric(k, float(v), now, 0) for k, v in self.trial_metrics(record).items()]
         for h in record.history:
             metrics += [Metric(name, float(h[name]), now, int(h["epoch"]))
-                        for name in ("train_loss", "val_macro_f1") if name in h]
+                        for name in ("train_loss", "val_macro_f1", "val_loss") if name in h]
         for start in range(0, len(metrics), 1000):  # MLflow's batch limit
             self.client.log_batch(run_id, metrics=metrics[start:start + 1000])
         self._trial_artifacts(run_id, record)

@@ -174,6 +174,8 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
         _check_trained(loss_sum, taken, epoch + 1, batches)
         scheduler.step()
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(count, 1)}
+        if epoch < final_phase:  # no stopping yet: neither early stopping nor a scheduler
+            record["deferred"] = 1.0
         if len(val):
             record.update(_validate(module, val, batches.device, cfg.eval_batch_size))
         history.append(record)
@@ -197,19 +199,21 @@ class _Best:
     and its weights; without a validation part, the last epoch."""
 
     def __init__(self, module: nn.Module) -> None:
-        self.score, self.epoch = -math.inf, 0
+        self.score, self.epoch, self.empty = -math.inf, 0, True
         self.state = copy.deepcopy(module.state_dict())
 
     def forget(self, epoch: int) -> None:
-        self.score, self.epoch = -math.inf, epoch
+        self.score, self.epoch, self.empty = -math.inf, epoch, True
 
     def offer(self, record: dict[str, float], monitor: str, module: nn.Module) -> None:
         if monitor not in record:  # no validation part: keep the last epoch
             score = float(record["epoch"])
         else:
             score = record[monitor] * (-1.0 if monitor.endswith("loss") else 1.0)
-        if score > self.score:
-            self.score, self.epoch = score, int(record["epoch"])
+        if not math.isfinite(score):  # a validation loss that overflowed: the worst, but
+            score = -math.inf         # an epoch is kept all the same
+        if score > self.score or self.empty:
+            self.score, self.epoch, self.empty = score, int(record["epoch"]), False
             self.state = copy.deepcopy(module.state_dict())
 
 

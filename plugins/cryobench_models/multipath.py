@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +142,7 @@ class MultiPathModel(TorchModel):
                                "dropout": self.dropout, "epochs": self.stage1_epochs,
                                "seed": context.seed, "device": context.device,
                                # stage 1 has its own epoch budget; the rest is shared
-                               "train": {**asdict(context.train), "max_epochs": None}},
+                               "train": {**context.train.identity(), "max_epochs": None}},
                               sort_keys=True)
         name = hashlib.blake2b(settings.encode(), digest_size=16).hexdigest()
         return Path(context.cache_dir) / "stage1" / f"{name}.pt"

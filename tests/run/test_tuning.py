@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from cryobench.config import parse_benchmark
@@ -24,7 +23,7 @@ DATASET = {"source": "synthetic", "box": 12, "voxel_size": 4.0, "snr": 5.0,
 
 def doc(tune=None, arms=None, **extra):
     d = {"benchmark": {"name": "tuned", "seeds": [0]}, "dataset": dict(DATASET),
-         "train": {"max_epochs": 2, "batch_size": 8}, "resources": {"cpus_per_trial": 1},
+         "train": {"max_epochs": 3, "batch_size": 8}, "resources": {"cpus_per_trial": 1},
          "arm": arms or [{"name": "plain", "model": "cnn"},
                          {"name": "focal", "model": "cnn", "loss": "focal"}]}
     if tune is not None:
@@ -42,9 +41,9 @@ def test_a_benchmark_wide_dimension_applies_to_the_arms_that_declare_it():
     bench = parse_benchmark(doc({"configurations": 3, "space": SPACE}), Registry())
     plain, focal = bench.arms
     assert [d.target for d in plain.tune.space] == ["train.lr"]  # ce has no gamma
-    assert [d.target for d in focal.tune.space] == ["train.lr", "loss.gamma"]
+    assert [d.target for d in focal.tune.space] == ["loss.gamma", "train.lr"]  # sorted
     assert plain.tune.configurations == focal.tune.configurations == 3  # the same budget
-    assert plain.tune.max_epochs == 2  # [train] max_epochs unless [tune] says
+    assert plain.tune.max_epochs == 3  # [train] max_epochs unless [tune] says
 
 
 @pytest.mark.parametrize("tune, key, message", [
@@ -66,7 +65,7 @@ def test_a_benchmark_wide_dimension_applies_to_the_arms_that_declare_it():
      "unknown sampler 'grid'"),
     ({"space": {"lr": {"uniform": [0.1, 0.2]}}}, "tune.space.lr", "name a field and one"),
     ({"configurations": 0}, "tune.configurations", "expected an integer in [1, 10000]"),
-    ({"grace_period": 5}, "tune.grace_period", "more than the 2 epochs"),
+    ({"grace_period": 3}, "tune.grace_period", "leave ASHA nothing to judge before the last"),
 ])
 def test_search_space_mistakes_name_the_key(tune, key, message):
     with pytest.raises(ConfigError) as info:
@@ -80,7 +79,7 @@ def test_an_arm_adds_to_the_space_but_not_to_the_budget():
             {"name": "plain", "model": "cnn", "tune": False}]
     bench = parse_benchmark(doc({"space": {"train.lr": {"uniform": [1e-3, 1e-2]}}}, arms),
                             Registry())
-    assert [d.target for d in bench.arms[0].tune.space] == ["train.lr", "loss.gamma"]
+    assert [d.target for d in bench.arms[0].tune.space] == ["loss.gamma", "train.lr"]
     assert bench.arms[1].tune is None
     arms[0]["tune"]["configurations"] = 50
     with pytest.raises(ConfigError, match="every arm gets the same budget"):
@@ -129,6 +128,75 @@ def test_search_space_errors_are_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert "tune.space.train.lr.loguniform" in result.stderr
+
+
+def test_a_range_that_reaches_a_value_a_component_refuses_is_found_before_any_work():
+    arms = [{"name": "gp", "model": "cnn", "ensemble": {"name": "gp", "mutation": 0.2}}]
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc({"space": {"ensemble.crossover": {"uniform": [0.5, 0.95]}}},
+                            arms), Registry())
+    assert info.value.key == "tune.space.ensemble.crossover"
+    assert "ensemble.crossover = 0.95 is refused" in info.value.message
+    assert "exceeds 1" in info.value.message
+
+
+def test_the_same_space_in_another_order_is_the_same_search():
+    a = parse_benchmark(doc({"space": SPACE}), Registry()).arms[1]
+    b = parse_benchmark(doc({"space": dict(reversed(list(SPACE.items())))}), Registry()).arms[1]
+    assert a.tune == b.tune and [d.target for d in a.tune.space] == ["loss.gamma", "train.lr"]
+
+
+def test_every_arm_trains_its_configurations_for_the_same_epochs():
+    arms = [{"name": "plain", "model": "cnn"},
+            {"name": "long", "model": "cnn", "train": {"max_epochs": 9}}]
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc({"space": {"train.lr": {"uniform": [1e-3, 1e-2]}}}, arms),
+                        Registry())
+    assert info.value.key == "arm[1].tune" and "set [tune] max_epochs" in info.value.message
+    bench = parse_benchmark(doc({"max_epochs": 4, "grace_period": 1,
+                                 "space": {"train.lr": {"uniform": [1e-3, 1e-2]}}}, arms),
+                            Registry())
+    assert {a.tune.max_epochs for a in bench.arms} == {4}
+
+
+def test_a_profile_that_picks_arms_may_leave_a_dimension_without_its_arm():
+    raw = doc({"space": SPACE}, profile={"plain": {"arms": ["plain"]}})
+    bench = parse_benchmark(raw, Registry(), profile="plain")
+    assert [d.target for d in bench.arms[0].tune.space] == ["train.lr"]
+
+
+def test_a_small_space_of_choices_is_tried_whole_once():
+    from cryobench.run.tuning import search_space
+
+    bench = parse_benchmark(doc({"configurations": 8, "space": {
+        "loss.gamma": {"choice": [1.0, 2.0]}}}), Registry())
+    space, samples = search_space(bench.arms[1].tune)
+    assert samples == 2 and space["loss.gamma"] == {"grid_search": [1.0, 2.0]}
+    bench = parse_benchmark(doc({"configurations": 8, "space": SPACE}), Registry())
+    space, samples = search_space(bench.arms[1].tune)
+    assert samples == 8 and "grid_search" not in space["loss.gamma"]
+
+
+def test_tuning_through_a_ray_client_address_is_refused(tmp_path):
+    from cryobench.errors import CryobenchError
+
+    bench = parse_benchmark(doc({"space": SPACE}), Registry())
+    with pytest.raises(CryobenchError, match="Ray Client"):
+        Tuning(WorkerSettings(tmp_path, tmp_path), bench.resources,
+               ResultStore(tmp_path / "t.jsonl", TuningOutcome), log_file=tmp_path / "l",
+               storage=tmp_path / "s", address="ray://10.0.0.5:10001")
+
+
+def test_the_stopping_rules_at_their_defaults_keep_earlier_trial_keys():
+    registry = Registry()
+    plain = expand_trials(parse_benchmark(doc(), registry))[0]
+    written = expand_trials(parse_benchmark(doc(train={"max_epochs": 3, "batch_size": 8,
+                                                       "monitor": "val_macro_f1",
+                                                       "restore": "best"}), registry))[0]
+    other = expand_trials(parse_benchmark(doc(train={"max_epochs": 3, "batch_size": 8,
+                                                     "monitor": "val_loss"}), registry))[0]
+    assert plain.key == written.key != other.key
+    assert "monitor" not in plain.config()["train"] and other.config()["train"]["monitor"]
 
 
 # --- planning ------------------------------------------------------------------------------

@@ -167,6 +167,18 @@ def test_early_stopping_on_validation_loss_keeps_the_epoch_of_lowest_loss(monkey
     assert [r["val_loss"] for r in result.history] == [1.0, 0.4, 0.6, 0.7]
 
 
+def test_a_validation_loss_that_is_not_a_number_still_keeps_an_epoch(monkeypatch):
+    from cryobench.train import engine
+
+    figures = iter([(0.2, float("nan")), (0.3, float("inf")), (0.5, 0.9)])
+    monkeypatch.setattr(engine, "_validate", lambda *args: dict(
+        zip(("val_macro_f1", "val_loss"), next(figures))))
+    train, val = tiny_split()
+    context = with_training(tiny_context(), monitor="val_loss", max_epochs=3)
+    result = engine.train_module(small_cnn, train, val, context)
+    assert (result.best_epoch, result.best_val_f1) == (3, 0.5)
+
+
 def test_restore_last_keeps_the_last_epochs_weights_and_a_fixed_budget_runs_every_epoch(
         monkeypatch):
     from cryobench.train import engine
