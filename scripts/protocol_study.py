@@ -144,16 +144,95 @@ def tables(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The same figures as Markdown (docs/protocol.md): per arm, each protocol's mean test
+    macro F1 over the seeds that have every arm, its 95% t-interval, the per-seed values
+    and the epoch kept; then the ranks."""
+    from cryobench.stats import summarise_values
+
+    arms = list(dict.fromkeys(r["arm"] for r in results.values()))
+    seeds = sorted({r["seed"] for r in results.values()})
+    seeds = [s for s in seeds if all(f"{a} / seed {s}" in results for a in arms)]
+    lines = [f"Test macro F1 (%) of the epoch each protocol keeps; seeds {seeds}; mean, "
+             "95% t-interval over seeds, [each seed], (mean epoch kept).", "",
+             "| arm | " + " | ".join(PROTOCOLS) + " |", "|---|" + "---:|" * len(PROTOCOLS)]
+    means: dict[str, dict[str, float]] = {p: {} for p in PROTOCOLS}
+    for arm in arms:
+        cells = []
+        for protocol, (monitor, patience, restore) in PROTOCOLS.items():
+            runs = [results[f"{arm} / seed {s}"] for s in seeds]
+            epochs = [chosen_epoch(r["history"], monitor, patience, restore) for r in runs]
+            f1 = [r["history"][e - 1]["test_macro_f1"] for r, e in zip(runs, epochs)]
+            s = summarise_values(f1)
+            means[protocol][arm] = s.mean
+            interval = (f" ({100 * max(s.low, 0):.0f}-{100 * min(s.high, 1):.0f})"
+                        if s.low is not None else "")
+            each = ", ".join(f"{100 * v:.1f}" for v in f1)
+            cells.append(f"{100 * s.mean:.1f}{interval} [{each}] (ep {np.mean(epochs):.0f})")
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    lines += ["", "Rank by mean test macro F1 (1 = best):", "",
+              "| arm | " + " | ".join(PROTOCOLS) + " |", "|---|" + "---:|" * len(PROTOCOLS)]
+    for arm in arms:
+        ranks = [1 + sum(means[p][o] > means[p][arm] for o in arms) for p in PROTOCOLS]
+        lines.append(f"| {arm} | " + " | ".join(map(str, ranks)) + " |")
+    return "\n".join(lines)
+
+
+def figure(results: dict[str, Any], path: Path) -> None:
+    """One panel per arm: validation (dashed) and test (solid) macro F1 per epoch, one
+    colour per seed; a dot where "stop on F1" stopped, a cross at the epoch it kept."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(dict.fromkeys(r["arm"] for r in results.values()))
+    rows = (len(arms) + 1) // 2
+    fig, grid = plt.subplots(rows, 2, figsize=(10, 3.4 * rows + 0.6), sharey=True,
+                             squeeze=False)
+    axes = list(grid.flat)
+    for ax in axes[len(arms):]:
+        ax.set_visible(False)
+    for ax, arm in zip(axes, arms):
+        for run in (r for r in results.values() if r["arm"] == arm):
+            colour = f"C{run['seed']}"
+            epochs = [h["epoch"] for h in run["history"]]
+            ax.plot(epochs, [h["val_macro_f1"] for h in run["history"]], "--", color=colour,
+                    alpha=0.6, linewidth=1)
+            ax.plot(epochs, [h["test_macro_f1"] for h in run["history"]], "-", color=colour,
+                    linewidth=1.5, label=f"seed {run['seed']}")
+            kept = chosen_epoch(run["history"], "val_macro_f1", 8, "best")
+            stop = chosen_epoch(run["history"], "val_macro_f1", 8, "last")
+            ax.plot([kept], [run["history"][kept - 1]["test_macro_f1"]], "x", color=colour,
+                    markersize=9, markeredgewidth=2)
+            ax.axvline(stop, color=colour, linewidth=0.8, alpha=0.5)
+        ax.set_title(arm, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+    for ax in grid[:, 0]:
+        ax.set_ylabel("macro F1\n(solid: test, dashed: validation)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("30 epochs per arm and seed (colour); vertical line: where patience-8 "
+                 "early stopping stops; x: the epoch it keeps", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("protocol-study.json"))
     parser.add_argument("--read", type=Path, help="only print the tables of a finished study")
     parser.add_argument("--profile", default="fixed", help="'quick' for a smoke run")
+    parser.add_argument("--markdown", action="store_true", help="tables as Markdown")
+    parser.add_argument("--figure", type=Path, help="also draw the curves to this PNG")
     args = parser.parse_args()
     results = json.loads(args.read.read_text()) if args.read else train_all(
         args.seeds, args.out, args.profile)
-    print(tables(results))
+    print(markdown(results) if args.markdown else tables(results))
+    if args.figure:
+        figure(results, args.figure)
 
 
 if __name__ == "__main__":
