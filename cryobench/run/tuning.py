@@ -172,12 +172,12 @@ class Tuning:
                 stop_last_trials=False)
         else:
             scheduler = FIFOScheduler()
-        collector = collect_callback(lambda done: phase(label, done, search_space(spec)[1]))
+        space, samples = search_space(spec)
+        collector = collect_callback(lambda done: phase(label, done, samples))
         trainable = tune.with_resources(
             tune.with_parameters(tuning_trial, trial=trial, settings=self.settings,
                                  datasets=datasets),
             {"cpu": self.resources.cpus_per_trial, "gpu": self.resources.gpus_per_trial})
-        space, samples = search_space(spec)
         phase(label, 0, samples)
         tuner = tune.Tuner(
             trainable,
