@@ -359,6 +359,59 @@ def leaderboard(
 
 @app.command()
 @user_errors
+def report(
+    file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),
+    results: Path = typer.Option(Path("cryobench-results"), help="Folder for result files."),
+    baseline: Optional[str] = typer.Option(None, help="Arm every other is compared with "
+                                                      "(default: the plain multi-path CNN "
+                                                      "when present, else the first arm)."),
+    out: Optional[Path] = typer.Option(None, help="Folder for report.md, report.html and "
+                                                  "figures/ (default: beside the result "
+                                                  "file, <name>[.<profile>].report)."),
+    tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI",
+                                               help=TRACKING_HELP),
+    tracking: bool = typer.Option(True, "--tracking/--no-tracking",
+                                  help="Log the report to the benchmark's MLflow run."),
+) -> None:
+    """Write the report of the finished trials (statistics, figures); trains nothing."""
+    from cryobench.config import load_benchmark
+    from cryobench.errors import CryobenchError
+    from cryobench.report import check_output_folder, write_report
+    from cryobench.run.driver import stored_records
+
+    bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
+    store = _results_store(results, bench, profile)
+    folder = out or store.path.with_suffix(".report")
+    check_output_folder(folder)
+    records = stored_records(bench, store)
+    if not any(r.ok for r in records):
+        raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r} yet; run "
+                             f"`cryobench run {file}` first")
+    written = write_report(bench, records, folder, baseline)
+    console.print(Text(f"report: {written.markdown} and {written.html}"), soft_wrap=True)
+    if tracking:
+        logged = _log_report(bench, tracking_uri, folder)
+        console.print(Text(logged), soft_wrap=True)
+
+
+def _log_report(bench: Any, tracking_uri: Optional[str], folder: Path) -> str:
+    """Log the report where the benchmark's runs are, if they are anywhere."""
+    from cryobench.tracking.mlflow import default_tracking_uri
+
+    uri = tracking_uri or default_tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return f"not logged to MLflow: no store at {uri} (the run was not tracked)"
+    tracker = _tracker(bench, uri)
+    run_id = tracker.log_report(folder)
+    if run_id is None:
+        return (f"not logged to MLflow: {uri} has no run of {bench.name!r}"
+                f"{' profile ' + repr(bench.profile) if bench.profile else ''}")
+    return f"logged to MLflow run {run_id} (artifacts: report/)"
+
+
+@app.command()
+@user_errors
 def sync(
     file: Path = typer.Argument(..., help="Benchmark file (TOML)."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to apply."),

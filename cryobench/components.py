@@ -108,6 +108,12 @@ class DataSource(Component):
         tell without loading."""
         return None
 
+    def imbalanced(self, ratio: float) -> dict[str, Any] | None:
+        """Parameters that give this data set as many particles in all, its largest class
+        ``ratio`` times its rarest (a benchmark's ``[sweep] imbalance``); ``None``: this
+        source cannot change its class counts."""
+        return None
+
 
 # --- models -----------------------------------------------------------------------------
 

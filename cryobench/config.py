@@ -23,7 +23,7 @@ from cryobench.search_space import (
 )
 from cryobench.specs import (
     Arm, Benchmark, ComponentSpec, DatasetSpec, Resources, SearchDimension, SplitConfig,
-    TrainConfig, TuneSpec, with_values,
+    SweepPoint, TrainConfig, TuneSpec, with_values,
 )
 
 if sys.version_info >= (3, 11):
@@ -72,10 +72,12 @@ RESOURCE_PARAMS = (
     Param("max_concurrent", int, 0, "trials at once (0: as many as resources allow)", low=0),
 )
 
-TOP_LEVEL = ("benchmark", "dataset", "split", "train", "resources", "tune", "arm", "reference",
-             "profile")
-PROFILE_KEYS = ("benchmark", "dataset", "split", "train", "resources", "tune", "arms",
+TOP_LEVEL = ("benchmark", "dataset", "split", "train", "resources", "tune", "sweep", "arm",
+             "reference", "profile")
+PROFILE_KEYS = ("benchmark", "dataset", "split", "train", "resources", "tune", "sweep", "arms",
                 "components")
+SWEEP_HELP = ("one swept quantity: `imbalance = [1, 10, 50]` (largest : rarest class, the "
+              "total kept) or a data-source parameter, `\"dataset.snr\" = [0.1, 0.01]`")
 ARM_KEYS = ("name", "model", "sampler", "loss", "augment", "ensemble", "dataset", "train",
             "tune")
 ARM_DEFAULTS = {"sampler": "none", "loss": "ce", "augment": "none", "ensemble": "none"}
@@ -196,6 +198,8 @@ def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
     arms = v.arms(doc.get("arm"), arm_indices, dataset, train_raw, split)
     v.check_space_used(arms)
     citation, reference = v.reference(doc.get("reference", {}), arms)
+    if doc.get("sweep") is not None:
+        arms = v.sweep(doc["sweep"], arms, split)
     reference_paths = v.reference_paths(doc.get("reference", {}).get("paths", {}))
     return Benchmark(
         name=bench["name"], description=bench["description"], seeds=tuple(bench["seeds"]),
@@ -397,14 +401,77 @@ class _Validator:
                      capabilities=capabilities, **specs)
         self.check_uses(key, result)
         result = replace(result, tune=self.arm_tune(f"{key}.tune", arm.get("tune"), result))
-        for subset in datasets:
-            where = f"{key}.dataset" if "dataset" in arm else "dataset"
+        self.check_datasets(key, f"{key}.dataset" if "dataset" in arm else "dataset", result,
+                            split)
+        return result
+
+    def check_datasets(self, key: str, where: str, arm: Arm, split: SplitConfig) -> None:
+        """Each class subset of the arm: its classes exist, the split can be made, and
+        every component (and tuned configuration) accepts the setup."""
+        for subset in arm.datasets:
             counts = self.subset_counts(where, subset)
             if counts is not None:
                 self.check_split(where, counts, split)
-            self.check_setup(key, result, ArmSetup(capabilities, split, train, counts))
-            self.check_tuned_setups(key, result, split, counts)
-        return result
+            self.check_setup(key, arm, ArmSetup(arm.capabilities, split, arm.train, counts))
+            self.check_tuned_setups(key, arm, split, counts)
+
+    def sweep(self, table: Any, arms: tuple[Arm, ...], split: SplitConfig) -> tuple[Arm, ...]:
+        """Every arm at every swept value (value by value, arms in file order), named
+        ``"<arm> @ <axis> <value>"``; each point's data set checked like an arm's."""
+        table = self.table("sweep", table)
+        if len(table) != 1:
+            self.fail("sweep", f"expected {SWEEP_HELP}; got {len(table)} keys")
+        ((name, values),) = table.items()
+        key = f"sweep.{name}"
+        numbers = isinstance(values, list) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in values)
+        if not numbers or len(values) < 2:
+            self.fail(key, f"expected a list of at least two numbers, got {values!r}")
+        if len(set(values)) != len(values):
+            self.fail(key, f"a value is listed twice: {values!r}")
+        if name == "imbalance":
+            if min(values) < 1:
+                self.fail(key, f"got {min(values)!r}: an imbalance is the largest class's "
+                               "count over the rarest's, at least 1 (1: balanced)")
+            axis = name
+        elif name.startswith("dataset.") and name != "dataset.":
+            axis = name.removeprefix("dataset.")
+            if axis in ("source", "classes"):
+                self.fail(key, f"{axis!r} is not a number to sweep; {SWEEP_HELP}")
+        else:
+            self.fail(key, f"cannot sweep {name!r}: {SWEEP_HELP}")
+        out = []
+        for value in values:
+            for arm in arms:
+                datasets = tuple(self.swept_dataset(key, d, name, value) for d in arm.datasets)
+                point = replace(arm, name=f"{arm.name} @ {axis} {value:g}", datasets=datasets,
+                                sweep=SweepPoint(axis, float(value), arm.name))
+                self.check_datasets(key, key, point, split)
+                out.append(point)
+        return tuple(out)
+
+    def swept_dataset(self, key: str, dataset: DatasetSpec, name: str, value: float
+                      ) -> DatasetSpec:
+        source = dataset.source
+        if name == "imbalance":
+            built = self.fail_as(key, lambda: source.build(self.registry))
+            change = built.imbalanced(float(value))
+            if change is None:
+                self.fail(key, f"data source {source.name!r} cannot change its class "
+                               "counts; sweep one of its parameters instead")
+        else:
+            param = name.removeprefix("dataset.")
+            declared = {p.name for p in self.registry.get("data_source", source.name).params}
+            if param not in declared:
+                self.fail(key, unknown_name_message(
+                    f"parameter of data source {source.name!r}", param, declared))
+            change = {param: value}
+        try:
+            params = resolve_params(self.registry.get("data_source", source.name).params,
+                                    {**source.params, **change})
+        except ParamError as exc:
+            self.fail(key, f"{value!r}: {exc.problem}")
+        return replace(dataset, source=replace(source, params=params))
 
     def check_tuned_setups(self, key: str, arm: Arm, split: SplitConfig,
                            counts: dict[str, int] | None) -> None:

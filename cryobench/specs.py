@@ -152,6 +152,16 @@ class TuneSpec:
 
 
 @dataclass(frozen=True)
+class SweepPoint:
+    """Where an arm sits on a benchmark's sweep: the arm as written (``base``), run on
+    the data set with the swept ``axis`` (``snr``, ``imbalance``) at ``value``."""
+
+    axis: str
+    value: float
+    base: str
+
+
+@dataclass(frozen=True)
 class Arm:
     """A named combination of components; one or more class subsets of the data set."""
 
@@ -165,6 +175,19 @@ class Arm:
     train: TrainConfig
     capabilities: Capabilities = Capabilities()  # of the model
     tune: TuneSpec | None = None  # tuned per seed on the validation part before training
+    sweep: SweepPoint | None = None  # one point of the benchmark's sweep
+
+    @property
+    def family(self) -> str:
+        """The arm as the file names it: the same for every point of a sweep."""
+        return self.sweep.base if self.sweep else self.name
+
+    @property
+    def is_plain(self) -> bool:
+        """No imbalance strategy: the baseline a strategy is compared with."""
+        return (self.sampler.name == "none" and self.loss.name == "ce"
+                and all(a.name == "none" for a in self.augment)
+                and self.ensemble.name == "none")
 
 
 @dataclass(frozen=True)

@@ -86,13 +86,13 @@ def metric_columns(bench: Benchmark) -> tuple[str, ...]:
     return tuple(dict.fromkeys(("macro_f1", "macro_gmean", bench.primary_metric)))
 
 
-def _cell(s: Summary | None) -> str:
+def format_summary(s: Summary | None) -> str:
     if s is None:
         return "–"
     return f"{100 * s.mean:.1f}" + (f" ± {100 * s.std:.1f}" if s.std is not None else "")
 
 
-def _interval(s: Summary | None) -> str:
+def format_interval(s: Summary | None) -> str:
     """The 95% interval in percent, within the metric's own range [0, 100]."""
     if s is None or s.low is None or s.high is None:
         return "–"
@@ -133,7 +133,7 @@ def leaderboard_table(bench: Benchmark, records: list[TrialRecord]) -> Table:
         cells.append(str(row.n))
         for m in metrics:
             figure = row.figures.get(m)
-            cells += [_cell(figure), _interval(figure),
+            cells += [format_summary(figure), format_interval(figure),
                       f"{row.paper[m]:.1f}" if m in row.paper else ""]
         top = bool(row.figures) and not row.over_subsets and \
             row.figures[bench.primary_metric].mean == best
@@ -184,7 +184,7 @@ def leaderboard_markdown(bench: Benchmark, records: list[TrialRecord]) -> str:
         cells = [name, _md(row.classes), str(row.n)]
         for m in metrics:
             figure = row.figures.get(m)
-            cells += [_cell(figure), _interval(figure),
+            cells += [format_summary(figure), format_interval(figure),
                       f"{row.paper[m]:.1f}" if m in row.paper else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

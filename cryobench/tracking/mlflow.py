@@ -302,6 +302,25 @@ class MlflowTracker:
                                        "attributes.status = 'FINISHED'", max_results=50000)
         return {r.data.tags["trial_key"] for r in runs}
 
+    def log_report(self, folder: Path) -> str | None:
+        """The report's files under ``report/`` of the newest invocation run of this
+        benchmark and profile; None (nothing logged) when there is none."""
+        with _quiet():
+            experiment = self.client.get_experiment_by_name(self.bench.name)
+            if experiment is None:
+                return None
+            runs = self.client.search_runs(
+                [experiment.experiment_id],
+                f"tags.{KIND_TAG} = 'invocation' and tags.profile = "
+                f"'{self.bench.profile or ''}'", order_by=["attributes.start_time DESC"],
+                max_results=1)
+            if not runs:
+                return None
+            run_id = runs[0].info.run_id
+            self.client.log_artifacts(run_id, str(folder), "report")
+            self.experiment_id = experiment.experiment_id
+            return run_id
+
     def runs_url(self, ui: str) -> str:
         """The experiment's runs view, filtered to the summary runs, best first."""
         assert self.experiment_id is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryobench import hookimpl
 from cryobench.components import DataContext, DataSource
@@ -89,6 +89,14 @@ class SyntheticSource(DataSource):
     def count_classes(self, context: DataContext) -> dict[str, int]:
         """From the parameters alone: nothing is simulated."""
         return dict(self.spec().class_counts)
+
+    def imbalanced(self, ratio: float) -> dict[str, Any]:
+        """Class counts before ``scale`` (which still applies): the preset's or the given
+        ones, their total kept, spread geometrically from largest to rarest."""
+        from cryobench.data.simulator.simulate import imbalanced_counts, spec_from_params
+
+        base = spec_from_params({**self.config, "scale": 1.0}).class_counts
+        return {"class_counts": imbalanced_counts(dict(base), ratio)}
 
     def load(self, context: DataContext) -> Subtomograms:
         from cryobench.data.cache import cached_folder, content_key, discard

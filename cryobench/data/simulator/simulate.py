@@ -186,6 +186,23 @@ def _neighbour(spec: SimulationSpec, rng: np.random.Generator) -> np.ndarray:
     return beads + direction * distance
 
 
+def imbalanced_counts(counts: dict[str, int], ratio: float) -> dict[str, int]:
+    """The same total spread geometrically over the classes, the largest ``ratio`` times
+    the rarest; classes keep their order of size (ties in the given order). Rounded by
+    largest remainder, so the total is exact and the ratio as near as whole particles
+    allow; every class keeps at least one particle."""
+    order = sorted(counts, key=lambda name: -counts[name])
+    steps = max(len(order) - 1, 1)
+    weights = {name: ratio ** (-rank / steps) for rank, name in enumerate(order)}
+    total = sum(counts.values())
+    exact = {name: total * w / sum(weights.values()) for name, w in weights.items()}
+    out = {name: max(int(math.floor(x)), 1) for name, x in exact.items()}
+    by_remainder = sorted(order, key=lambda name: -(exact[name] - math.floor(exact[name])))
+    for name in by_remainder[:max(total - sum(out.values()), 0)]:
+        out[name] += 1
+    return {name: out[name] for name in counts}
+
+
 def spec_from_params(params: dict[str, object]) -> SimulationSpec:
     """Preset, then explicit parameters, then a scale on the class counts."""
     params = dict(params)

@@ -1,0 +1,177 @@
+"""What a report says about finished results: the leaderboard's figures, each arm against
+a baseline paired by seed, all arms ranked together, and (for a sweep) each arm's figure
+along the swept value. Plain data; the report's text and figures are made from it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from statistics import median
+
+from cryobench.errors import CryobenchError, unknown_name_message
+from cryobench.run.leaderboard import ArmSummary, leaderboard_rows
+from cryobench.run.records import TrialRecord
+from cryobench.specs import Arm, Benchmark
+from cryobench.stats import (
+    ALPHA, PairedTest, RankTest, Summary, friedman_test, holm, paired_test, summarise_values,
+)
+
+#: the metrics an arm is compared on: the paper's two
+COMPARED = ("macro_f1", "macro_gmean")
+
+Block = tuple[object, ...]  # what pairs two arms' trials: (sweep value, classes, seed, fold)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One arm against the baseline on one metric (and class subset, and sweep point)."""
+
+    arm: str
+    baseline: str
+    classes: str
+    metric: str
+    test: PairedTest
+    p_holm: float | None  # Holm-adjusted over every comparison of this metric
+
+    @property
+    def significant(self) -> bool:
+        return self.p_holm is not None and self.p_holm < ALPHA
+
+
+@dataclass(frozen=True)
+class SweepLine:
+    """One arm (as the file names it) along the sweep: its summary at each value."""
+
+    family: str
+    points: dict[float, Summary]
+
+
+@dataclass
+class Analysis:
+    bench: Benchmark
+    records: list[TrialRecord]  # finished ones, under the file's current arm names
+    rows: list[ArmSummary]  # the leaderboard's rows, the same numbers
+    baseline: str  # the arm (as the file names it) every other is compared with
+    test_train_ratio: float  # n_test / n_train of one split, for the corrected test
+    comparisons: dict[str, list[Comparison]] = field(default_factory=dict)
+    ranks: RankTest | None = None
+    ranks_note: str = ""  # why there is no rank test, when there is none
+    sweep_axis: str | None = None
+    sweep: list[SweepLine] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> int:
+        """The most seeds any arm has (1: no interval anywhere)."""
+        return max((r.n for r in self.rows if not r.over_subsets), default=0)
+
+
+def default_baseline(bench: Benchmark) -> str:
+    """The paper's plain multi-path CNN when the file has it (no strategy), else the first
+    plain arm, else the first arm."""
+    plain = [a for a in bench.arms if a.is_plain]
+    for arm in plain:
+        if arm.model.name == "multipath":
+            return arm.family
+    return (plain or list(bench.arms))[0].family
+
+
+def analyse(bench: Benchmark, records: list[TrialRecord], baseline: str | None = None
+            ) -> Analysis:
+    """Everything the report states, from the finished records of ``bench``."""
+    done = [r for r in records if r.ok]
+    if not done:
+        raise CryobenchError(f"no finished trial of {bench.name!r}: nothing to report; run "
+                             "the benchmark first")
+    families = list(dict.fromkeys(a.family for a in bench.arms))
+    if baseline is None:
+        baseline = default_baseline(bench)
+    elif baseline not in families:
+        raise CryobenchError("--baseline: " + unknown_name_message("arm", baseline, families))
+    ratio = _test_train_ratio(done)
+    out = Analysis(bench, done, leaderboard_rows(bench, done), baseline, ratio)
+    out.comparisons = {m: _compare(bench, done, baseline, m, ratio) for m in COMPARED}
+    out.ranks, out.ranks_note = _rank(bench, done)
+    sweeps = {a.sweep.axis for a in bench.arms if a.sweep}
+    if sweeps:
+        out.sweep_axis = sweeps.pop()
+        out.sweep = _sweep_lines(bench, done)
+    return out
+
+
+def _test_train_ratio(records: list[TrialRecord]) -> float:
+    """n_test / n_train as Nadeau and Bengio define it: the held-out test part against
+    what the model learnt from (training and validation parts)."""
+    ratios = [r.sizes["test"] / (r.sizes["train"] + r.sizes.get("val", 0))
+              for r in records if r.sizes.get("test") and r.sizes.get("train")]
+    return float(median(ratios)) if ratios else 0.0
+
+
+def _block(arm: Arm, record: TrialRecord) -> Block:
+    return (arm.sweep.value if arm.sweep else None, record.classes_label, record.seed,
+            record.fold)
+
+
+def _by_arm(bench: Benchmark, records: list[TrialRecord]
+            ) -> dict[str, dict[Block, TrialRecord]]:
+    arms = {a.name: a for a in bench.arms}
+    out: dict[str, dict[Block, TrialRecord]] = defaultdict(dict)
+    for r in records:
+        if r.arm in arms:
+            out[r.arm][_block(arms[r.arm], r)] = r
+    return out
+
+
+def _compare(bench: Benchmark, records: list[TrialRecord], baseline: str, metric: str,
+             ratio: float) -> list[Comparison]:
+    """Every other arm against the baseline at the same sweep point, paired by class
+    subset, seed and fold; Holm's adjustment over all of them."""
+    by_arm = _by_arm(bench, records)
+    base_at = {(a.sweep.value if a.sweep else None): a.name for a in bench.arms
+               if a.family == baseline}
+    found: list[tuple[str, str, str, PairedTest]] = []
+    for arm in bench.arms:
+        if arm.family == baseline:
+            continue
+        reference = base_at.get(arm.sweep.value if arm.sweep else None)
+        mine, theirs = by_arm.get(arm.name, {}), by_arm.get(reference or "", {})
+        by_classes: dict[str, list[float]] = defaultdict(list)
+        for block in sorted(set(mine) & set(theirs), key=repr):
+            by_classes[block[1]].append(mine[block].metrics[metric]
+                                        - theirs[block].metrics[metric])
+        for classes, differences in by_classes.items():
+            found.append((arm.name, reference or "", classes, paired_test(differences, ratio)))
+    adjusted = holm([t.p_value for *_, t in found])
+    return [Comparison(arm, base, classes, metric, test, p)
+            for (arm, base, classes, test), p in zip(found, adjusted)]
+
+
+def _rank(bench: Benchmark, records: list[TrialRecord]) -> tuple[RankTest | None, str]:
+    """Friedman's test over the arms as the file names them, each block one seed (and
+    class subset, and sweep point) that every arm finished."""
+    by_arm = _by_arm(bench, records)
+    families: dict[str, dict[tuple[object, ...], float]] = defaultdict(dict)
+    for arm in bench.arms:
+        for block, record in by_arm.get(arm.name, {}).items():
+            families[arm.family][block] = record.metrics[bench.primary_metric]
+    if len(families) < 3:
+        return None, f"{len(families)} arms: ranking all arms at once needs at least three"
+    common = set.intersection(*(set(v) for v in families.values()))
+    if len(common) < 2:
+        return None, ("the arms share fewer than two finished seeds: ranking them needs "
+                      "at least two")
+    blocks = sorted(common, key=repr)
+    return friedman_test({f: [v[b] for b in blocks] for f, v in families.items()}), ""
+
+
+def _sweep_lines(bench: Benchmark, records: list[TrialRecord]) -> list[SweepLine]:
+    """Each arm's figure (primary metric, over seeds) at each swept value it finished."""
+    by_arm = _by_arm(bench, records)
+    lines: dict[str, dict[float, Summary]] = {}
+    for arm in bench.arms:
+        assert arm.sweep is not None
+        scores = [r.metrics[bench.primary_metric] for r in by_arm.get(arm.name, {}).values()]
+        points = lines.setdefault(arm.family, {})
+        if scores:
+            points[arm.sweep.value] = summarise_values(scores)
+    return [SweepLine(family, points) for family, points in lines.items()]
+

@@ -1,0 +1,333 @@
+"""The report's content: the analysis in words, tables and figures (one Document)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from cryobench import __version__
+from cryobench.metrics import METRIC_LABELS, METRICS
+from cryobench.report import figures
+from cryobench.report.analysis import Analysis, Comparison
+from cryobench.report.document import Bullets, Document, Figure, Heading, Paragraph, Table
+from cryobench.run.leaderboard import ArmSummary, format_interval, format_summary
+from cryobench.run.records import TrialRecord
+from cryobench.stats import ALPHA, POWER
+
+INTERVAL_METHOD = ("the 95% interval is Student's t over seeds (mean ± t(0.975, n − 1) · "
+                   "s / √n), clipped to [0, 100]")
+ONE_SEED = ("Each arm has one seed: with no spread there is no interval and no test. "
+            "Differences below are single draws; add seeds (`[benchmark] seeds`) to tell a "
+            "real gain from noise.")
+
+
+def build_report(analysis: Analysis, folder: Path) -> Document:
+    """The report's blocks; its figures are written to ``folder``/figures."""
+    bench = analysis.bench
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    profile = f", profile {bench.profile!r}" if bench.profile else ""
+    doc = Document(f"{bench.name}{'.' + bench.profile if bench.profile else ''}: report")
+    seeds = sorted({r.seed for r in analysis.records})
+    doc.add(Paragraph(
+        f"{bench.description.capitalize() or bench.name}{profile}: "
+        f"{len(analysis.records)} finished trials of {len({r.arm for r in analysis.records})} "
+        f"arms over seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}. Made from "
+        f"the result file by cryobench {__version__} on {time.strftime('%Y-%m-%d')}; "
+        "nothing was trained for it."))
+    _leaderboard(doc, analysis, folder)
+    _against_paper(doc, analysis)
+    _comparisons(doc, analysis)
+    _ranks(doc, analysis, folder)
+    if analysis.sweep:
+        _sweep(doc, analysis, folder)
+    _figures(doc, analysis, folder)
+    return doc
+
+
+# --- the leaderboard -----------------------------------------------------------------------
+
+
+def _label(row: ArmSummary, show_classes: bool) -> str:
+    return f"{row.label} [{row.classes}]" if show_classes and not row.over_subsets \
+        else row.label
+
+
+def _ranks_of(analysis: Analysis) -> dict[int, int]:
+    """Each row's rank by the primary metric among the rows it competes with (the same
+    class subset and sweep point)."""
+    points = {a.name: (a.sweep.value if a.sweep else None) for a in analysis.bench.arms}
+    groups: dict[tuple[object, str], list[int]] = defaultdict(list)
+    for i, row in enumerate(analysis.rows):
+        if row.figures and not row.over_subsets:
+            groups[(points.get(row.arm), row.classes)].append(i)
+    metric = analysis.bench.primary_metric
+    out = {}
+    for members in groups.values():
+        means = {i: analysis.rows[i].figures[metric].mean for i in members}
+        # ties share the better rank ("1, 1, 3")
+        out.update({i: 1 + sum(m > means[i] for m in means.values()) for i in members})
+    return out
+
+
+def _leaderboard(doc: Document, analysis: Analysis, folder: Path) -> None:
+    bench = analysis.bench
+    metric = bench.primary_metric
+    show_classes = len({r.classes for r in analysis.rows if r.n and not r.over_subsets}) > 1
+    ranks = _ranks_of(analysis)
+    header = ["rank", "arm", "n"]
+    for m in METRICS:
+        header += [f"{METRIC_LABELS[m]} (%)", "95% interval"]
+        if any(m in r.paper for r in analysis.rows):
+            header.append("paper")
+    rows, bold = [], set()
+    for i, row in enumerate(analysis.rows):
+        cells = [str(ranks.get(i, "")), _label(row, show_classes), str(row.n)]
+        for m in METRICS:
+            figure = row.figures.get(m)
+            cells += [format_summary(figure), format_interval(figure)]
+            if any(m in r.paper for r in analysis.rows):
+                cells.append(f"{row.paper[m]:.1f}" if m in row.paper else "")
+        rows.append(tuple(cells))
+        if ranks.get(i) == 1:
+            bold.add(i)
+    doc.add(Heading("Leaderboard"),
+            Paragraph(f"Per arm{' and class subset' if show_classes else ''}: the mean ± "
+                      f"standard deviation over seeds, in percent; {INTERVAL_METHOD}. "
+                      f"Rank and bold: by {METRIC_LABELS[metric]}"
+                      + (" among the arms at the same swept value" if analysis.sweep else "")
+                      + ". The same numbers as `cryobench leaderboard`."),
+            Table(tuple(header), tuple(rows), tuple(h not in ("arm",) for h in header),
+                  frozenset(bold)))
+    if analysis.seeds < 2:
+        doc.add(Paragraph(ONE_SEED))
+    shown = [r for r in analysis.rows if r.figures and not r.over_subsets]
+    if shown and not analysis.sweep:
+        path = figures.leaderboard_png(
+            folder / "figures" / "leaderboard.png", [_label(r, show_classes) for r in shown],
+            [r.figures[metric] for r in shown], [r.paper.get(metric) for r in shown], metric,
+            f"{bench.name}: {METRIC_LABELS[metric]}, mean and 95% interval over seeds")
+        doc.add(Figure(path, f"{METRIC_LABELS[metric]} per arm: mean (dot) and 95% interval "
+                             "(bar) over seeds; the paper's figure as a red cross."))
+
+
+def _against_paper(doc: Document, analysis: Analysis) -> None:
+    """Where the paper's figure lies outside the arm's interval, in words."""
+    outside, inside, unknown = [], [], []
+    for row in analysis.rows:
+        for m, paper in row.paper.items():
+            s = row.figures.get(m)
+            if s is None:
+                continue
+            name = f"{row.label} ({METRIC_LABELS[m]})"
+            if s.low is None or s.high is None:
+                unknown.append(name)
+            elif not s.low <= paper / 100 <= s.high:
+                side = "above" if paper / 100 > s.high else "below"
+                outside.append(f"**{row.label}**: the paper's {METRIC_LABELS[m]} {paper:.1f} "
+                               f"lies {side} this run's 95% interval "
+                               f"({format_interval(s)}; mean {100 * s.mean:.1f}).")
+            else:
+                inside.append(name)
+    if not (outside or inside or unknown):
+        return
+    doc.add(Heading("Against the paper"))
+    if outside:
+        doc.add(Bullets(tuple(outside)))
+    if inside:
+        doc.add(Paragraph("Inside this run's 95% interval: " + "; ".join(inside) + "."))
+    if unknown:
+        doc.add(Paragraph("One seed, no interval, so no statement: " + "; ".join(unknown)
+                          + "."))
+
+
+# --- paired comparisons --------------------------------------------------------------------
+
+
+def _points(value: float | None, signed: bool = False) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _comparison_row(c: Comparison, show_classes: bool) -> tuple[str, ...]:
+    t = c.test
+    interval = "–" if t.low is None else f"{100 * t.low:+.1f} to {100 * t.high:+.1f}"  # type: ignore[operator]
+    if t.n < 2:
+        verdict = "one seed"
+    elif c.significant:
+        verdict = "yes, better" if t.difference > 0 else "yes, worse"
+    else:
+        verdict = "no"
+    needed = "–" if t.n < 2 else (str(t.seeds_needed) if t.seeds_needed is not None
+                                  else "none practical")
+    arm = f"{c.arm} [{c.classes}]" if show_classes else c.arm
+    return (arm, str(t.n), _points(t.difference, True), interval, _p(t.p_value),
+            _p(c.p_holm), _p(t.wilcoxon_p), verdict, _points(t.detectable), needed)
+
+
+def _comparisons(doc: Document, analysis: Analysis) -> None:
+    first = next(iter(analysis.comparisons.values()), [])
+    if not first:
+        return
+    doc.add(Heading(f"Each arm against {analysis.baseline}"),
+            Paragraph(
+                "Paired by seed (the same split for both arms): the mean difference in "
+                "percentage points, arm minus baseline, with its 95% interval and p-value "
+                "from the **Nadeau–Bengio corrected resampled t-test**. The seeds re-split "
+                "one data set, so their training sets overlap and the per-seed differences "
+                "are correlated; the plain paired t-test would then be too confident, and "
+                f"the correction widens its variance by n_test/n_train "
+                f"(= {analysis.test_train_ratio:.2f} here). The p-values are Holm-corrected "
+                f"over all arms; **significant** means a corrected p < {ALPHA}. Wilcoxon's "
+                "signed-rank p is shown as the rank-based check; with fewer than six seeds "
+                "it cannot fall below 0.05 at all. **Detectable**: the smallest true "
+                f"difference these seeds find with {POWER:.0%} power, from the measured "
+                "spread; **seeds needed**: how many seeds would find the observed "
+                "difference (none practical: with overlapping training sets, more seeds "
+                "never shrink the corrected variance below s² · n_test/n_train)."))
+    show_classes = len({c.classes for c in first}) > 1
+    header = ("arm", "n", "difference", "95% interval", "p (corrected t)", "p (Holm)",
+              "p (Wilcoxon)", "significant", "detectable", "seeds needed")
+    numeric = (False, True, True, True, True, True, True, False, True, True)
+    for metric, found in analysis.comparisons.items():
+        doc.add(Heading(METRIC_LABELS[metric], 3),
+                Table(header, tuple(_comparison_row(c, show_classes) for c in found),
+                      numeric))
+    if analysis.seeds < 2:
+        doc.add(Paragraph(ONE_SEED))
+
+
+def _ranks(doc: Document, analysis: Analysis, folder: Path) -> None:
+    metric = METRIC_LABELS[analysis.bench.primary_metric]
+    doc.add(Heading("All arms ranked together"))
+    r = analysis.ranks
+    if r is None:
+        doc.add(Paragraph(f"No rank test: {analysis.ranks_note}."))
+        return
+    verdict = ("the arms differ (p < 0.05): the diagram shows which pairs Nemenyi's test "
+               "separates" if r.p_value < ALPHA else
+               "the test does not find that the arms differ at all; the diagram's "
+               "ordering may be noise")
+    doc.add(Paragraph(
+        f"Friedman's test on {metric} over {len(r.arms)} arms and {r.blocks} blocks (seeds"
+        f"{', class subsets' if len({c.classes_label for c in analysis.records}) > 1 else ''}"
+        f"{' and swept values' if analysis.sweep else ''} that every arm finished): "
+        f"χ² = {r.statistic:.2f}, p = {_p(r.p_value)}: {verdict}. Demsar (2006)."))
+    path = figures.critical_difference_png(folder / "figures" / "critical_difference.png",
+                                           r, f"{analysis.bench.name}: {metric}")
+    doc.add(Figure(path, "Critical-difference diagram: each arm's average rank over the "
+                         "blocks (1: best); arms joined by a bar are not told apart by "
+                         "Nemenyi's test at 0.05."))
+
+
+# --- a sweep -------------------------------------------------------------------------------
+
+
+def _sweep(doc: Document, analysis: Analysis, folder: Path) -> None:
+    axis = analysis.sweep_axis or ""
+    metric = analysis.bench.primary_metric
+    values = sorted({v for line in analysis.sweep for v in line.points})
+    log_x = len(values) > 2 and min(values) > 0 and max(values) / min(values) >= 10
+    path = figures.sweep_png(folder / "figures" / "sweep.png", axis,
+                             {line.family: line.points for line in analysis.sweep},
+                             metric, log_x)
+    doc.add(Heading(f"Along the sweep: {axis}"),
+            Figure(path, f"{METRIC_LABELS[metric]} against {axis}: mean over seeds, the "
+                         "band its 95% interval (where there are two or more seeds)."))
+    arms = {a.name: a for a in analysis.bench.arms}
+    by_family: dict[str, list[str]] = defaultdict(list)
+    for c in analysis.comparisons.get(metric, []):
+        point = arms[c.arm].sweep
+        if point is not None and c.significant:
+            direction = "better" if c.test.difference > 0 else "worse"
+            by_family[point.base].append(f"{axis} {point.value:g}: {direction} by "
+                                         f"{abs(100 * c.test.difference):.1f} points")
+    lines = []
+    for line in analysis.sweep:
+        if line.family == analysis.baseline:
+            continue
+        found = by_family.get(line.family)
+        lines.append(f"**{line.family}**: " + ("; ".join(found) if found else
+                                               "at no swept value significantly different"))
+    if lines:
+        doc.add(Paragraph(f"Where each arm's {METRIC_LABELS[metric]} differs from "
+                          f"{analysis.baseline} at the same {axis} (Holm-corrected p < "
+                          f"{ALPHA}, paired by seed):"), Bullets(tuple(lines)))
+
+
+# --- figures of every arm ------------------------------------------------------------------
+
+
+def _groups(analysis: Analysis) -> dict[str, list[TrialRecord]]:
+    """Records per arm (and class subset, when there are several), in leaderboard order."""
+    several = len({r.classes_label for r in analysis.records}) > 1
+    out: dict[str, list[TrialRecord]] = {}
+    order = {a.name: i for i, a in enumerate(analysis.bench.arms)}
+    for r in sorted(analysis.records, key=lambda r: (order.get(r.arm, 0), r.classes_label)):
+        label = f"{r.arm} [{r.classes_label}]" if several else r.arm
+        if r.tuned:
+            label += " (tuned)"
+        out.setdefault(label, []).append(r)
+    return out
+
+
+def _figures(doc: Document, analysis: Analysis, folder: Path) -> None:
+    groups = _groups(analysis)
+    classes = list(dict.fromkeys(c for r in analysis.records for c in r.classes))
+    values: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for label, rows in groups.items():
+        values[label] = {"recall": defaultdict(list), "f1": defaultdict(list)}
+        for r in rows:
+            for c in r.per_class:
+                values[label]["recall"][c["name"]].append(c["recall"])
+                values[label]["f1"][c["name"]].append(c["f1"])
+    doc.add(Heading("Per class"))
+    doc.add(Figure(figures.per_class_png(folder / "figures" / "per_class.png", list(groups),
+                                         classes, values),
+                   "Recall and F1 of each class per arm: mean over seeds, the whisker one "
+                   "standard deviation."))
+    confusions = []
+    for rows in groups.values():
+        names = rows[0].classes
+        total = np.zeros((len(classes), len(classes)))
+        index = [classes.index(n) for n in names]
+        for r in rows:
+            total[np.ix_(index, index)] += np.asarray(r.confusion)
+        confusions.append(total)
+    doc.add(Figure(figures.confusions_png(folder / "figures" / "confusion.png", list(groups),
+                                          classes, confusions),
+                   "Confusion matrices summed over seeds, each row normalised by its true "
+                   "class (recall on the diagonal)."))
+    curves = {label: [c for c in (_curve(r) for r in rows) if c]
+              for label, rows in groups.items()}
+    curves = {k: v for k, v in curves.items() if v}
+    doc.add(Heading("Training"))
+    if curves:
+        doc.add(Figure(figures.learning_curves_png(folder / "figures" / "learning_curves.png",
+                                                   curves),
+                       "Validation macro F1 per epoch of each arm's network (an ensemble's "
+                       "first member): the mean over seeds, the band ± one standard "
+                       "deviation."))
+    seconds = {label: [r.timings["fit_seconds"] for r in rows if "fit_seconds" in r.timings]
+               for label, rows in groups.items()}
+    seconds = {k: v for k, v in seconds.items() if v}
+    if seconds:
+        doc.add(Figure(figures.fit_times_png(folder / "figures" / "fit_time.png", seconds),
+                       "Seconds to fit one trial (mean ± std over seeds); machines and "
+                       "concurrent trials differ, so compare within one run."))
+
+
+def _curve(record: TrialRecord) -> list[float]:
+    return [h["val_macro_f1"] for h in record.history
+            if "val_macro_f1" in h and h.get("member", 1) == 1 and not h.get("stage1")]
+

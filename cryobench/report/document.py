@@ -1,0 +1,147 @@
+"""A report as a list of blocks, rendered twice from the same content: Markdown (renders on
+a code host, figures beside it as files) and one self-contained HTML page (figures
+embedded, styles inline, no address outside the file)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    #: columns aligned right (numbers)
+    numeric: tuple[bool, ...] = ()
+    #: rows shown bold (the best arm)
+    bold: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Figure:
+    path: Path  # a PNG inside the report's folder
+    caption: str
+
+
+Block = Heading | Paragraph | Bullets | Table | Figure
+
+
+@dataclass
+class Document:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def add(self, *blocks: Block) -> None:
+        self.blocks.extend(blocks)
+
+    @property
+    def figures(self) -> list[Figure]:
+        return [b for b in self.blocks if isinstance(b, Figure)]
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(doc: Document, folder: Path) -> str:
+    """Figures are linked relative to ``folder`` (where report.md is written)."""
+    out = [f"# {doc.title}", ""]
+    for block in doc.blocks:
+        if isinstance(block, Heading):
+            out += ["#" * block.level + " " + block.text, ""]
+        elif isinstance(block, Paragraph):
+            out += [block.text, ""]
+        elif isinstance(block, Bullets):
+            out += [f"- {item}" for item in block.items] + [""]
+        elif isinstance(block, Table):
+            align = [("---:" if block.numeric[i] else "---") if i < len(block.numeric)
+                     else "---" for i in range(len(block.header))]
+            out.append("| " + " | ".join(_md_cell(h) for h in block.header) + " |")
+            out.append("|" + "|".join(align) + "|")
+            for i, row in enumerate(block.rows):
+                cells = [_md_cell(c) for c in row]
+                if i in block.bold:
+                    cells = [f"**{c}**" if c else c for c in cells]
+                out.append("| " + " | ".join(cells) + " |")
+            out.append("")
+        elif isinstance(block, Figure):
+            relative = block.path.relative_to(folder).as_posix()
+            out += [f"![{block.path.stem.replace('_', ' ')}]({relative})", "",
+                    f"*{block.caption}*", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 72rem; padding: 0 1rem; color: #1b1b1b; line-height: 1.45; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.3rem; margin-top: 2rem;
+     border-bottom: 1px solid #ddd; } h3 { font-size: 1.1rem; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; display: block;
+        overflow-x: auto; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; vertical-align: top; }
+th { background: #f2f2f2; } td.n { text-align: right; white-space: nowrap; }
+tr.best td { font-weight: bold; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto;
+         border: 1px solid #eee; } figcaption { font-size: 0.9rem; color: #444; }
+"""
+
+
+def to_html(doc: Document) -> str:
+    """One file: the figures as data URIs, so that it opens anywhere, offline."""
+    e = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{e(doc.title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+           f"<h1>{e(doc.title)}</h1>"]
+    for block in doc.blocks:
+        if isinstance(block, Heading):
+            out.append(f"<h{block.level}>{e(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            out.append(f"<p>{_inline(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items)
+                       + "</ul>")
+        elif isinstance(block, Table):
+            numeric = list(block.numeric) + [False] * len(block.header)
+            rows = ["<tr>" + "".join(f"<th>{e(h)}</th>" for h in block.header) + "</tr>"]
+            for i, row in enumerate(block.rows):
+                cells = "".join(f'<td class="n">{e(c)}</td>' if numeric[j] else f"<td>{e(c)}</td>"
+                                for j, c in enumerate(row))
+                rows.append(f'<tr class="best">{cells}</tr>' if i in block.bold
+                            else f"<tr>{cells}</tr>")
+            out.append("<table>" + "".join(rows) + "</table>")
+        elif isinstance(block, Figure):
+            data = base64.b64encode(block.path.read_bytes()).decode("ascii")
+            out.append(f'<figure><img alt="{e(block.path.stem.replace("_", " "))}" '
+                       f'src="data:image/png;base64,{data}">'
+                       f"<figcaption>{e(block.caption)}</figcaption></figure>")
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def _inline(text: str) -> str:
+    """Markdown's **bold** and `code` in HTML; everything else escaped."""
+    import re
+
+    escaped = html.escape(text)
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)

@@ -1,0 +1,194 @@
+"""The report's figures (PNG), sized and labelled to be read in print: the leaderboard with
+intervals, per-class recall and F1, confusion matrices, learning curves, fit times, the
+critical-difference diagram and a sweep's lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cryobench.figures import _pyplot
+from cryobench.metrics import METRIC_LABELS
+from cryobench.stats import RankTest, Summary
+
+DPI = 120
+
+
+def _colours(count: int) -> Callable[[int], object]:
+    """Distinct colours: tab10 while it suffices, tab20 beyond (then they repeat)."""
+    cmap = _pyplot().get_cmap("tab10" if count <= 10 else "tab20")
+    return lambda i: cmap(i % cmap.N)
+
+
+def _save(fig: object, path: Path) -> Path:
+    plt = _pyplot()
+    fig.tight_layout()  # type: ignore[attr-defined]
+    fig.savefig(path, dpi=DPI)  # type: ignore[attr-defined]
+    plt.close(fig)
+    return path
+
+
+def leaderboard_png(path: Path, labels: Sequence[str], summaries: Sequence[Summary],
+                    paper: Sequence[float | None], metric: str, title: str) -> Path:
+    """Each arm's mean and 95% interval (a dot and a bar), the paper's figure as a cross."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(labels) + 1.4))
+    y = np.arange(len(labels))[::-1]
+    means = np.array([100 * s.mean for s in summaries])
+    for yi, s in zip(y, summaries):
+        if s.low is not None and s.high is not None:
+            ax.plot([100 * max(s.low, 0), 100 * min(s.high, 1)], [yi, yi], color="tab:blue",
+                    linewidth=2, solid_capstyle="butt")
+    ax.plot(means, y, "o", color="tab:blue", label="here: mean, 95% interval")
+    shown = [(yi, p) for yi, p in zip(y, paper) if p is not None]
+    if shown:
+        ax.plot([p for _, p in shown], [yi for yi, _ in shown], "x", color="tab:red",
+                markersize=8, markeredgewidth=2, label="paper")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(f"{METRIC_LABELS[metric]} (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def per_class_png(path: Path, labels: Sequence[str], classes: Sequence[str],
+                  values: dict[str, dict[str, dict[str, list[float]]]]) -> Path:
+    """Recall and F1 of each class, one bar per arm, mean and standard deviation over
+    seeds; ``values[arm][figure][class]`` lists the seeds' values."""
+    plt = _pyplot()
+    width = 0.8 / max(len(labels), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 1.6 * len(classes) * 2 + 3), 4.6),
+                             sharey=True)
+    colours = _colours(len(labels))
+    x = np.arange(len(classes))
+    for ax, figure in zip(axes, ("recall", "f1")):
+        for i, arm in enumerate(labels):
+            seeds = [values[arm][figure].get(c, []) for c in classes]
+            mean = [100 * np.mean(s) if s else np.nan for s in seeds]
+            std = [100 * np.std(s, ddof=1) if len(s) > 1 else 0.0 for s in seeds]
+            ax.bar(x - 0.4 + width * (i + 0.5), mean, width, yerr=std, capsize=1.5,
+                   color=colours(i), label=arm, error_kw={"linewidth": 0.8})
+        ax.set_xticks(x, classes, rotation=20, ha="right")
+        ax.set_ylim(0, 105)
+        ax.set_title({"recall": "recall per class", "f1": "F1 per class"}[figure],
+                     fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("% (mean ± std over seeds)")
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, path)
+
+
+def confusions_png(path: Path, labels: Sequence[str], classes: Sequence[str],
+                   matrices: Sequence[np.ndarray]) -> Path:
+    """Each arm's confusion matrix summed over seeds, rows normalised to one (recall on
+    the diagonal)."""
+    plt = _pyplot()
+    columns = min(4, len(labels))
+    rows = -(-len(labels) // columns)
+    side = 0.55 * len(classes) + 1.6
+    fig, axes = plt.subplots(rows, columns, figsize=(side * columns, side * rows + 0.4),
+                             squeeze=False)
+    for ax in axes.flat[len(labels):]:
+        ax.axis("off")
+    for ax, label, counts in zip(axes.flat, labels, matrices):
+        counts = np.asarray(counts, dtype=np.float64)
+        rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+        ax.imshow(rates, vmin=0, vmax=1, cmap="Blues")
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if rates[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right", fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.set_title(label, fontsize=8)
+    fig.supxlabel("predicted class", fontsize=9)
+    fig.supylabel("true class", fontsize=9)
+    return _save(fig, path)
+
+
+def learning_curves_png(path: Path, curves: dict[str, list[list[float]]]) -> Path:
+    """Validation macro F1 per epoch: each arm's mean over seeds, and its band (mean ±
+    std) where two or more seeds reached that epoch."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.4))
+    colours = _colours(len(curves))
+    for i, (label, runs) in enumerate(curves.items()):
+        longest = max(len(r) for r in runs)
+        table = np.full((len(runs), longest), np.nan)
+        for j, run in enumerate(runs):
+            table[j, :len(run)] = run
+        count = np.sum(~np.isnan(table), axis=0)
+        mean = np.nanmean(table, axis=0)
+        epochs = np.arange(1, longest + 1)
+        ax.plot(epochs, mean, color=colours(i), label=label, linewidth=1.4)
+        if len(runs) > 1:
+            std = np.array([np.nanstd(table[:, k], ddof=1) if count[k] > 1 else np.nan
+                            for k in range(longest)])
+            ax.fill_between(epochs, mean - std, mean + std, color=colours(i),
+                            alpha=0.15, linewidth=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation macro F1")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, path)
+
+
+def fit_times_png(path: Path, seconds: dict[str, list[float]]) -> Path:
+    """Seconds to fit one trial, mean and standard deviation over seeds."""
+    plt = _pyplot()
+    labels = list(seconds)
+    fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(labels) + 1.3))
+    y = np.arange(len(labels))[::-1]
+    means = [np.mean(seconds[a]) for a in labels]
+    std = [np.std(seconds[a], ddof=1) if len(seconds[a]) > 1 else 0.0 for a in labels]
+    ax.barh(y, means, xerr=std, color="tab:gray", capsize=2)
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("fit time per trial (s)")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def critical_difference_png(path: Path, ranks: RankTest, title: str) -> Path:
+    """Demsar's diagram, drawn by scikit-posthocs: average ranks on an axis, arms whose
+    difference Nemenyi's test does not find joined by a bar."""
+    import pandas as pd
+    import scikit_posthocs as sp
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 0.3 * len(ranks.arms) + 2.2))
+    sp.critical_difference_diagram(pd.Series(ranks.ranks), ranks.nemenyi, ax=ax,
+                                   label_props={"fontsize": 8})
+    ax.set_title(f"{title}\naverage rank (1: best); critical difference "
+                 f"{ranks.critical_difference:.2f} (Nemenyi, 0.05)", fontsize=9)
+    return _save(fig, path)
+
+
+def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
+              metric: str, log_x: bool) -> Path:
+    """The metric against the swept value, one line per arm: mean over seeds, and the
+    95% interval as a band where there are two or more seeds."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    colours = _colours(len(lines))
+    for i, (label, points) in enumerate(lines.items()):
+        xs = sorted(points)
+        mean = np.array([100 * points[x].mean for x in xs])
+        ax.plot(xs, mean, marker="o", color=colours(i), label=label)
+        low = [points[x].low for x in xs]
+        high = [points[x].high for x in xs]
+        if all(v is not None for v in low + high):
+            ax.fill_between(xs, [100 * max(v, 0) for v in low],  # type: ignore[arg-type]
+                            [100 * min(v, 1) for v in high],  # type: ignore[arg-type]
+                            color=colours(i), alpha=0.15, linewidth=0)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(axis)
+    ax.set_ylabel(f"{METRIC_LABELS[metric]} (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, path)
+

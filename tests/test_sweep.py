@@ -1,0 +1,83 @@
+"""A sweep: every arm at every value of one data-set quantity, validated like the rest."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from cryobench.config import load_benchmark, parse_benchmark
+from cryobench.data.simulator.simulate import imbalanced_counts
+from cryobench.errors import ConfigError
+from cryobench.registry import Registry
+from cryobench.run.plan import expand_trials
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_sweep_expands_every_arm_at_every_value(minimal_doc, registry):
+    doc = copy.deepcopy(minimal_doc)
+    doc["sweep"] = {"dataset.n": [20, 40, 80]}
+    bench = parse_benchmark(doc, registry)
+    assert [a.name for a in bench.arms] == [
+        "plain @ n 20", "warm @ n 20", "plain @ n 40", "warm @ n 40", "plain @ n 80",
+        "warm @ n 80"]
+    assert [a.datasets[0].source.params["n"] for a in bench.arms] == [20, 20, 40, 40, 80, 80]
+    assert {a.family for a in bench.arms} == {"plain", "warm"}
+    assert bench.arms[2].sweep.axis == "n" and bench.arms[2].sweep.value == 40.0
+    trials = expand_trials(bench)
+    assert len(trials) == 6 * 2 and len({t.key for t in trials}) == 12
+    # the point at the file's own value is the same trial as without the sweep
+    plain = {t.key for t in expand_trials(parse_benchmark(minimal_doc, registry))}
+    assert plain < {t.key for t in trials}
+
+
+@pytest.mark.parametrize(("sweep", "expected"), [
+    ({"dataset.n": [20]}, "sweep.dataset.n: expected a list of at least two numbers"),
+    ({"dataset.n": [20, 20]}, "listed twice"),
+    ({"dataset.n": [20, 40], "imbalance": [1, 2]}, "got 2 keys"),
+    ({"dataset.m": [20, 40]}, "unknown parameter of data source 'toy' 'm' (valid: box, n)"),
+    ({"dataset.n": [2, 40]}, "sweep.dataset.n: 2: got 2, expected an integer >= 4"),
+    ({"train.lr": [0.1, 0.2]}, "cannot sweep 'train.lr'"),
+    ({"imbalance": [0.5, 2]}, "at least 1"),
+    ({"imbalance": [1, 2]}, "data source 'toy' cannot change its class counts"),
+    ({"dataset.n": ["a", "b"]}, "expected a list of at least two numbers"),
+])
+def test_sweep_errors_name_the_key(minimal_doc, registry, sweep, expected):
+    doc = copy.deepcopy(minimal_doc)
+    doc["sweep"] = sweep
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc, registry)
+    assert expected in str(info.value)
+
+
+def test_imbalanced_counts_keep_the_total_and_the_order():
+    base = {"proteasome_d": 1043, "ribosome": 80, "TRiC": 125, "proteasome_s": 386}
+    flat = imbalanced_counts(base, 1.0)
+    assert sum(flat.values()) == 1634 and max(flat.values()) - min(flat.values()) <= 1
+    steep = imbalanced_counts(base, 50.0)
+    assert sum(steep.values()) == 1634 and list(steep) == list(base)
+    assert steep["proteasome_d"] > steep["proteasome_s"] > steep["TRiC"] > steep["ribosome"]
+    assert steep["proteasome_d"] / steep["ribosome"] == pytest.approx(50, rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["imbalance-sweep", "snr-sweep"])
+def test_the_shipped_sweeps_validate_and_expand(name):
+    registry = Registry()
+    full = load_benchmark(ROOT / "benchmarks" / f"{name}.toml", registry)
+    quick = load_benchmark(ROOT / "benchmarks" / f"{name}.toml", registry, profile="quick")
+    axis = "imbalance" if name.startswith("imbalance") else "snr"
+    values = (1, 3, 10, 25, 50) if axis == "imbalance" else (0.1, 0.03, 0.01, 0.005, 0.003,
+                                                             0.002)
+    assert len(full.arms) == 6 * len(values) and len(expand_trials(full)) == 6 * len(values) * 3
+    assert sorted({a.sweep.value for a in full.arms}) == sorted(values)
+    assert len(quick.arms) == 4 * 3 and len(expand_trials(quick)) == 4 * 3 * 2
+    point = next(a for a in full.arms if a.sweep.value == max(values))
+    params = point.datasets[0].source.params
+    if axis == "imbalance":
+        counts = params["class_counts"]
+        assert sum(counts.values()) == 1634
+        assert max(counts.values()) / min(counts.values()) == pytest.approx(50, rel=0.05)
+    else:
+        assert params["snr"] == 0.1
