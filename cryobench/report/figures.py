@@ -129,6 +129,9 @@ def learning_curves_png(path: Path, curves: dict[str, list[list[float]]]) -> Pat
                             for k in range(longest)])
             ax.fill_between(epochs, mean - std, mean + std, color=colours(i),
                             alpha=0.15, linewidth=0)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation macro F1")
     ax.set_ylim(0, 1)

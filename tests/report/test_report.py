@@ -57,17 +57,25 @@ def tiny_run(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     return path, env
 
 
+@pytest.fixture(scope="module")
+def tiny_report(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run's report, written once for the module's readers."""
+    path, env = tiny_run
+    out = tmp_path_factory.mktemp("report") / "report"
+    result = report(path, "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert not list(out.parent.glob(".report.*")), "the scratch folder is left behind"
+    return out
+
+
 def report(path: Path, *args: str, env: dict[str, str]):
     return cli("report", str(path), "--results", str(path.parent / "res"), "--no-tracking",
                *args, env=env, cwd=path.parent)
 
 
 @pytest.mark.slow
-def test_report_writes_both_files_with_every_figure(tiny_run, tmp_path):
-    path, env = tiny_run
-    out = tmp_path / "report"
-    result = report(path, "--out", str(out), env=env)
-    assert result.returncode == 0, result.stderr
+def test_report_writes_both_files_with_every_figure(tiny_report):
+    out = tiny_report
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     expected = {"leaderboard", "critical_difference", "per_class", "confusion",
@@ -85,21 +93,19 @@ def test_report_writes_both_files_with_every_figure(tiny_run, tmp_path):
     for text in ("Nadeau", "Holm", "Wilcoxon", "Friedman", "Student's t", "cnn + focal",
                  "seeds needed", "detectable"):
         assert text in md, text
-    assert not list(tmp_path.glob(".report.*")), "the scratch folder is left behind"
 
 
 @pytest.mark.slow
-def test_report_numbers_equal_the_leaderboard(tiny_run, tmp_path):
+def test_report_numbers_equal_the_leaderboard(tiny_run, tiny_report):
     path, env = tiny_run
     board = cli("leaderboard", str(path), "--results", str(path.parent / "res"), "--format",
                 "json", env=env, cwd=path.parent)
     assert board.returncode == 0, board.stderr
     rows = json.loads(board.stdout)
-    result = report(path, "--out", str(tmp_path / "r"), env=env)
-    assert result.returncode == 0, result.stderr
-    md = (tmp_path / "r" / "report.md").read_text()
+    md = (tiny_report / "report.md").read_text()
+    board_md = md.split("## Leaderboard")[1].split("\n## ")[0].replace("**", "")
     for row in rows:
-        line = next(x for x in md.splitlines() if x.startswith("| ") and f"| {row['arm']} |" in x)
+        line = next(x for x in board_md.splitlines() if f"| {row['arm']} |" in x)
         mean, std = 100 * row["macro_f1_mean"], 100 * row["macro_f1_std"]
         assert f"{mean:.1f} ± {std:.1f}" in line
         low, high = 100 * max(row["macro_f1_ci_low"], 0), 100 * min(row["macro_f1_ci_high"], 1)
@@ -151,3 +157,73 @@ def test_a_chosen_baseline_and_one_seed(tiny_run, tmp_path):
     assert "Each arm has one seed: with no spread there is no interval and no test" in md
     assert "No rank test" in md
     assert "One seed, no interval, so no statement" in md
+
+
+# --- looked at as a person would: the HTML in a real headless browser ----------------------
+
+CHECK = """<script>
+window.addEventListener('load', () => {
+  const images = [...document.images];
+  const out = document.createElement('pre');
+  out.id = 'rendered';
+  out.textContent = JSON.stringify({
+    images: images.length,
+    loaded: images.filter(i => i.complete && i.naturalWidth > 0).length,
+    clipped: images.filter(i => i.getBoundingClientRect().right > window.innerWidth).length,
+    wide: document.documentElement.scrollWidth > window.innerWidth,
+    height: document.documentElement.scrollHeight});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def browser() -> str:
+    """Debian's Chromium; CI installs it (.ci/run) and requires this test to run."""
+    import os
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CRYOBENCH_REQUIRE_BROWSER"):
+            pytest.fail("CRYOBENCH_REQUIRE_BROWSER is set but no chromium is installed")
+        pytest.skip("no Chromium here (apt-get install chromium); CI runs this test")
+    return found
+
+
+def chromium(*args: str, profile: Path) -> str:
+    import subprocess
+
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--hide-scrollbars", f"--user-data-dir={profile}"]
+    done = subprocess.run([browser(), *flags, *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_the_html_report_renders_in_a_real_browser(tiny_report, tmp_path):
+    """Every figure loaded, nothing wider than the window, and a screenshot that is not
+    blank (Chromium, headless, the page opened from disk with no network)."""
+    import matplotlib.image
+
+    browser()
+    page = tiny_report / "report.html"
+    probe = tmp_path / "probe.html"  # the report with a measuring script, for this test only
+    probe.write_text(page.read_text().replace("</body>", CHECK + "</body>"))
+    dom = chromium("--window-size=1280,900", "--virtual-time-budget=10000", "--dump-dom",
+                   probe.as_uri(), profile=tmp_path / "p1")
+    found = re.search(r'<pre id="rendered">(.*?)</pre>', dom)
+    assert found, dom[-1000:]
+    rendered = json.loads(found.group(1))
+    assert rendered["images"] == 6 and rendered["loaded"] == 6, rendered
+    assert rendered["clipped"] == 0 and not rendered["wide"], rendered
+    shot = tmp_path / "report.png"
+    chromium(f"--window-size=1280,{rendered['height']}", f"--screenshot={shot}",
+             page.as_uri(), profile=tmp_path / "p2")
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.shape[0] == rendered["height"]
+    ink = (pixels.mean(axis=-1) < 0.9).mean()  # share of pixels that are not near white
+    assert 0.03 < ink < 0.6, ink
+    assert pixels.std() > 0.05

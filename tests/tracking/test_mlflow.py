@@ -103,6 +103,14 @@ def test_every_trial_is_recorded_and_the_leaderboards_agree(tmp_path):
     assert summaries["cnn"]["paper_macro_f1"] == pytest.approx(0.681)
     assert f"#/experiments/{experiment.experiment_id}/runs?searchFilter=" in result.stdout
 
+    # the report goes to the invocation's run, beside the leaderboard
+    made = cli("report", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path),
+               cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert f"logged to MLflow run {parent.info.run_id}" in made.stdout
+    logged = {a.path for a in c.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.md", "report/report.html", "report/figures"} <= logged
+
 
 def test_a_tracking_server_that_does_not_answer_is_one_line_before_any_work(tmp_path):
     bench = write(tmp_path)

@@ -1,0 +1,92 @@
+"""The report's analysis on constructed results: pairing, the baseline, Holm over arms,
+ranks, and a sweep's lines and significance (no training; the numbers are chosen)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from cryobench.config import parse_benchmark
+from cryobench.errors import CryobenchError
+from cryobench.report import write_report
+from cryobench.report.analysis import analyse
+from cryobench.run.plan import expand_trials
+from cryobench.run.records import TrialRecord
+
+
+def records_for(bench, score):
+    """One finished record per trial, its macro figures ``score(arm, seed)``."""
+    out = []
+    for t in expand_trials(bench):
+        value = float(score(t.arm, t.seed))
+        out.append(TrialRecord(
+            key=t.key, benchmark=bench.name, arm=t.arm, seed=t.seed, fold=None, status="ok",
+            classes=["a", "b"], metrics={"macro_f1": value, "macro_gmean": value,
+                                         "balanced_accuracy": value},
+            per_class=[{"name": c, "precision": value, "recall": value, "f1": value,
+                        "gmean": value, "support": 10} for c in ("a", "b")],
+            confusion=[[8, 2], [3, 7]], sizes={"train": 60, "val": 10, "test": 20},
+            timings={"fit_seconds": 1.0 + t.seed}))
+    return out
+
+
+@pytest.fixture
+def three_arms(minimal_doc, registry):
+    doc = copy.deepcopy(minimal_doc)
+    doc["benchmark"]["seeds"] = [0, 1, 2, 3, 4, 5]
+    doc["arm"].append({"name": "hot", "model": {"name": "centroid", "temperature": 3.0}})
+    return parse_benchmark(doc, registry)
+
+
+def test_a_real_gain_is_significant_and_noise_is_not(three_arms):
+    noise = np.random.default_rng(0).normal(0, 0.02, size=6)
+    gain = {"plain": 0.0, "warm": 0.15, "hot": 0.0}
+    found = analyse(three_arms, records_for(
+        three_arms, lambda arm, seed: 0.6 + gain[arm] + (noise[seed] if arm == "hot" else 0)
+        + 0.01 * (seed % 2)))
+    assert found.baseline == "plain"  # the first plain arm: no multi-path CNN here
+    assert found.test_train_ratio == pytest.approx(20 / 70)
+    warm, hot = found.comparisons["macro_f1"]
+    assert (warm.arm, hot.arm) == ("warm", "hot")
+    assert warm.test.difference == pytest.approx(0.15) and warm.significant
+    assert not hot.significant and hot.test.low < 0 < hot.test.high
+    # Holm over the two comparisons: the larger p is at least the raw one
+    assert hot.p_holm >= hot.test.p_value
+    assert found.ranks is not None and found.ranks.ranks["warm"] == 1.0
+
+
+def test_the_baseline_can_be_chosen_and_must_exist(three_arms):
+    rows = records_for(three_arms, lambda arm, seed: 0.5 + 0.01 * seed)
+    assert analyse(three_arms, rows, "warm").baseline == "warm"
+    with pytest.raises(CryobenchError, match="--baseline: unknown arm 'cold'"):
+        analyse(three_arms, rows, "cold")
+    with pytest.raises(CryobenchError, match="nothing to report"):
+        analyse(three_arms, [])
+
+
+def test_a_sweep_is_reported_along_its_axis(minimal_doc, registry, tmp_path):
+    """The gain of "warm" grows with n: significant only at the largest value, and the
+    report says so, with the sweep's figure."""
+    doc = copy.deepcopy(minimal_doc)
+    doc["benchmark"]["seeds"] = [0, 1, 2, 3, 4, 5]
+    doc["sweep"] = {"dataset.n": [20, 40, 80]}
+    bench = parse_benchmark(doc, registry)
+    jitter = np.random.default_rng(1).normal(0, 0.03, size=6)
+
+    def score(arm, seed):
+        gain = {"warm @ n 80": 0.2}.get(arm, 0.0)
+        wobble = jitter[seed] if arm.startswith("warm") else 0.0
+        return 0.5 + gain + wobble
+
+    written = write_report(bench, records_for(bench, score), tmp_path / "sweep")
+    lines = {line.family: line.points for line in written.analysis.sweep}
+    assert set(lines) == {"plain", "warm"} and sorted(lines["warm"]) == [20.0, 40.0, 80.0]
+    assert lines["warm"][80.0].mean == pytest.approx(0.7 + jitter.mean())
+    significant = [c.arm for c in written.analysis.comparisons["macro_f1"] if c.significant]
+    assert significant == ["warm @ n 80"]
+    md = written.markdown.read_text()
+    assert "## Along the sweep: n" in md and "figures/sweep.png" in md
+    assert "**warm**: n 80: better by" in md
+    assert (tmp_path / "sweep" / "figures" / "sweep.png").stat().st_size > 5000
