@@ -238,20 +238,24 @@ def _sweep(doc: Document, analysis: Analysis, folder: Path) -> None:
     metric = analysis.bench.primary_metric
     values = sorted({v for line in analysis.sweep for v in line.points})
     log_x = len(values) > 2 and min(values) > 0 and max(values) / min(values) >= 10
-    path = figures.sweep_png(folder / "figures" / "sweep.png", axis,
-                             {line.family: line.points for line in analysis.sweep},
-                             metric, log_x)
-    doc.add(Heading(f"Along the sweep: {axis}"),
-            Figure(path, f"{METRIC_LABELS[metric]} against {axis}: mean over seeds, the "
-                         "band its 95% interval (where there are two or more seeds)."))
     arms = {a.name: a for a in analysis.bench.arms}
     by_family: dict[str, list[str]] = defaultdict(list)
+    starred: dict[str, set[float]] = defaultdict(set)
     for c in analysis.comparisons.get(metric, []):
         point = arms[c.arm].sweep
         if point is not None and c.significant:
             direction = "better" if c.test.difference > 0 else "worse"
             by_family[point.base].append(f"{axis} {point.value:g}: {direction} by "
                                          f"{abs(100 * c.test.difference):.1f} points")
+            starred[point.base].add(point.value)
+    path = figures.sweep_png(folder / "figures" / "sweep.png", axis,
+                             {line.family: line.points for line in analysis.sweep},
+                             metric, log_x, starred)
+    doc.add(Heading(f"Along the sweep: {axis}"),
+            Figure(path, f"{METRIC_LABELS[metric]} against {axis}: mean over seeds, the "
+                         "band its 95% interval (where there are two or more seeds); a "
+                         f"star where the arm differs from {analysis.baseline} at that "
+                         "value (Holm-corrected p < 0.05)."))
     lines = []
     for line in analysis.sweep:
         if line.family == analysis.baseline:

@@ -171,9 +171,11 @@ def critical_difference_png(path: Path, ranks: RankTest, title: str) -> Path:
 
 
 def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
-              metric: str, log_x: bool) -> Path:
+              metric: str, log_x: bool, significant: dict[str, set[float]] | None = None
+              ) -> Path:
     """The metric against the swept value, one line per arm: mean over seeds, and the
-    95% interval as a band where there are two or more seeds."""
+    95% interval as a band where there are two or more seeds; a star where the arm
+    differs significantly from the baseline at that value."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.6))
     colours = _colours(len(lines))
@@ -187,6 +189,13 @@ def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
             ax.fill_between(xs, [100 * max(v, 0) for v in low],  # type: ignore[arg-type]
                             [100 * min(v, 1) for v in high],  # type: ignore[arg-type]
                             color=colours(i), alpha=0.15, linewidth=0)
+        starred = [x for x in xs if x in (significant or {}).get(label, set())]
+        if starred:
+            ax.plot(starred, [100 * points[x].mean for x in starred], "*", markersize=15,
+                    color=colours(i), markeredgecolor="black", linestyle="none")
+    if significant and any(significant.values()):
+        ax.plot([], [], "*", markersize=12, color="white", markeredgecolor="black",
+                label="differs from the baseline\n(Holm p < 0.05)")
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(axis)
