@@ -172,7 +172,8 @@ def _parse(v: _Validator, raw: dict[str, Any], profile: str | None) -> Benchmark
     except ConfigError as exc:
         table, _, rest = exc.key.partition(".")
         field_, _, param = rest.partition(".")
-        if (table, rest.split(".")[0]) in given:
+        if (table, rest.split(".")[0]) in given or (table == "sweep" and any(
+                t == "sweep" for t, _ in given)):
             raise ConfigError(exc.file, f"profile.{profile}.{exc.key}", exc.message) from None
         if table.startswith("arm[") and param in v.overrides.get(field_, {}):
             raise ConfigError(exc.file, f"profile.{profile}.components.{field_}.{param}",
@@ -440,12 +441,21 @@ class _Validator:
                 self.fail(key, f"{axis!r} is not a number to sweep; {SWEEP_HELP}")
         else:
             self.fail(key, f"cannot sweep {name!r}: {SWEEP_HELP}")
-        out = []
+        if name == "imbalance":
+            subsets = [a.name for a in arms if any(d.classes for d in a.datasets)]
+            if subsets:
+                self.fail(key, f"arm {subsets[0]!r} takes a class subset: an imbalance is "
+                               "set over all of the data set's classes, so its ratio would "
+                               "not be the subset's; sweep without class subsets")
+        out: list[Arm] = []
         for value in values:
+            shown = f"{value:g}" if float(f"{value:g}") == float(value) else repr(float(value))
             for arm in arms:
                 datasets = tuple(self.swept_dataset(key, d, name, value) for d in arm.datasets)
-                point = replace(arm, name=f"{arm.name} @ {axis} {value:g}", datasets=datasets,
+                point = replace(arm, name=f"{arm.name} @ {axis} {shown}", datasets=datasets,
                                 sweep=SweepPoint(axis, float(value), arm.name))
+                if point.name in {a.name for a in (*out, *arms)}:
+                    self.fail(key, f"the sweep names two arms {point.name!r}; rename one")
                 self.check_datasets(key, key, point, split)
                 out.append(point)
         return tuple(out)
@@ -669,6 +679,8 @@ class _Validator:
                         self.fail(f"{key}.arms", unknown_name_message("arm", n, names))
                 indices = [i for i in indices if names[i] in values]
                 doc["arm"] = [arms[i] for i in indices]
+            elif table == "sweep":  # one quantity: the profile's replaces the file's
+                doc[table] = self.table(f"{key}.{table}", values)
             else:
                 self.table(f"{key}.{table}", values)
                 doc[table] = {**doc.get(table, {}), **values}

@@ -88,12 +88,11 @@ def paired_test(differences: Sequence[float], test_train_ratio: float,
     if n < 2:
         return PairedTest(n, mean, None, None, None, None, None, None, None)
     sd = float(d.std(ddof=1))
+    if sd == 0:  # every pair differs by the same amount: no spread to test against
+        return PairedTest(n, mean, None, None, None, None, None, None, 0.0)
     scale = sd * np.sqrt(corrected_variance_factor(n, test_train_ratio))
     t_crit = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
-    if scale > 0:
-        p = float(2 * stats.t.sf(abs(mean) / scale, n - 1))
-    else:  # every pair differs by the same amount: certain if not zero
-        p = 1.0 if mean == 0 else 0.0
+    p = float(2 * stats.t.sf(abs(mean) / scale, n - 1))
     wilcoxon = None
     if np.any(d != 0):
         wilcoxon = float(stats.wilcoxon(d, zero_method="wilcox").pvalue)

@@ -57,7 +57,10 @@ def test_one_pair_has_no_test_and_equal_pairs_no_wilcoxon():
     assert (one.n, one.low, one.p_value, one.detectable, one.seeds_needed) == \
         (1, None, None, None, None)
     same = paired_test([0.0, 0.0, 0.0], 0.25)
-    assert same.p_value == 1.0 and same.wilcoxon_p is None
+    assert same.p_value is None and same.wilcoxon_p is None and same.sd == 0.0
+    # identical differences are no evidence either: no spread, no test (not p = 0)
+    steady = paired_test([0.02, 0.02], 0.25)
+    assert steady.difference == pytest.approx(0.02) and steady.p_value is None
 
 
 def test_holm_against_the_hand_computed_step_down():

@@ -81,3 +81,28 @@ def test_the_shipped_sweeps_validate_and_expand(name):
         assert max(counts.values()) / min(counts.values()) == pytest.approx(50, rel=0.05)
     else:
         assert params["snr"] == 0.1
+
+
+def test_a_profile_replaces_the_sweep_and_its_errors_name_the_profile(minimal_doc, registry):
+    doc = copy.deepcopy(minimal_doc)
+    doc["sweep"] = {"dataset.n": [20, 40]}
+    doc["profile"] = {"other": {"sweep": {"dataset.box": [4, 6]}},
+                      "bad": {"sweep": {"dataset.n": [20, 2]}}}
+    other = parse_benchmark(doc, registry, profile="other")
+    assert {a.sweep.axis for a in other.arms} == {"box"}
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc, registry, profile="bad")
+    assert "profile.bad.sweep.dataset.n: 2: got 2" in str(info.value)
+
+
+def test_close_values_keep_apart_and_imbalance_refuses_class_subsets(minimal_doc, registry):
+    doc = copy.deepcopy(minimal_doc)
+    doc["sweep"] = {"dataset.n": [40, 41]}
+    assert len({a.name for a in parse_benchmark(doc, registry).arms}) == 4
+    registry_ = Registry()
+    bench = {"benchmark": {"name": "s"}, "dataset": {"source": "synthetic", "scale": 0.2},
+             "sweep": {"imbalance": [1, 5]},
+             "arm": [{"name": "a", "model": "cnn", "dataset": {"classes": ["TRiC", "ribosome"]}}]}
+    with pytest.raises(ConfigError, match="takes a class subset"):
+        parse_benchmark(bench, registry_)
+    assert sum(imbalanced_counts({"a": 10, "b": 1, "c": 1, "d": 1}, 1000).values()) == 13

@@ -16,7 +16,7 @@ from cryobench.report.document import to_html, to_markdown
 from cryobench.run.records import TrialRecord
 from cryobench.specs import Benchmark
 
-FILES = ("report.md", "report.html", "figures")
+FILES = ("report.md", "report.html", "figures")  # what a report writes (and logs)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class WrittenReport:
 
 
 def check_output_folder(folder: Path) -> None:
-    """Before any work: a folder the report can be written to."""
+    """Before any work: a folder the report can be written to, and that holds nothing a
+    report would replace but an earlier report."""
     if folder.exists() and not folder.is_dir():
         raise CryobenchError(f"{folder}: --out is a file, not a folder; name a folder (it is "
                              "created if missing)")
@@ -46,27 +47,47 @@ def check_output_folder(folder: Path) -> None:
     if target is not None and not os.access(target, os.W_OK | os.X_OK):
         raise CryobenchError(f"{target}: cannot write there (permission denied); name "
                              "another --out folder")
+    if (folder / "figures").exists() and not (folder / MARK).exists():
+        raise CryobenchError(f"{folder}: already has a figures/ folder that no report wrote; "
+                             "a report would replace it, so name another --out folder")
+
+
+MARK = ".cryobench-report"  # in a folder a report wrote: its figures/ may be replaced
 
 
 def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
                  baseline: str | None = None) -> WrittenReport:
-    """Analyse, draw and write; the files appear in ``folder`` only once all of them are
-    made (built in a scratch folder beside it), so a failure leaves no half a report and
-    an earlier report stays whole until the new one replaces it."""
+    """Analyse, draw and write. Everything is made in a scratch folder inside ``folder``
+    first, then moved in by renames on the same file system; an earlier report's figures
+    are kept aside until the new ones are in, and put back if anything fails."""
     check_output_folder(folder)
     analysis = analyse(bench, records, baseline)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".report-", dir=folder))
+    except OSError as exc:
+        raise CryobenchError(f"{folder}: cannot write the report there ({exc.strerror})") \
+            from None
+    kept = folder / f".figures-{scratch.name}"
     try:
         doc = build_report(analysis, scratch)
         (scratch / "report.md").write_text(to_markdown(doc, scratch), encoding="utf-8")
         (scratch / "report.html").write_text(to_html(doc), encoding="utf-8")
-        folder.mkdir(exist_ok=True)
-        old = folder / "figures"
-        if old.exists():
-            shutil.rmtree(old)
-        for name in FILES:
-            os.replace(scratch / name, folder / name)
+        (scratch / MARK).write_text("written by cryobench report\n", encoding="utf-8")
+        if (folder / "figures").exists():
+            os.replace(folder / "figures", kept)
+        try:
+            for name in (MARK, "figures", "report.html", "report.md"):
+                os.replace(scratch / name, folder / name)
+        except OSError:
+            if kept.exists():
+                shutil.rmtree(folder / "figures", ignore_errors=True)
+                os.replace(kept, folder / "figures")
+            raise
+    except OSError as exc:
+        raise CryobenchError(f"{folder}: could not write the report ({exc.strerror or exc}); "
+                             "an earlier report there is left as it was") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(kept, ignore_errors=True)
     return WrittenReport(folder, analysis)

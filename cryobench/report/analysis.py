@@ -16,7 +16,7 @@ from cryobench.stats import (
     ALPHA, PairedTest, RankTest, Summary, friedman_test, holm, paired_test, summarise_values,
 )
 
-#: the metrics an arm is compared on: the paper's two
+#: the metrics an arm is compared on: the paper's two, and the benchmark's primary one
 COMPARED = ("macro_f1", "macro_gmean")
 
 Block = tuple[object, ...]  # what pairs two arms' trials: (sweep value, classes, seed, fold)
@@ -89,7 +89,8 @@ def analyse(bench: Benchmark, records: list[TrialRecord], baseline: str | None =
         raise CryobenchError("--baseline: " + unknown_name_message("arm", baseline, families))
     ratio = _test_train_ratio(done)
     out = Analysis(bench, done, leaderboard_rows(bench, done), baseline, ratio)
-    out.comparisons = {m: _compare(bench, done, baseline, m, ratio) for m in COMPARED}
+    out.comparisons = {m: _compare(bench, done, baseline, m, ratio)
+                       for m in dict.fromkeys((*COMPARED, bench.primary_metric))}
     out.ranks, out.ranks_note = _rank(bench, done)
     sweeps = {a.sweep.axis for a in bench.arms if a.sweep}
     if sweeps:
@@ -123,26 +124,45 @@ def _by_arm(bench: Benchmark, records: list[TrialRecord]
 
 def _compare(bench: Benchmark, records: list[TrialRecord], baseline: str, metric: str,
              ratio: float) -> list[Comparison]:
-    """Every other arm against the baseline at the same sweep point, paired by class
-    subset, seed and fold; Holm's adjustment over all of them."""
+    """Every other arm against the baseline on the same class subset and sweep point,
+    paired by seed and fold; Holm's adjustment over all of them. Where the baseline has
+    no trial on a subset (the paper's Table VI runs other arms on other subsets), the
+    first plain arm that has one stands in for it."""
     by_arm = _by_arm(bench, records)
-    base_at = {(a.sweep.value if a.sweep else None): a.name for a in bench.arms
-               if a.family == baseline}
-    found: list[tuple[str, str, str, PairedTest]] = []
+    groups: dict[tuple[object, str], list[Arm]] = defaultdict(list)
     for arm in bench.arms:
-        if arm.family == baseline:
+        for classes in dict.fromkeys(block[1] for block in by_arm.get(arm.name, {})):
+            groups[(arm.sweep.value if arm.sweep else None, str(classes))].append(arm)
+    found: list[tuple[str, str, str, PairedTest]] = []
+    for (_, classes), arms in groups.items():
+        reference = next((a for a in arms if a.family == baseline), None) or \
+            next((a for a in arms if a.is_plain), None)
+        if reference is None:
             continue
-        reference = base_at.get(arm.sweep.value if arm.sweep else None)
-        mine, theirs = by_arm.get(arm.name, {}), by_arm.get(reference or "", {})
-        by_classes: dict[str, list[float]] = defaultdict(list)
-        for block in sorted(set(mine) & set(theirs), key=repr):
-            by_classes[block[1]].append(mine[block].metrics[metric]
-                                        - theirs[block].metrics[metric])
-        for classes, differences in by_classes.items():
-            found.append((arm.name, reference or "", classes, paired_test(differences, ratio)))
+        theirs = {b: r for b, r in by_arm[reference.name].items() if b[1] == classes}
+        for arm in arms:
+            if arm is reference:
+                continue
+            mine = {b: r for b, r in by_arm[arm.name].items() if b[1] == classes}
+            shared = sorted(set(mine) & set(theirs), key=repr)
+            if shared:
+                differences = [mine[b].metrics[metric] - theirs[b].metrics[metric]
+                               for b in shared]
+                found.append((arm.name, reference.name, classes,
+                              paired_test(differences, ratio)))
+    order = {a.name: i for i, a in enumerate(bench.arms)}
+    found.sort(key=lambda f: (order[f[0]], f[2]))
     adjusted = holm([t.p_value for *_, t in found])
     return [Comparison(arm, base, classes, metric, test, p)
             for (arm, base, classes, test), p in zip(found, adjusted)]
+
+
+def uncompared(analysis: Analysis) -> list[str]:
+    """Arms with finished trials that no comparison covers (no baseline on their subset,
+    or no seed in common with it)."""
+    compared = {c.arm for found in analysis.comparisons.values() for c in found} | \
+        {c.baseline for found in analysis.comparisons.values() for c in found}
+    return [a for a in dict.fromkeys(r.arm for r in analysis.records) if a not in compared]
 
 
 def _rank(bench: Benchmark, records: list[TrialRecord]) -> tuple[RankTest | None, str]:
@@ -157,6 +177,10 @@ def _rank(bench: Benchmark, records: list[TrialRecord]) -> tuple[RankTest | None
         return None, f"{len(families)} arms: ranking all arms at once needs at least three"
     common = set.intersection(*(set(v) for v in families.values()))
     if len(common) < 2:
+        subsets = {b[1] for v in families.values() for b in v}
+        if len(subsets) > 1 and not common:
+            return None, ("the arms run on different class subsets, so no seed is shared by "
+                          "all of them; compare them subset by subset")
         return None, ("the arms share fewer than two finished seeds: ranking them needs "
                       "at least two")
     blocks = sorted(common, key=repr)

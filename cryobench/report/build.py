@@ -12,7 +12,7 @@ import numpy as np
 from cryobench import __version__
 from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.report import figures
-from cryobench.report.analysis import Analysis, Comparison
+from cryobench.report.analysis import Analysis, Comparison, uncompared
 from cryobench.report.document import Bullets, Document, Figure, Heading, Paragraph, Table
 from cryobench.run.leaderboard import ArmSummary, format_interval, format_summary
 from cryobench.run.records import TrialRecord
@@ -33,7 +33,8 @@ def build_report(analysis: Analysis, folder: Path) -> Document:
     doc = Document(f"{bench.name}{'.' + bench.profile if bench.profile else ''}: report")
     seeds = sorted({r.seed for r in analysis.records})
     doc.add(Paragraph(
-        f"{bench.description.capitalize() or bench.name}{profile}: "
+        f"{(bench.description or bench.name)[:1].upper()}"
+        f"{(bench.description or bench.name)[1:]}{profile}: "
         f"{len(analysis.records)} finished trials of {len({r.arm for r in analysis.records})} "
         f"arms over seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}. Made from "
         f"the result file by cryobench {__version__} on {time.strftime('%Y-%m-%d')}; "
@@ -139,7 +140,10 @@ def _against_paper(doc: Document, analysis: Analysis) -> None:
         doc.add(Bullets(tuple(outside)))
     if inside:
         doc.add(Paragraph("Inside this run's 95% interval: " + "; ".join(inside) + "."))
-    if unknown:
+    if unknown and len(unknown) > 4:
+        doc.add(Paragraph(f"One seed, no interval, so no statement about {len(unknown)} of "
+                          "the paper's figures."))
+    elif unknown:
         doc.add(Paragraph("One seed, no interval, so no statement: " + "; ".join(unknown)
                           + "."))
 
@@ -159,20 +163,26 @@ def _p(value: float | None) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _comparison_row(c: Comparison, show_classes: bool) -> tuple[str, ...]:
+def _comparison_row(c: Comparison, show_classes: bool, show_against: bool
+                    ) -> tuple[str, ...]:
     t = c.test
     interval = "–" if t.low is None else f"{100 * t.low:+.1f} to {100 * t.high:+.1f}"  # type: ignore[operator]
     if t.n < 2:
-        verdict = "one seed"
+        verdict = "one seed: no test"
+    elif t.p_value is None:
+        verdict = "no spread: no test"
     elif c.significant:
         verdict = "yes, better" if t.difference > 0 else "yes, worse"
     else:
         verdict = "no"
     needed = "–" if t.n < 2 else (str(t.seeds_needed) if t.seeds_needed is not None
                                   else "none practical")
+    if t.n >= 2 and t.seeds_needed is None and t.difference == 0:
+        needed = "–"
     arm = f"{c.arm} [{c.classes}]" if show_classes else c.arm
-    return (arm, str(t.n), _points(t.difference, True), interval, _p(t.p_value),
-            _p(c.p_holm), _p(t.wilcoxon_p), verdict, _points(t.detectable), needed)
+    cells = (arm, str(t.n), _points(t.difference, True), interval, _p(t.p_value),
+             _p(c.p_holm), _p(t.wilcoxon_p), verdict, _points(t.detectable), needed)
+    return (cells[0], c.baseline, *cells[1:]) if show_against else cells
 
 
 def _comparisons(doc: Document, analysis: Analysis) -> None:
@@ -196,13 +206,25 @@ def _comparisons(doc: Document, analysis: Analysis) -> None:
                 "difference (none practical: with overlapping training sets, more seeds "
                 "never shrink the corrected variance below s² · n_test/n_train)."))
     show_classes = len({c.classes for c in first}) > 1
+    families = {a.name: a.family for a in analysis.bench.arms}
+    show_against = any(families.get(c.baseline) != analysis.baseline for c in first)
     header = ("arm", "n", "difference", "95% interval", "p (corrected t)", "p (Holm)",
               "p (Wilcoxon)", "significant", "detectable", "seeds needed")
     numeric = (False, True, True, True, True, True, True, False, True, True)
+    if show_against:
+        header, numeric = (header[0], "against", *header[1:]), (False, False, *numeric[1:])
     for metric, found in analysis.comparisons.items():
         doc.add(Heading(METRIC_LABELS[metric], 3),
-                Table(header, tuple(_comparison_row(c, show_classes) for c in found),
-                      numeric))
+                Table(header, tuple(_comparison_row(c, show_classes, show_against)
+                                    for c in found), numeric))
+    if show_against:
+        doc.add(Paragraph(f"Where {analysis.baseline} has no trial on an arm's class subset "
+                          "or swept value, the first plain arm (no strategy) that has one is "
+                          "its baseline (\"against\")."))
+    left_out = uncompared(analysis)
+    if left_out:
+        doc.add(Paragraph("Not compared (no baseline trial on the same class subset and "
+                          "seeds): " + "; ".join(left_out) + "."))
     if analysis.seeds < 2:
         doc.add(Paragraph(ONE_SEED))
 
@@ -222,7 +244,10 @@ def _ranks(doc: Document, analysis: Analysis, folder: Path) -> None:
         f"Friedman's test on {metric} over {len(r.arms)} arms and {r.blocks} blocks (seeds"
         f"{', class subsets' if len({c.classes_label for c in analysis.records}) > 1 else ''}"
         f"{' and swept values' if analysis.sweep else ''} that every arm finished): "
-        f"χ² = {r.statistic:.2f}, p = {_p(r.p_value)}: {verdict}. Demsar (2006)."))
+        f"χ² = {r.statistic:.2f}, p = {_p(r.p_value)}: {verdict}. Demsar (2006). Like "
+        "Wilcoxon's, these tests treat the seeds as independent, which overlapping training "
+        "sets are not: a description of the ranking, not a confirmation of the corrected "
+        "t-test."))
     path = figures.critical_difference_png(folder / "figures" / "critical_difference.png",
                                            r, f"{analysis.bench.name}: {metric}")
     doc.add(Figure(path, "Critical-difference diagram: each arm's average rank over the "
@@ -256,13 +281,20 @@ def _sweep(doc: Document, analysis: Analysis, folder: Path) -> None:
                          "band its 95% interval (where there are two or more seeds); a "
                          f"star where the arm differs from {analysis.baseline} at that "
                          "value (Holm-corrected p < 0.05)."))
+    tested = {arms[c.arm].family for c in analysis.comparisons.get(metric, [])
+              if c.test.p_value is not None}
     lines = []
     for line in analysis.sweep:
         if line.family == analysis.baseline:
             continue
         found = by_family.get(line.family)
-        lines.append(f"**{line.family}**: " + ("; ".join(found) if found else
-                                               "at no swept value significantly different"))
+        if found:
+            lines.append(f"**{line.family}**: " + "; ".join(found))
+        elif line.family in tested:
+            lines.append(f"**{line.family}**: at no swept value significantly different")
+        else:
+            lines.append(f"**{line.family}**: not tested (one seed, no spread, or no "
+                         "paired baseline trials)")
     if lines:
         doc.add(Paragraph(f"Where each arm's {METRIC_LABELS[metric]} differs from "
                           f"{analysis.baseline} at the same {axis} (Holm-corrected p < "
@@ -318,10 +350,10 @@ def _figures(doc: Document, analysis: Analysis, folder: Path) -> None:
     doc.add(Heading("Training"))
     if curves:
         doc.add(Figure(figures.learning_curves_png(folder / "figures" / "learning_curves.png",
-                                                   curves),
-                       "Validation macro F1 per epoch of each arm's network (an ensemble's "
-                       "first member): the mean over seeds, the band ± one standard "
-                       "deviation."))
+                                                   curves, list(groups)),
+                       "Validation macro F1 per epoch of each single network: the mean over "
+                       "seeds, the band ± one standard deviation (ensembles and classical "
+                       "models report no curve)."))
     seconds = {label: [r.timings["fit_seconds"] for r in rows if "fit_seconds" in r.timings]
                for label, rows in groups.items()}
     seconds = {k: v for k, v in seconds.items() if v}

@@ -109,13 +109,16 @@ def confusions_png(path: Path, labels: Sequence[str], classes: Sequence[str],
     return _save(fig, path)
 
 
-def learning_curves_png(path: Path, curves: dict[str, list[list[float]]]) -> Path:
+def learning_curves_png(path: Path, curves: dict[str, list[list[float]]],
+                        order: Sequence[str]) -> Path:
     """Validation macro F1 per epoch: each arm's mean over seeds, and its band (mean ±
-    std) where two or more seeds reached that epoch."""
+    std) where two or more seeds reached that epoch. An arm keeps its colour of the other
+    figures (its place in ``order``)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.4))
-    colours = _colours(len(curves))
-    for i, (label, runs) in enumerate(curves.items()):
+    colours = _colours(len(order))
+    for label, runs in curves.items():
+        i = list(order).index(label)
         longest = max(len(r) for r in runs)
         table = np.full((len(runs), longest), np.nan)
         for j, run in enumerate(runs):

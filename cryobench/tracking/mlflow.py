@@ -317,7 +317,9 @@ class MlflowTracker:
             if not runs:
                 return None
             run_id = runs[0].info.run_id
-            self.client.log_artifacts(run_id, str(folder), "report")
+            for name in ("report.md", "report.html"):  # only what the report wrote
+                self.client.log_artifact(run_id, str(folder / name), "report")
+            self.client.log_artifacts(run_id, str(folder / "figures"), "report/figures")
             self.experiment_id = experiment.experiment_id
             return run_id
 

@@ -64,7 +64,8 @@ def tiny_report(tiny_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report"
     result = report(path, "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
-    assert not list(out.parent.glob(".report.*")), "the scratch folder is left behind"
+    assert not list(out.glob(".report-*")) and not list(out.glob(".figures-*")), \
+        "scratch left behind"
     return out
 
 

@@ -189,8 +189,8 @@ def _neighbour(spec: SimulationSpec, rng: np.random.Generator) -> np.ndarray:
 def imbalanced_counts(counts: dict[str, int], ratio: float) -> dict[str, int]:
     """The same total spread geometrically over the classes, the largest ``ratio`` times
     the rarest; classes keep their order of size (ties in the given order). Rounded by
-    largest remainder, so the total is exact and the ratio as near as whole particles
-    allow; every class keeps at least one particle."""
+    largest remainder: the total is exact and the ratio as near as whole particles allow
+    (every class keeps at least one particle, taken from the largest)."""
     order = sorted(counts, key=lambda name: -counts[name])
     steps = max(len(order) - 1, 1)
     weights = {name: ratio ** (-rank / steps) for rank, name in enumerate(order)}
@@ -200,6 +200,8 @@ def imbalanced_counts(counts: dict[str, int], ratio: float) -> dict[str, int]:
     by_remainder = sorted(order, key=lambda name: -(exact[name] - math.floor(exact[name])))
     for name in by_remainder[:max(total - sum(out.values()), 0)]:
         out[name] += 1
+    while sum(out.values()) > total:  # the floor of one particle took some: give back
+        out[order[0]] -= 1
     return {name: out[name] for name in counts}
 
 
