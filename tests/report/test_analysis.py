@@ -38,6 +38,7 @@ def three_arms(minimal_doc, registry):
     doc = copy.deepcopy(minimal_doc)
     doc["benchmark"]["seeds"] = [0, 1, 2, 3, 4, 5]
     doc["arm"].append({"name": "hot", "model": {"name": "centroid", "temperature": 3.0}})
+    doc["reference"] = {"arms": {"plain": {"macro_f1": 99.5}, "warm": {"macro_f1": 75.0}}}
     return parse_benchmark(doc, registry)
 
 
@@ -114,3 +115,29 @@ def test_class_subsets_are_compared_subset_by_subset():
                      ("two-path CNN + mixup + focal loss", "GSVM-RU (two classes)")}
     assert len(found.comparisons["macro_f1"]) == 1 + 4 + 6  # one row per subset
     assert found.ranks is None and "different class subsets" in found.ranks_note
+
+
+def test_one_seed_says_there_is_no_interval_rather_than_printing_one(minimal_doc, registry,
+                                                                    tmp_path):
+    doc = copy.deepcopy(minimal_doc)
+    doc["benchmark"]["seeds"] = [0]
+    doc["arm"].append({"name": "hot", "model": {"name": "centroid", "temperature": 3.0}})
+    bench = parse_benchmark(doc, registry)
+    written = write_report(bench, records_for(bench, lambda arm, seed: 0.5 + 0.1 * len(arm)),
+                           tmp_path / "one")
+    md = written.markdown.read_text()
+    assert "Each arm has one seed: with no spread there is no interval and no test" in md
+    assert "No rank test" in md and "one seed: no test" in md
+    board = md.split("## Leaderboard")[1].split("\n## ")[0]
+    assert "| – |" in board  # the interval column, with nothing in it
+    assert written.html.read_text().count("<table>") >= 2
+
+
+def test_the_paper_outside_the_interval_is_said_in_words(three_arms, tmp_path):
+    rng = np.random.default_rng(3)
+    gain = {"plain": 0.0, "warm": 0.15, "hot": 0.0}
+    written = write_report(three_arms, records_for(
+        three_arms, lambda arm, seed: 0.6 + gain[arm] + rng.normal(0, 0.02)), tmp_path / "p")
+    md = written.markdown.read_text()
+    assert "**plain**: the paper's macro F1 99.5 lies above this run's 95% interval" in md
+    assert "Inside this run's 95% interval: warm (macro F1)." in md

@@ -256,15 +256,18 @@ def test_asha_stops_poor_configurations_and_a_seeded_search_repeats(tmp_path, mo
               [{"name": "scripted", "model": "scripted"}],
               resources={"cpus_per_trial": 1, "max_concurrent": 1})
     bench = parse_benchmark(raw, Registry(plugins=[tuning_plugin]))
+    from cryobench.run.ray_executor import ray_session
+
     trials = expand_trials(bench)
     outcomes = []
-    for run in ("first", "second"):
-        runner, store = tuner(tmp_path, bench, run)
-        phases = Phases()
-        ready, failed = runner.resolve(trials, phases)
-        assert not failed and len(ready) == 1
-        outcomes.append(store.finished()[trials[0].key])
-        assert phases.seen[-1] == ("tuning scripted / seed 0", 6, 6)
+    with ray_session(None, tmp_path / "ray.log"):  # one Ray start for both searches
+        for run in ("first", "second"):
+            runner, store = tuner(tmp_path, bench, run)
+            phases = Phases()
+            ready, failed = runner.resolve(trials, phases)
+            assert not failed and len(ready) == 1
+            outcomes.append(store.finished()[trials[0].key])
+            assert phases.seen[-1] == ("tuning scripted / seed 0", 6, 6)
     first, second = outcomes
     assert len(first.configurations) == 6  # the whole budget, no more
     stopped = [c for c in first.configurations if c["status"] == "stopped"]
@@ -293,8 +296,7 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
     registry = Registry(plugins=[tuning_plugin])
     raw = doc({"configurations": 3, "scheduler": "fifo",
                "space": {"model.shrink": {"uniform": [0.0, 1.0]}}},
-              [{"name": "a", "model": {"name": "recording", "log_dir": str(seen)}},
-               {"name": "b", "model": {"name": "recording", "log_dir": str(seen)}}],
+              [{"name": "a", "model": {"name": "recording", "log_dir": str(seen)}}],
               benchmark={"name": "leak", "seeds": [0, 1]})
     bench = parse_benchmark(raw, registry)
     runner, tuning_store = tuner(tmp_path, bench)
@@ -302,7 +304,7 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
     settings = WorkerSettings(tmp_path, cache_root())
     records = run_benchmark(bench, store, LocalExecutor(settings, registry=registry),
                             Console(record=True), tuner=runner)
-    assert [r.ok and r.tuned for r in records] == [True] * 4
+    assert [r.ok and r.tuned for r in records] == [True] * 2
 
     trials = expand_trials(bench)
     data = load_data(trials[0].dataset, settings.environment(registry))
@@ -313,13 +315,13 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
         mine = [log for log in logs if log["seed"] == seed]
         fits = [set(log["hashes"]) for log in mine if log["phase"] == "fit"]
         predicted = [set(log["hashes"]) for log in mine if log["phase"] == "predict"]
-        assert len(fits) == 2 * 3 + 2  # two arms: three configurations each, then the trial
+        assert len(fits) == 3 + 1  # three configurations, then the trial
         assert not any(test & f for f in fits)  # nothing fitted on this seed's test split
         # the test split is predicted once per trial, by the trained model; tuning
         # predicted the validation part only
-        assert sum(p == test for p in predicted) == 2
+        assert sum(p == test for p in predicted) == 1
         assert not any(test & p for p in predicted if p != test)
-        assert sum(len(p) == len(split.val) for p in predicted) == 2 * 3
+        assert sum(len(p) == len(split.val) for p in predicted) == 3
 
     outcomes = tuning_store.finished()
     assert {len(o.configurations) for o in outcomes.values()} == {3}  # an equal budget
@@ -330,4 +332,4 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
     store.path.unlink()  # the trials run again, but their tuning is read back
     run_benchmark(bench, store, LocalExecutor(settings, registry=registry),
                   Console(record=True), tuner=runner)
-    assert len(list(seen.iterdir())) == before + 4 * 2  # 4 fits + 4 predictions, no tuning
+    assert len(list(seen.iterdir())) == before + 2 * 2  # 2 fits + 2 predictions, no tuning
