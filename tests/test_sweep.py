@@ -72,7 +72,8 @@ def test_the_shipped_sweeps_validate_and_expand(name):
                                                              0.002)
     assert len(full.arms) == 6 * len(values) and len(expand_trials(full)) == 6 * len(values) * 3
     assert sorted({a.sweep.value for a in full.arms}) == sorted(values)
-    assert len(quick.arms) == 4 * 3 and len(expand_trials(quick)) == 4 * 3 * 2
+    values_quick = 4 if axis == "imbalance" else 3
+    assert len(quick.arms) == 4 * values_quick and len(expand_trials(quick)) == 4 * values_quick * 3
     point = next(a for a in full.arms if a.sweep.value == max(values))
     params = point.datasets[0].source.params
     if axis == "imbalance":
