@@ -203,7 +203,8 @@ def _comparisons(doc: Document, analysis: Analysis) -> None:
                 "it cannot fall below 0.05 at all. **Detectable**: the smallest true "
                 f"difference these seeds find with {POWER:.0%} power, from the measured "
                 "spread; **seeds needed**: how many seeds would find the observed "
-                "difference (none practical: with overlapping training sets, more seeds "
+                "difference, for that comparison alone (Holm's correction over many arms "
+                "asks for more; none practical: with overlapping training sets, more seeds "
                 "never shrink the corrected variance below s² · n_test/n_train)."))
     show_classes = len({c.classes for c in first}) > 1
     families = {a.name: a.family for a in analysis.bench.arms}

@@ -49,7 +49,8 @@ def leaderboard_png(path: Path, labels: Sequence[str], summaries: Sequence[Summa
     ax.set_yticks(y, labels)
     ax.set_xlabel(f"{METRIC_LABELS[metric]} (%)")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.6 / len(labels)),
+              ncol=2, frameon=False)
     ax.set_title(title, fontsize=10)
     return _save(fig, path)
 
@@ -201,6 +202,9 @@ def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
                 label="differs from the baseline\n(Holm p < 0.05)")
     if log_x:
         ax.set_xscale("log")
+    swept = sorted({x for points in lines.values() for x in points})
+    ax.set_xticks(swept, [f"{x:g}" for x in swept])  # the swept values, as written
+    ax.minorticks_off()
     ax.set_xlabel(axis)
     ax.set_ylabel(f"{METRIC_LABELS[metric]} (%)")
     ax.grid(alpha=0.3)
