@@ -116,7 +116,7 @@ def test_report_numbers_equal_the_leaderboard(tiny_run, tiny_report):
 
 
 @pytest.mark.slow
-def test_report_bad_input_is_one_line_and_writes_nothing(tiny_run, tmp_path):
+def test_report_bad_input_is_refused_and_a_chosen_baseline_is_used(tiny_run, tmp_path):
     path, env = tiny_run
     a_file = tmp_path / "taken"
     a_file.write_text("x")
@@ -133,19 +133,14 @@ def test_report_bad_input_is_one_line_and_writes_nothing(tiny_run, tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert a_file.read_text() == "x"
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+    # a baseline that exists changes who is compared with whom
+    chosen = report(path, "--out", str(tmp_path / "b"), "--baseline", "cnn + focal", env=env)
+    assert chosen.returncode == 0, chosen.stderr
+    assert "## Each arm against cnn + focal" in (tmp_path / "b" / "report.md").read_text()
     empty = cli("report", str(path), "--results", str(tmp_path / "none"), "--no-tracking",
                 "--out", str(tmp_path / "o3"), env=env, cwd=tmp_path)
     assert empty.returncode == 2 and "no finished trial" in empty.stderr
     assert not (tmp_path / "o3").exists()
-
-
-@pytest.mark.slow
-def test_a_chosen_baseline(tiny_run, tmp_path):
-    """Another baseline changes who is compared with whom (one seed: test_analysis)."""
-    path, env = tiny_run
-    result = report(path, "--out", str(tmp_path / "b"), "--baseline", "cnn + focal", env=env)
-    assert result.returncode == 0, result.stderr
-    assert "## Each arm against cnn + focal" in (tmp_path / "b" / "report.md").read_text()
 
 
 # --- looked at as a person would: the HTML in a real headless browser ----------------------
