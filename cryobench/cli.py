@@ -377,13 +377,13 @@ def report(
     """Write the report of the finished trials (statistics, figures); trains nothing."""
     from cryobench.config import load_benchmark
     from cryobench.errors import CryobenchError
-    from cryobench.report import check_output_folder, write_report
+    from cryobench.report import check_report_folder, write_report
     from cryobench.run.driver import stored_records
 
     bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
     store = _results_store(results, bench, profile)
     folder = out or store.path.with_suffix(".report")
-    check_output_folder(folder)
+    check_report_folder(folder)
     records = stored_records(bench, store)
     if not any(r.ok for r in records):
         raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r} yet; run "

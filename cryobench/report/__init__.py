@@ -16,8 +16,6 @@ from cryobench.report.document import to_html, to_markdown
 from cryobench.run.records import TrialRecord
 from cryobench.specs import Benchmark
 
-FILES = ("report.md", "report.html", "figures")  # what a report writes (and logs)
-
 
 @dataclass(frozen=True)
 class WrittenReport:
@@ -33,7 +31,7 @@ class WrittenReport:
         return self.folder / "report.html"
 
 
-def check_output_folder(folder: Path) -> None:
+def check_report_folder(folder: Path) -> None:
     """Before any work: a folder the report can be written to, and that holds nothing a
     report would replace but an earlier report."""
     if folder.exists() and not folder.is_dir():
@@ -60,7 +58,7 @@ def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
     """Analyse, draw and write. Everything is made in a scratch folder inside ``folder``
     first, then moved in by renames on the same file system; an earlier report's figures
     are kept aside until the new ones are in, and put back if anything fails."""
-    check_output_folder(folder)
+    check_report_folder(folder)
     analysis = analyse(bench, records, baseline)
     try:
         folder.mkdir(parents=True, exist_ok=True)
