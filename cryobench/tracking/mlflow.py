@@ -309,11 +309,12 @@ class MlflowTracker:
             experiment = self.client.get_experiment_by_name(self.bench.name)
             if experiment is None:
                 return None
+            profile = self.bench.profile or ""
+            quote = '"' if "'" in profile else "'"  # a profile may be called "it's"
             runs = self.client.search_runs(
                 [experiment.experiment_id],
-                f"tags.{KIND_TAG} = 'invocation' and tags.profile = "
-                f"'{self.bench.profile or ''}'", order_by=["attributes.start_time DESC"],
-                max_results=1)
+                f"tags.{KIND_TAG} = 'invocation' and tags.profile = {quote}{profile}{quote}",
+                order_by=["attributes.start_time DESC"], max_results=1)
             if not runs:
                 return None
             run_id = runs[0].info.run_id

@@ -248,3 +248,33 @@ def test_a_tiny_tuned_benchmark_end_to_end_through_ray_and_mlflow(tmp_path):
     shown = cli("validate", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path))
     assert "2 configurations x 2 epochs (fifo) over train.lr" in shown.stdout
     assert "estimated: at most" in shown.stdout
+
+
+@pytest.mark.parametrize("profile", [None, "quick", "it's"])
+def test_the_report_goes_to_the_newest_run_of_its_profile(tmp_path, minimal_doc, registry,
+                                                          profile):
+    import dataclasses
+
+    from cryobench.config import parse_benchmark
+    from cryobench.tracking.mlflow import MlflowTracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    bench = dataclasses.replace(parse_benchmark(minimal_doc, registry), profile=profile)
+    other = dataclasses.replace(bench, profile="other")
+    ids = []
+    for b in (bench, bench, other):  # two invocations of this profile, one of another
+        tracker = MlflowTracker(uri, b)
+        tracker.start("", {})
+        ids.append(tracker.parent_id)
+        tracker.finish([], "")
+    folder = tmp_path / "report"
+    (folder / "figures").mkdir(parents=True)
+    for name in ("report.md", "report.html", "figures/a.png", "unrelated.txt"):
+        (folder / name).write_text("x")
+    assert MlflowTracker(uri, bench).log_report(folder) == ids[1]
+    c = client(tmp_path)
+    logged = {a.path for a in c.list_artifacts(ids[1], "report")}
+    assert logged == {"report/report.md", "report/report.html", "report/figures"}
+    assert not c.list_artifacts(ids[0], "report") and not c.list_artifacts(ids[2], "report")
+    assert MlflowTracker(uri, dataclasses.replace(bench, name="never")).log_report(folder) \
+        is None
