@@ -20,6 +20,7 @@ from cryobench.stats import (
 COMPARED = ("macro_f1", "macro_gmean")
 
 Block = tuple[object, ...]  # what pairs two arms' trials: (sweep value, classes, seed, fold)
+ByArm = dict[str, dict[Block, TrialRecord]]  # each arm's finished trials by block
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,14 @@ def analyse(bench: Benchmark, records: list[TrialRecord], baseline: str | None =
         raise CryobenchError("--baseline: " + unknown_name_message("arm", baseline, families))
     ratio = _test_train_ratio(done)
     out = Analysis(bench, done, leaderboard_rows(bench, done), baseline, ratio)
-    out.comparisons = {m: _compare(bench, done, baseline, m, ratio)
+    by_arm = _by_arm(bench, done)  # each arm's records by block, once for every analysis
+    out.comparisons = {m: _compare(bench, by_arm, baseline, m, ratio)
                        for m in dict.fromkeys((*COMPARED, bench.primary_metric))}
-    out.ranks, out.ranks_note = _rank(bench, done)
+    out.ranks, out.ranks_note = _rank(bench, by_arm)
     sweeps = {a.sweep.axis for a in bench.arms if a.sweep}
     if sweeps:
         out.sweep_axis = sweeps.pop()
-        out.sweep = _sweep_lines(bench, done)
+        out.sweep = _sweep_lines(bench, by_arm)
     return out
 
 
@@ -112,8 +114,7 @@ def _block(arm: Arm, record: TrialRecord) -> Block:
             record.fold)
 
 
-def _by_arm(bench: Benchmark, records: list[TrialRecord]
-            ) -> dict[str, dict[Block, TrialRecord]]:
+def _by_arm(bench: Benchmark, records: list[TrialRecord]) -> ByArm:
     arms = {a.name: a for a in bench.arms}
     out: dict[str, dict[Block, TrialRecord]] = defaultdict(dict)
     for r in records:
@@ -122,13 +123,12 @@ def _by_arm(bench: Benchmark, records: list[TrialRecord]
     return out
 
 
-def _compare(bench: Benchmark, records: list[TrialRecord], baseline: str, metric: str,
-             ratio: float) -> list[Comparison]:
+def _compare(bench: Benchmark, by_arm: ByArm, baseline: str, metric: str, ratio: float
+             ) -> list[Comparison]:
     """Every other arm against the baseline on the same class subset and sweep point,
     paired by seed and fold; Holm's adjustment over all of them. Where the baseline has
     no trial on a subset (the paper's Table VI runs other arms on other subsets), the
     first plain arm that has one stands in for it."""
-    by_arm = _by_arm(bench, records)
     groups: dict[tuple[object, str], list[Arm]] = defaultdict(list)
     for arm in bench.arms:
         for classes in dict.fromkeys(block[1] for block in by_arm.get(arm.name, {})):
@@ -165,10 +165,9 @@ def uncompared(analysis: Analysis) -> list[str]:
     return [a for a in dict.fromkeys(r.arm for r in analysis.records) if a not in compared]
 
 
-def _rank(bench: Benchmark, records: list[TrialRecord]) -> tuple[RankTest | None, str]:
+def _rank(bench: Benchmark, by_arm: ByArm) -> tuple[RankTest | None, str]:
     """Friedman's test over the arms as the file names them, each block one seed (and
     class subset, and sweep point) that every arm finished."""
-    by_arm = _by_arm(bench, records)
     families: dict[str, dict[tuple[object, ...], float]] = defaultdict(dict)
     for arm in bench.arms:
         for block, record in by_arm.get(arm.name, {}).items():
@@ -187,9 +186,8 @@ def _rank(bench: Benchmark, records: list[TrialRecord]) -> tuple[RankTest | None
     return friedman_test({f: [v[b] for b in blocks] for f, v in families.items()}), ""
 
 
-def _sweep_lines(bench: Benchmark, records: list[TrialRecord]) -> list[SweepLine]:
+def _sweep_lines(bench: Benchmark, by_arm: ByArm) -> list[SweepLine]:
     """Each arm's figure (primary metric, over seeds) at each swept value it finished."""
-    by_arm = _by_arm(bench, records)
     lines: dict[str, dict[float, Summary]] = {}
     for arm in bench.arms:
         assert arm.sweep is not None

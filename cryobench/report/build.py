@@ -79,10 +79,11 @@ def _leaderboard(doc: Document, analysis: Analysis, folder: Path) -> None:
     metric = bench.primary_metric
     show_classes = len({r.classes for r in analysis.rows if r.n and not r.over_subsets}) > 1
     ranks = _ranks_of(analysis)
+    with_paper = {m for r in analysis.rows for m in r.paper}  # metrics the paper reports
     header = ["rank", "arm", "n"]
     for m in METRICS:
         header += [f"{METRIC_LABELS[m]} (%)", "95% interval"]
-        if any(m in r.paper for r in analysis.rows):
+        if m in with_paper:
             header.append("paper")
     rows, bold = [], set()
     for i, row in enumerate(analysis.rows):
@@ -90,7 +91,7 @@ def _leaderboard(doc: Document, analysis: Analysis, folder: Path) -> None:
         for m in METRICS:
             figure = row.figures.get(m)
             cells += [format_summary(figure), format_interval(figure)]
-            if any(m in r.paper for r in analysis.rows):
+            if m in with_paper:
                 cells.append(f"{row.paper[m]:.1f}" if m in row.paper else "")
         rows.append(tuple(cells))
         if ranks.get(i) == 1:
