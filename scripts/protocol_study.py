@@ -13,7 +13,11 @@ alone, and the test figures of that epoch are its result:
   fixed, last   the whole budget, the last epoch kept
 
   python scripts/protocol_study.py [--seeds 0 1 2] [--out protocol-study.json]
+  python scripts/protocol_study.py --profile large-val-fixed --seeds 0 1 [--out ...]
   python scripts/protocol_study.py --read protocol-study.json   (the tables again)
+
+`--profile large-val-fixed` runs the same four protocols with a validation part twice
+as large (0.2 of the data instead of 0.1); its trials sit beside the others in one file.
 
 The test figures never steer anything here: they are read after each epoch, as the
 study's measurement, not used by training or by any protocol's choice.
@@ -54,6 +58,20 @@ def chosen_epoch(history: list[dict[str, float]], monitor: str, patience: int,
     return best_epoch if restore == "best" else int(history[-1]["epoch"])
 
 
+def study_key(arm: str, seed: int, profile: str) -> str:
+    """The study file's key of one trajectory (the first study's keys had no profile)."""
+    return f"{arm} / seed {seed}" + ("" if profile == "fixed" else f" / {profile}")
+
+
+def by_profile(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The study's trajectories per profile, each keyed as `study_key` without it."""
+    groups: dict[str, dict[str, Any]] = {}
+    for run in results.values():
+        profile = run.get("profile", "fixed")
+        groups.setdefault(profile, {})[study_key(run["arm"], run["seed"], "fixed")] = run
+    return groups
+
+
 def train_all(seeds: list[int], out: Path, profile: str) -> dict[str, Any]:
     """Every arm and seed for the whole budget, with test figures per epoch."""
     from cryobench.config import load_benchmark
@@ -74,7 +92,7 @@ def train_all(seeds: list[int], out: Path, profile: str) -> dict[str, Any]:
     trials = sorted((t for t in expand_trials(bench) if t.seed in seeds),
                     key=lambda t: seeds.index(t.seed))
     for i, trial in enumerate(trials):
-        name = f"{trial.arm} / seed {trial.seed}"
+        name = study_key(trial.arm, trial.seed, profile)
         if name in results:
             continue
         data = load_data(trial.dataset, env)
@@ -100,7 +118,8 @@ def train_all(seeds: list[int], out: Path, profile: str) -> dict[str, Any]:
         finally:
             engine._validate = validate
         history = [h for h in record.fit["history"] if "test_macro_f1" in h]
-        results[name] = {"arm": trial.arm, "seed": trial.seed, "history": history,
+        results[name] = {"arm": trial.arm, "seed": trial.seed, "profile": profile,
+                         "val_particles": len(val), "history": history,
                          "final": record.metrics, "seconds": time.perf_counter() - tick}
         out.write_text(json.dumps(results, indent=1))
         print(f"{i + 1}/{len(trials)} {name}: {len(history)} epochs, "
@@ -175,6 +194,38 @@ def markdown(results: dict[str, Any]) -> str:
     for arm in arms:
         ranks = [1 + sum(means[p][o] > means[p][arm] for o in arms) for p in PROTOCOLS]
         lines.append(f"| {arm} | " + " | ".join(map(str, ranks)) + " |")
+    return "\n".join(lines + ["", paired(results, arms, seeds)])
+
+
+def kept_test_f1(run: dict[str, Any], protocol: str) -> float:
+    """The test macro F1 of the epoch `protocol` keeps on this trajectory."""
+    return run["history"][chosen_epoch(run["history"], *PROTOCOLS[protocol]) - 1][
+        "test_macro_f1"]
+
+
+def paired(results: dict[str, Any], arms: list[str], seeds: list[int],
+           reference: str = "fixed, best") -> str:
+    """`reference` minus each other protocol, paired by arm and seed (one split each):
+    mean difference in test macro F1 points, the per-seed differences, and how many
+    pairs the reference won, tied and lost."""
+    others = [p for p in PROTOCOLS if p != reference]
+    lines = [f"\"{reference}\" minus each other protocol, paired by seed (test macro F1 "
+             "points): mean [each seed]; last row: pairs won / tied / lost.", "",
+             "| arm | " + " | ".join(others) + " |", "|---|" + "---:|" * len(others)]
+    tally = {p: [0, 0, 0] for p in others}
+    for arm in arms:
+        runs = [results[f"{arm} / seed {s}"] for s in seeds]
+        cells = []
+        for protocol in others:
+            diffs = [100 * (kept_test_f1(r, reference) - kept_test_f1(r, protocol))
+                     for r in runs]
+            for d in diffs:
+                tally[protocol][0 if d > 0.05 else 2 if d < -0.05 else 1] += 1
+            each = ", ".join(f"{d:+.1f}" for d in diffs)
+            cells.append(f"{np.mean(diffs):+.1f} [{each}]")
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    lines.append("| won / tied / lost | " + " | ".join(
+        "/".join(map(str, tally[p])) for p in others) + " |")
     return "\n".join(lines)
 
 
@@ -230,9 +281,14 @@ def main() -> None:
     args = parser.parse_args()
     results = json.loads(args.read.read_text()) if args.read else train_all(
         args.seeds, args.out, args.profile)
-    print(markdown(results) if args.markdown else tables(results))
-    if args.figure:
-        figure(results, args.figure)
+    for profile, runs in by_profile(results).items():
+        particles = sorted({r.get("val_particles", "?") for r in runs.values()}, key=str)
+        print(f"\n## profile {profile}: validation part of {particles} particles\n")
+        print(markdown(runs) if args.markdown else tables(runs))
+        if args.figure:
+            path = args.figure if profile == "fixed" else args.figure.with_name(
+                f"{args.figure.stem}-{profile}{args.figure.suffix}")
+            figure(runs, path)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
 from cryobench.config import load_benchmark, parse_benchmark
 from cryobench.errors import ConfigError, CryobenchError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse(doc, registry, **kw):
@@ -128,3 +131,13 @@ def test_bad_toml_and_missing_file(tmp_path, registry):
         load_benchmark(bad, registry)
     with pytest.raises(CryobenchError, match="absent.toml: file not found"):
         load_benchmark(tmp_path / "absent.toml", registry)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_file_and_profile_is_valid(path):
+    """Loading a file validates all its profiles; a shipped one must never fail to."""
+    from cryobench.registry import Registry
+
+    bench = load_benchmark(path, Registry())
+    assert bench.arms and bench.seeds
