@@ -13,7 +13,8 @@ from cryobench import __version__
 from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.report import figures
 from cryobench.report.analysis import Analysis, Comparison, uncompared
-from cryobench.report.document import Bullets, Document, Figure, Heading, Paragraph, Table
+from cryobench.report.document import (Bullets, Document, Figure, Heading, Paragraph, Table,
+                                       literal)
 from cryobench.run.leaderboard import ArmSummary, format_interval, format_summary
 from cryobench.run.records import TrialRecord
 from cryobench.stats import ALPHA, POWER
@@ -32,9 +33,9 @@ def build_report(analysis: Analysis, folder: Path) -> Document:
     profile = f", profile {bench.profile!r}" if bench.profile else ""
     doc = Document(f"{bench.name}{'.' + bench.profile if bench.profile else ''}: report")
     seeds = sorted({r.seed for r in analysis.records})
+    about = bench.description or bench.name
     doc.add(Paragraph(
-        f"{(bench.description or bench.name)[:1].upper()}"
-        f"{(bench.description or bench.name)[1:]}{profile}: "
+        f"{literal(about[:1].upper() + about[1:] + profile)}: "
         f"{len(analysis.records)} finished trials of {len({r.arm for r in analysis.records})} "
         f"arms over seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}. Made from "
         f"the result file by cryobench {__version__} on {time.strftime('%Y-%m-%d')}; "
@@ -124,12 +125,12 @@ def _against_paper(doc: Document, analysis: Analysis) -> None:
             s = row.figures.get(m)
             if s is None:
                 continue
-            name = f"{row.label} ({METRIC_LABELS[m]})"
+            name = f"{literal(row.label)} ({METRIC_LABELS[m]})"
             if s.low is None or s.high is None:
                 unknown.append(name)
             elif not s.low <= paper / 100 <= s.high:
                 side = "above" if paper / 100 > s.high else "below"
-                outside.append(f"**{row.label}**: the paper's {METRIC_LABELS[m]} {paper:.1f} "
+                outside.append(f"**{literal(row.label)}**: the paper's {METRIC_LABELS[m]} {paper:.1f} "
                                f"lies {side} this run's 95% interval "
                                f"({format_interval(s)}; mean {100 * s.mean:.1f}).")
             else:
@@ -190,7 +191,7 @@ def _comparisons(doc: Document, analysis: Analysis) -> None:
     first = next(iter(analysis.comparisons.values()), [])
     if not first:
         return
-    doc.add(Heading(f"Each arm against {analysis.baseline}"),
+    doc.add(Heading(f"Each arm against {literal(analysis.baseline)}"),
             Paragraph(
                 "Paired by seed (the same split for both arms): the mean difference in "
                 "percentage points, arm minus baseline, with its 95% interval and p-value "
@@ -220,13 +221,13 @@ def _comparisons(doc: Document, analysis: Analysis) -> None:
                 Table(header, tuple(_comparison_row(c, show_classes, show_against)
                                     for c in found), numeric))
     if show_against:
-        doc.add(Paragraph(f"Where {analysis.baseline} has no trial on an arm's class subset "
-                          "or swept value, the first plain arm (no strategy) that has one is "
-                          "its baseline (\"against\")."))
+        doc.add(Paragraph(f"Where {literal(analysis.baseline)} has no trial on an arm's class "
+                          "subset or swept value, the first plain arm (no strategy) that has "
+                          "one is its baseline (\"against\")."))
     left_out = uncompared(analysis)
     if left_out:
         doc.add(Paragraph("Not compared (no baseline trial on the same class subset and "
-                          "seeds): " + "; ".join(left_out) + "."))
+                          "seeds): " + "; ".join(map(literal, left_out)) + "."))
     if analysis.seeds < 2:
         doc.add(Paragraph(ONE_SEED))
 
@@ -236,7 +237,7 @@ def _ranks(doc: Document, analysis: Analysis, folder: Path) -> None:
     doc.add(Heading("All arms ranked together"))
     r = analysis.ranks
     if r is None:
-        doc.add(Paragraph(f"No rank test: {analysis.ranks_note}."))
+        doc.add(Paragraph(f"No rank test: {literal(analysis.ranks_note)}."))
         return
     verdict = ("the arms differ (p < 0.05): the diagram shows which pairs Nemenyi's test "
                "separates" if r.p_value < ALPHA else
@@ -272,13 +273,13 @@ def _sweep(doc: Document, analysis: Analysis, folder: Path) -> None:
         point = arms[c.arm].sweep
         if point is not None and c.significant:
             direction = "better" if c.test.difference > 0 else "worse"
-            by_family[point.base].append(f"{axis} {point.value:g}: {direction} by "
+            by_family[point.base].append(f"{literal(axis)} {point.value:g}: {direction} by "
                                          f"{abs(100 * c.test.difference):.1f} points")
             starred[point.base].add(point.value)
     path = figures.sweep_png(folder / "figures" / "sweep.png", axis,
                              {line.family: line.points for line in analysis.sweep},
                              metric, log_x, starred)
-    doc.add(Heading(f"Along the sweep: {axis}"),
+    doc.add(Heading(f"Along the sweep: {literal(axis)}"),
             Figure(path, f"{METRIC_LABELS[metric]} against {axis}: mean over seeds, the "
                          "band its 95% interval (where there are two or more seeds); a "
                          f"star where the arm differs from {analysis.baseline} at that "
@@ -291,15 +292,16 @@ def _sweep(doc: Document, analysis: Analysis, folder: Path) -> None:
             continue
         found = by_family.get(line.family)
         if found:
-            lines.append(f"**{line.family}**: " + "; ".join(found))
+            lines.append(f"**{literal(line.family)}**: " + "; ".join(found))
         elif line.family in tested:
-            lines.append(f"**{line.family}**: at no swept value significantly different")
+            lines.append(f"**{literal(line.family)}**: at no swept value significantly different")
         else:
-            lines.append(f"**{line.family}**: not tested (one seed, no spread, or no "
+            lines.append(f"**{literal(line.family)}**: not tested (one seed, no spread, or no "
                          "paired baseline trials)")
     if lines:
         doc.add(Paragraph(f"Where each arm's {METRIC_LABELS[metric]} differs from "
-                          f"{analysis.baseline} at the same {axis} (Holm-corrected p < "
+                          f"{literal(analysis.baseline)} at the same {literal(axis)} "
+                          "(Holm-corrected p < "
                           f"{ALPHA}, paired by seed):"), Bullets(tuple(lines)))
 
 

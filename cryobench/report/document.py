@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+# Headings, paragraphs and bullets are prose with two marks, **bold** and `code`; a
+# user's text inside them (an arm's name) goes through `literal`. Table cells, figure
+# captions and the title are plain text, escaped by the renderers.
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,16 @@ class Paragraph:
 @dataclass(frozen=True)
 class Bullets:
     items: tuple[str, ...]
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def literal(text: str) -> str:
+    """A user's text inside prose, shown as written: "*SMOTE*" stays "*SMOTE*" rather
+    than turning the rest of the sentence into italics."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 @dataclass(frozen=True)
@@ -59,12 +75,12 @@ class Document:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return literal(text).replace("\n", " ")
 
 
 def to_markdown(doc: Document, folder: Path) -> str:
     """Figures are linked relative to ``folder`` (where report.md is written)."""
-    out = [f"# {doc.title}", ""]
+    out = [f"# {literal(doc.title)}", ""]
     for block in doc.blocks:
         if isinstance(block, Heading):
             out += ["#" * block.level + " " + block.text, ""]
@@ -86,7 +102,7 @@ def to_markdown(doc: Document, folder: Path) -> str:
         elif isinstance(block, Figure):
             relative = block.path.relative_to(folder).as_posix()
             out += [f"![{block.path.stem.replace('_', ' ')}]({relative})", "",
-                    f"*{block.caption}*", ""]
+                    f"*{literal(block.caption)}*", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -114,7 +130,7 @@ def to_html(doc: Document) -> str:
            f"<h1>{e(doc.title)}</h1>"]
     for block in doc.blocks:
         if isinstance(block, Heading):
-            out.append(f"<h{block.level}>{e(block.text)}</h{block.level}>")
+            out.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
         elif isinstance(block, Paragraph):
             out.append(f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Bullets):
@@ -139,9 +155,15 @@ def to_html(doc: Document) -> str:
 
 
 def _inline(text: str) -> str:
-    """Markdown's **bold** and `code` in HTML; everything else escaped."""
-    import re
+    """Prose's **bold** and `code` in HTML, a `literal` character as itself; everything
+    else escaped."""
+    kept: list[str] = []
 
-    escaped = html.escape(text)
+    def keep(match: re.Match[str]) -> str:
+        kept.append(match.group(1))
+        return f"\0{len(kept) - 1}\0"
+
+    escaped = html.escape(_ESCAPED.sub(keep, text))
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
+    escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
+    return re.sub("\0(\\d+)\0", lambda m: html.escape(kept[int(m.group(1))]), escaped)

@@ -4,6 +4,7 @@ ranks, and a sweep's lines and significance (no training; the numbers are chosen
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -141,3 +142,25 @@ def test_the_paper_outside_the_interval_is_said_in_words(three_arms, tmp_path):
     md = written.markdown.read_text()
     assert "**plain**: the paper's macro F1 99.5 lies above this run's 95% interval" in md
     assert "Inside this run's 95% interval: warm (macro F1)." in md
+
+
+def test_arm_names_are_shown_as_written_not_read_as_markup(three_arms, tmp_path):
+    from markdown_it import MarkdownIt
+
+    names = {"plain": "plain", "warm": "warm *v2* [a]", "hot": "hot_x|y <b>"}
+    bench = dataclasses.replace(three_arms, arms=tuple(
+        dataclasses.replace(a, name=names[a.name]) for a in three_arms.arms))
+    gain = {"plain": 0.0, "warm *v2* [a]": 0.15, "hot_x|y <b>": 0.0}
+    rng = np.random.default_rng(3)
+    written = write_report(bench, records_for(
+        bench, lambda arm, seed: 0.6 + gain[arm] + rng.normal(0, 0.02)), tmp_path / "names")
+    rendered = MarkdownIt("commonmark").enable("table").render(written.markdown.read_text())
+    page = written.html.read_text()
+    assert rendered.count("<em>") == page.count("<figcaption>")  # the captions' italics
+    assert "<em>" not in page
+    for shown in (rendered, page):
+        assert "<b>" not in shown
+        assert "warm *v2* [a]" in shown and "hot_x|y &lt;b&gt;" in shown
+    # the prose marks still work around an escaped name
+    assert "<strong>plain</strong>: the paper's macro F1 99.5" in rendered
+    assert rendered.count("<table>") == page.count("<table>")
