@@ -373,26 +373,48 @@ def report(
                                                help=TRACKING_HELP),
     tracking: bool = typer.Option(True, "--tracking/--no-tracking",
                                   help="Log the report to the benchmark's MLflow run."),
+    beside: list[str] = typer.Option([], "--beside", metavar="PROFILE", help="Another profile of the same file "
+                                     "to set beside this one, arm by arm (repeatable; \"\" "
+                                     "is the file without a profile)."),
 ) -> None:
     """Write the report of the finished trials (statistics, figures); trains nothing."""
-    from cryobench.config import load_benchmark
     from cryobench.errors import CryobenchError
     from cryobench.report import check_report_folder, write_report
-    from cryobench.run.driver import stored_records
 
-    bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
-    store = _results_store(results, bench, profile)
+    registry = make_registry()
+    bench, records, store = _finished(file, registry, profile, results)
     folder = out or store.path.with_suffix(".report")
     check_report_folder(folder)
-    records = stored_records(bench, store)
-    if not any(r.ok for r in records):
-        raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r} yet; run "
-                             f"`cryobench run {file}` first")
-    written = write_report(bench, records, folder, baseline)
+    others = []
+    for name in dict.fromkeys(beside):
+        if (name or None) == profile:
+            raise CryobenchError(f"--beside {name!r}: that is the report's own profile; name "
+                                 "another one")
+        other, other_records, _ = _finished(file, registry, name or None, results)
+        others.append((other, other_records))
+    written = write_report(bench, records, folder, baseline, others)
     console.print(Text(f"report: {written.markdown} and {written.html}"), soft_wrap=True)
     if tracking:
         logged = _log_report(bench, tracking_uri, folder)
         console.print(Text(logged), soft_wrap=True)
+
+
+def _finished(file: Path, registry: Any, profile: Optional[str], results: Path
+              ) -> tuple[Any, list[Any], Any]:
+    """A profile of the file, its stored records and their store; at least one finished."""
+    from cryobench.config import load_benchmark
+    from cryobench.errors import CryobenchError
+    from cryobench.run.driver import stored_records
+
+    bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
+    store = _results_store(results, bench, profile)
+    records = stored_records(bench, store)
+    if not any(r.ok for r in records):
+        run = f"cryobench run {file}" + (f" --profile {profile}" if profile else "")
+        raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r}"
+                             f"{' profile ' + repr(profile) if profile else ''} yet; run "
+                             f"`{run}` first")
+    return bench, records, store
 
 
 def _log_report(bench: Any, tracking_uri: Optional[str], folder: Path) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +55,13 @@ MARK = ".cryobench-report"  # in a folder a report wrote: its figures/ may be re
 
 
 def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
-                 baseline: str | None = None) -> WrittenReport:
+                 baseline: str | None = None,
+                 beside: Sequence[tuple[Benchmark, list[TrialRecord]]] = ()) -> WrittenReport:
     """Analyse, draw and write. Everything is made in a scratch folder inside ``folder``
     first, then moved in by renames on the same file system; an earlier report's figures
     are kept aside until the new ones are in, and put back if anything fails."""
     check_report_folder(folder)
-    analysis = analyse(bench, records, baseline)
+    analysis = analyse(bench, records, baseline, beside)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=".report-", dir=folder))

@@ -5,10 +5,12 @@ along the swept value. Plain data; the report's text and figures are made from i
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import median
 
 from cryobench.errors import CryobenchError, unknown_name_message
+from cryobench.report.beside import SideBySide, side_by_side
 from cryobench.run.leaderboard import ArmSummary, leaderboard_rows
 from cryobench.run.records import TrialRecord
 from cryobench.specs import Arm, Benchmark
@@ -59,6 +61,7 @@ class Analysis:
     ranks_note: str = ""  # why there is no rank test, when there is none
     sweep_axis: str | None = None
     sweep: list[SweepLine] = field(default_factory=list)
+    beside: SideBySide | None = None  # the same arms under other profiles
 
     @property
     def seeds(self) -> int:
@@ -76,9 +79,10 @@ def default_baseline(bench: Benchmark) -> str:
     return (plain or list(bench.arms))[0].family
 
 
-def analyse(bench: Benchmark, records: list[TrialRecord], baseline: str | None = None
-            ) -> Analysis:
-    """Everything the report states, from the finished records of ``bench``."""
+def analyse(bench: Benchmark, records: list[TrialRecord], baseline: str | None = None,
+            beside: Sequence[tuple[Benchmark, list[TrialRecord]]] = ()) -> Analysis:
+    """Everything the report states, from the finished records of ``bench`` (and of
+    other profiles of the same file, ``beside``)."""
     done = [r for r in records if r.ok]
     if not done:
         raise CryobenchError(f"no finished trial of {bench.name!r}: nothing to report; run "
@@ -98,6 +102,8 @@ def analyse(bench: Benchmark, records: list[TrialRecord], baseline: str | None =
     if sweeps:
         out.sweep_axis = sweeps.pop()
         out.sweep = _sweep_lines(bench, by_arm)
+    if beside:
+        out.beside = side_by_side(bench, done, list(beside), ratio)
     return out
 
 

@@ -13,6 +13,7 @@ from cryobench import __version__
 from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.report import figures
 from cryobench.report.analysis import Analysis, Comparison, uncompared
+from cryobench.report.beside import ProfileColumn
 from cryobench.report.document import (Bullets, Document, Figure, Heading, Paragraph, Table,
                                        literal)
 from cryobench.run.leaderboard import ArmSummary, format_interval, format_summary
@@ -43,6 +44,8 @@ def build_report(analysis: Analysis, folder: Path) -> Document:
     _leaderboard(doc, analysis, folder)
     _against_paper(doc, analysis)
     _comparisons(doc, analysis)
+    if analysis.beside:
+        _beside(doc, analysis, folder)
     _ranks(doc, analysis, folder)
     if analysis.sweep:
         _sweep(doc, analysis, folder)
@@ -256,6 +259,66 @@ def _ranks(doc: Document, analysis: Analysis, folder: Path) -> None:
     doc.add(Figure(path, "Critical-difference diagram: each arm's average rank over the "
                          "blocks (1: best); arms joined by a bar are not told apart by "
                          "Nemenyi's test at 0.05."))
+
+
+# --- other profiles of the same file -------------------------------------------------------
+
+
+def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
+    side = analysis.beside
+    assert side is not None
+    own, others = side.columns[0], side.columns[1:]
+    label = METRIC_LABELS[side.metric]
+    header = ["arm", f"{own.label} (%)", "rank"]
+    numeric = [False, True, True]
+    for column in others:
+        header += [f"{column.label} (%)", "rank", "difference", "p (Holm)"]
+        numeric += [True, True, True, True]
+    rows = []
+    for arm in (a.name for a in analysis.bench.arms):
+        if arm not in own.summaries:
+            continue
+        cells = [arm, _figure_cell(own, arm), str(own.ranks[arm])]
+        for column in others:
+            found = next((d for d in side.differences[column.label] if d.arm == arm), None)
+            if arm not in column.summaries or found is None:
+                cells += ["–", "", "", ""]
+                continue
+            t = found.test
+            difference = found.note if t is None else _points(t.difference, True) + (
+                " *" if found.significant else "")
+            cells += [_figure_cell(column, arm), str(column.ranks[arm]), difference,
+                      _p(found.p_holm)]
+        rows.append(tuple(cells))
+    names = ", ".join(f"`{literal(c.label)}`" for c in others)
+    doc.add(Heading("Beside other profiles"),
+            Paragraph(f"The same arms under {names}: the {label} (mean ± standard deviation "
+                      f"over seeds) and its rank among the arms of that profile (1: best). "
+                      f"The difference is the other profile minus `{literal(own.label)}`, "
+                      "each arm paired with itself by seed on the same data and split, in "
+                      "percentage points, from the corrected resampled t-test; p is "
+                      "Holm-corrected over the arms, and * marks p < 0.05."),
+            Table(tuple(header), tuple(rows), tuple(numeric)))
+    path = figures.profiles_png(folder / "figures" / "profiles.png",
+                                [r[0] for r in rows],
+                                [(c.label, c.summaries) for c in side.columns], side.metric,
+                                f"{analysis.bench.name}: {label} under each profile")
+    doc.add(Figure(path, f"{label} per arm under each profile: mean (dot) and 95% interval "
+                         "(bar) over seeds."))
+    agreement = [f"`{literal(c.label)}`: τ = {side.agreement[c.label]:.2f}"
+                 if side.agreement[c.label] is not None
+                 else f"`{literal(c.label)}`: not measured (fewer than three arms in common)"
+                 for c in others]
+    doc.add(Paragraph("Does the order of the arms change? Kendall's τ between each profile's "
+                      f"order and `{literal(own.label)}`'s (1: the same order, −1: "
+                      "reversed; over means, so a reordering within the intervals is "
+                      "noise as likely as not): " + "; ".join(agreement) + "."))
+
+
+def _figure_cell(column: ProfileColumn, arm: str) -> str:
+    s = column.summaries[arm]
+    text = format_summary(s)
+    return text + " (tuned)" if arm in column.tuned else text
 
 
 # --- a sweep -------------------------------------------------------------------------------

@@ -211,3 +211,31 @@ def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, path)
 
+
+
+def profiles_png(path: Path, arms: Sequence[str],
+                 columns: Sequence[tuple[str, dict[str, Summary]]], metric: str, title: str
+                 ) -> Path:
+    """Each arm's mean and 95% interval under each profile, one colour per profile, so
+    that a setting that moves an arm (or the order) shows as a shift along a row."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(arms) * max(1, len(columns) / 2) + 1.6))
+    y = np.arange(len(arms))[::-1].astype(float)
+    step = 0.6 / max(len(columns), 1)
+    for i, (label, summaries) in enumerate(columns):
+        offset = 0.3 - step * (i + 0.5)
+        colour = f"C{i}"
+        shown = [(yi + offset, summaries[a]) for yi, a in zip(y, arms) if a in summaries]
+        for yi, s in shown:
+            if s.low is not None and s.high is not None:
+                ax.plot([100 * max(s.low, 0), 100 * min(s.high, 1)], [yi, yi], color=colour,
+                        linewidth=2, solid_capstyle="butt")
+        ax.plot([100 * s.mean for _, s in shown], [yi for yi, _ in shown], "o", color=colour,
+                label=label)
+    ax.set_yticks(y, arms)
+    ax.set_xlabel(f"{METRIC_LABELS[metric]} (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.6 / len(arms)),
+              ncol=min(4, len(columns)), frameon=False)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)

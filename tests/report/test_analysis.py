@@ -164,3 +164,32 @@ def test_arm_names_are_shown_as_written_not_read_as_markup(three_arms, tmp_path)
     # the prose marks still work around an escaped name
     assert "<strong>plain</strong>: the paper's macro F1 99.5" in rendered
     assert rendered.count("<table>") == page.count("<table>")
+
+
+def test_another_profile_is_paired_arm_by_arm_and_its_order_compared(three_arms, minimal_doc,
+                                                                    registry, tmp_path):
+    doc = copy.deepcopy(minimal_doc)
+    doc["benchmark"]["seeds"] = [0, 1, 2, 3, 4, 5]
+    doc["arm"].append({"name": "hot", "model": {"name": "centroid", "temperature": 3.0}})
+    doc["profile"] = {"tuned": {"split": {"val_fraction": 0.2}}}
+    tuned = parse_benchmark(doc, registry, profile="tuned")
+    noise = np.random.default_rng(1).normal(0, 0.02, size=6)
+    mine = records_for(three_arms, lambda arm, seed: 0.6 + 0.15 * (arm == "warm") + noise[seed])
+    gain = {"plain": 0.3, "warm": 0.0, "hot": 0.01}  # under "tuned" plain gains 30 points
+    theirs = records_for(tuned, lambda arm, seed: 0.6 + 0.15 * (arm == "warm") + gain[arm]
+                         + noise[seed] + 0.01 * (seed % 2))
+    theirs = [dataclasses.replace(r, config={"split": "other"}) if r.arm == "hot" else r
+              for r in theirs]
+    written = write_report(three_arms, mine, tmp_path / "r", beside=[(tuned, theirs)])
+    side = written.analysis.beside
+    assert [c.label for c in side.columns] == ["no profile", "tuned"]
+    assert side.columns[0].ranks == {"plain": 2, "warm": 1, "hot": 2}  # plain and hot tie
+    assert side.columns[1].ranks["plain"] == 1  # the order changed
+    plain, warm, hot = side.differences["tuned"]
+    assert plain.test.difference == pytest.approx(0.3, abs=0.01) and plain.significant
+    assert not warm.significant
+    assert hot.test is None and hot.note == "other data or split: not paired"
+    assert side.agreement["tuned"] is not None and side.agreement["tuned"] < 1
+    md = written.markdown.read_text()
+    assert "## Beside other profiles" in md and "other data or split: not paired" in md
+    assert (tmp_path / "r" / "figures" / "profiles.png").exists()

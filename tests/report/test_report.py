@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,10 @@ model = { name = "cnn", widths = [8, 8, 8] }
 sampler = "oversample"
 [reference.arms]
 "cnn" = { macro_f1 = 99.5 }
+[profile.long]
+train = { max_epochs = 4 }
+[profile.serial]   # the same trials (resources are not part of a trial's identity)
+resources = { max_concurrent = 1 }
 """
 
 
@@ -125,6 +130,10 @@ def test_report_bad_input_is_refused_and_a_chosen_baseline_is_used(tiny_run, tmp
         (("--out", str(a_file / "below")), "is a file"),
         (("--out", str(tmp_path / "o1"), "--baseline", "nope"), "unknown arm 'nope'"),
         (("--out", str(tmp_path / "o2"), "--profile", "nope"), "profile"),
+        (("--out", str(tmp_path / "o4"), "--beside", "nope"), "unknown profile 'nope'"),
+        (("--out", str(tmp_path / "o5"), "--beside", ""), "the report's own profile"),
+        (("--out", str(tmp_path / "o6"), "--beside", "long"),
+         "no finished trial of 'tiny' profile 'long' yet; run `cryobench run"),
     ]
     for args, message in cases:
         result = report(path, *args, env=env)
@@ -132,7 +141,7 @@ def test_report_bad_input_is_refused_and_a_chosen_baseline_is_used(tiny_run, tmp
         assert message in result.stderr, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert a_file.read_text() == "x"
-    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+    assert not any((tmp_path / f"o{i}").exists() for i in (1, 2, 4, 5, 6))
     # a baseline that exists changes who is compared with whom
     chosen = report(path, "--out", str(tmp_path / "b"), "--baseline", "cnn + focal", env=env)
     assert chosen.returncode == 0, chosen.stderr
@@ -141,6 +150,25 @@ def test_report_bad_input_is_refused_and_a_chosen_baseline_is_used(tiny_run, tmp
                 "--out", str(tmp_path / "o3"), env=env, cwd=tmp_path)
     assert empty.returncode == 2 and "no finished trial" in empty.stderr
     assert not (tmp_path / "o3").exists()
+
+
+def test_a_profile_is_set_beside_another_arm_by_arm(tiny_run, tmp_path):
+    """Through the CLI: the 'serial' profile has the same trials, so each arm is paired
+    with itself and differs by nothing (no spread, no test), in the same order."""
+    path, env = tiny_run
+    results = path.parent / "res"
+    shutil.copy(results / "tiny.jsonl", results / "tiny.serial.jsonl")
+    try:
+        done = report(path, "--out", str(tmp_path / "s"), "--profile", "serial",
+                      "--beside", "", env=env)
+    finally:
+        (results / "tiny.serial.jsonl").unlink()
+    assert done.returncode == 0, done.stderr
+    md = (tmp_path / "s" / "report.md").read_text()
+    section = md.split("## Beside other profiles")[1].split("\n## ")[0]
+    assert "under `no profile`" in section and "`no profile`: τ = 1.00" in section
+    assert section.count("| +0.0 |") == 3 and (tmp_path / "s" / "figures" /
+                                                "profiles.png").stat().st_size > 5000
 
 
 # --- looked at as a person would: the HTML in a real headless browser ----------------------
