@@ -13,7 +13,7 @@ from cryobench import __version__
 from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.report import figures
 from cryobench.report.analysis import Analysis, Comparison, uncompared
-from cryobench.report.beside import ProfileColumn
+from cryobench.report.beside import NO_PROFILE, ProfileColumn
 from cryobench.report.document import (Bullets, Document, Figure, Heading, Paragraph, Table,
                                        literal)
 from cryobench.run.leaderboard import ArmSummary, format_interval, format_summary
@@ -290,11 +290,11 @@ def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
             cells += [_figure_cell(column, arm), str(column.ranks[arm]), difference,
                       _p(found.p_holm)]
         rows.append(tuple(cells))
-    names = ", ".join(f"`{literal(c.label)}`" for c in others)
+    names = ", ".join(_profile_name(c.label) for c in others)
     doc.add(Heading("Beside other profiles"),
             Paragraph(f"The same arms under {names}: the {label} (mean ± standard deviation "
                       f"over seeds) and its rank among the arms of that profile (1: best). "
-                      f"The difference is the other profile minus `{literal(own.label)}`, "
+                      f"The difference is the other profile minus {_profile_name(own.label)}, "
                       "each arm paired with itself by seed on the same data and split, in "
                       "percentage points, from the corrected resampled t-test; p is "
                       "Holm-corrected over the arms, and * marks p < 0.05."),
@@ -305,14 +305,18 @@ def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
                                 f"{analysis.bench.name}: {label} under each profile")
     doc.add(Figure(path, f"{label} per arm under each profile: mean (dot) and 95% interval "
                          "(bar) over seeds."))
-    agreement = [f"`{literal(c.label)}`: τ = {side.agreement[c.label]:.2f}"
+    agreement = [f"{_profile_name(c.label)}: τ = {side.agreement[c.label]:.2f}"
                  if side.agreement[c.label] is not None
-                 else f"`{literal(c.label)}`: not measured (fewer than three arms in common)"
-                 for c in others]
+                 else f"{_profile_name(c.label)}: not measured (fewer than three arms in "
+                 "common)" for c in others]
     doc.add(Paragraph("Does the order of the arms change? Kendall's τ between each profile's "
-                      f"order and `{literal(own.label)}`'s (1: the same order, −1: "
+                      f"order and {_profile_name(own.label)}'s (1: the same order, −1: "
                       "reversed; over means, so a reordering within the intervals is "
                       "noise as likely as not): " + "; ".join(agreement) + "."))
+
+
+def _profile_name(label: str) -> str:
+    return label if label == NO_PROFILE else f'"{literal(label)}"'
 
 
 def _figure_cell(column: ProfileColumn, arm: str) -> str:
