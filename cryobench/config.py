@@ -56,8 +56,8 @@ TRAIN_PARAMS = (
     Param("momentum", float, 0.9, "SGD momentum", low=0.0, high=1.0),
     Param("schedule", str, "cosine", "learning-rate schedule",
           choices=("constant", "cosine", "step")),
-    Param("patience", int, 8, "epochs without validation gain before stopping (0: never)",
-          low=0),
+    Param("patience", int, 0, "epochs without validation gain before stopping (0: never; "
+          "the whole budget, the best validation epoch kept: docs/protocol.md)", low=0),
     Param("monitor", str, "val_macro_f1", "what early stopping and `restore = \"best\"` "
           "watch on the validation part", choices=("val_macro_f1", "val_loss")),
     Param("restore", str, "best", "weights kept at the end: the best epoch on validation, "

@@ -282,8 +282,9 @@ def main() -> None:
     results = json.loads(args.read.read_text()) if args.read else train_all(
         args.seeds, args.out, args.profile)
     for profile, runs in by_profile(results).items():
-        particles = sorted({r.get("val_particles", "?") for r in runs.values()}, key=str)
-        print(f"\n## profile {profile}: validation part of {particles} particles\n")
+        sizes = sorted({r["val_particles"] for r in runs.values() if "val_particles" in r})
+        print(f"\n## profile {profile}" + (f": validation part of {', '.join(map(str, sizes))} "
+                                            "particles" if sizes else "") + "\n")
         print(markdown(runs) if args.markdown else tables(runs))
         if args.figure:
             path = args.figure if profile == "fixed" else args.figure.with_name(
