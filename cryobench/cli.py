@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -373,12 +374,13 @@ def report(
                                                help=TRACKING_HELP),
     tracking: bool = typer.Option(True, "--tracking/--no-tracking",
                                   help="Log the report to the benchmark's MLflow run."),
-    beside: list[str] = typer.Option([], "--beside", metavar="PROFILE", help="Another profile of the same file "
-                                     "to set beside this one, arm by arm (repeatable; \"\" "
-                                     "is the file without a profile)."),
+    beside: list[str] = typer.Option([], "--beside", metavar="PROFILE",
+                                     help="Another profile of the same file to set beside "
+                                     "this one, arm by arm (repeatable; \"\" is the file "
+                                     "without a profile)."),
 ) -> None:
     """Write the report of the finished trials (statistics, figures); trains nothing."""
-    from cryobench.errors import CryobenchError
+    from cryobench.errors import ConfigError, CryobenchError
     from cryobench.report import check_report_folder, write_report
 
     registry = make_registry()
@@ -390,7 +392,10 @@ def report(
         if (name or None) == profile:
             raise CryobenchError(f"--beside {name!r}: that is the report's own profile; name "
                                  "another one")
-        other, other_records, _ = _finished(file, registry, name or None, results)
+        try:
+            other, other_records, _ = _finished(file, registry, name or None, results)
+        except ConfigError as exc:  # an unknown profile: say which option named it
+            raise ConfigError(exc.file, f"--beside {name!r}", exc.message) from None
         others.append((other, other_records))
     written = write_report(bench, records, folder, baseline, others)
     console.print(Text(f"report: {written.markdown} and {written.html}"), soft_wrap=True)
@@ -410,7 +415,8 @@ def _finished(file: Path, registry: Any, profile: Optional[str], results: Path
     store = _results_store(results, bench, profile)
     records = stored_records(bench, store)
     if not any(r.ok for r in records):
-        run = f"cryobench run {file}" + (f" --profile {profile}" if profile else "")
+        run = f"cryobench run {shlex.quote(str(file))}" + (
+            f" --profile {shlex.quote(profile)}" if profile else "")
         raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r}"
                              f"{' profile ' + repr(profile) if profile else ''} yet; run "
                              f"`{run}` first")

@@ -17,7 +17,8 @@ alone, and the test figures of that epoch are its result:
   python scripts/protocol_study.py --read protocol-study.json   (the tables again)
 
 `--profile large-val-fixed` runs the same four protocols with a validation part twice
-as large (0.2 of the data instead of 0.1); its trials sit beside the others in one file.
+as large (0.2 of the non-test part instead of 0.1: 262 particles instead of 131 on the
+default data set); its trials sit beside the others in one file.
 
 The test figures never steer anything here: they are read after each epoch, as the
 study's measurement, not used by training or by any protocol's choice.

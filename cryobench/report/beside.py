@@ -12,17 +12,18 @@ from cryobench.stats import ALPHA, PairedTest, Summary, holm, paired_test, summa
 
 NO_PROFILE = "no profile"
 
-Block = tuple[object, ...]  # (classes, seed, fold): what pairs an arm with itself
+Block = tuple[object, ...]  # (seed, fold): what pairs an arm (on one subset) with itself
 
 
 @dataclass(frozen=True)
 class ProfileColumn:
-    """One profile's figures: each arm's primary metric over seeds, and its rank."""
+    """One profile's figures: each row's metric over seeds, and its rank. A row is an
+    arm, or an arm on one class subset when the report's trials have several."""
 
     label: str
     summaries: dict[str, Summary]
-    ranks: dict[str, int]  # 1: best, among the arms this profile finished
-    tuned: frozenset[str]  # arms tuned under this profile
+    ranks: dict[str, int]  # 1: best, among the rows this profile finished
+    tuned: frozenset[str]  # rows whose every trial was tuned under this profile
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,11 @@ class ProfileDifference:
 @dataclass(frozen=True)
 class SideBySide:
     metric: str
+    rows: list[str]  # arms (with their class subset when there are several), file order
     columns: list[ProfileColumn]  # the report's own profile first
     differences: dict[str, list[ProfileDifference]]  # per other column's label
-    agreement: dict[str, float | None]  # Kendall's tau with the first column's order
+    agreement: dict[str, tuple[float | None, str]]  # Kendall's tau with the first
+    # column's order, or None and why not
 
 
 def profile_label(bench: Benchmark) -> str:
@@ -54,62 +57,64 @@ def profile_label(bench: Benchmark) -> str:
 def side_by_side(bench: Benchmark, records: list[TrialRecord],
                  others: list[tuple[Benchmark, list[TrialRecord]]], test_train_ratio: float
                  ) -> SideBySide:
-    """The report's arms against themselves under each other profile. An arm is paired
-    with itself only on trials of the same data and split (a profile that changes the
-    data set or the validation part changes what the seed means: shown, not tested)."""
+    """The report's arms against themselves under each other profile, on the report's
+    primary metric. An arm is paired with itself only on trials of the same data and
+    split (a profile that changes the data set or the validation part changes what the
+    seed means: shown, not tested)."""
     metric = bench.primary_metric
-    arms = [a.name for a in bench.arms]
-    mine = _blocks(records)
-    columns = [_column(bench, records, arms)]
+    several = len({r.classes_label for r in records if r.ok}) > 1
+    order = {a.name: i for i, a in enumerate(bench.arms)}
+    mine = _rows(records, order, several)
+    rows = sorted(mine, key=lambda label: (order[mine[label][0]], label))
+    columns = [_column(profile_label(bench), mine, rows, metric)]
     differences: dict[str, list[ProfileDifference]] = {}
-    agreement: dict[str, float | None] = {}
-    for other, theirs in others:
-        column = _column(other, theirs, arms)
+    agreement: dict[str, tuple[float | None, str]] = {}
+    for other, their_records in others:
+        theirs = _rows(their_records, order, several)
+        column = _column(profile_label(other), theirs, rows, metric)
         columns.append(column)
-        blocks = _blocks(theirs)
-        found = [_difference(arm, mine.get(arm, {}), blocks.get(arm, {}), metric,
-                             test_train_ratio) for arm in arms
-                 if arm in columns[0].summaries and arm in column.summaries]
+        found = [_difference(row, mine[row][1], theirs[row][1], metric, test_train_ratio)
+                 for row in rows if row in column.summaries]
         adjusted = holm([d.test.p_value if d.test else None for d in found])
         differences[column.label] = [ProfileDifference(d.arm, d.test, p, d.note)
                                      for d, p in zip(found, adjusted)]
         agreement[column.label] = _kendall(columns[0], column)
-    return SideBySide(metric, columns, differences, agreement)
+    return SideBySide(metric, rows, columns, differences, agreement)
 
 
-def _blocks(records: list[TrialRecord]) -> dict[str, dict[Block, TrialRecord]]:
-    out: dict[str, dict[Block, TrialRecord]] = {}
+Rows = dict[str, tuple[str, dict[Block, TrialRecord]]]  # row label: (arm, trials by block)
+
+
+def _rows(records: list[TrialRecord], order: dict[str, int], several: bool) -> Rows:
+    """Finished trials of the file's arms by row (arm, and subset when there are several)."""
+    out: Rows = {}
     for r in records:
-        if r.ok:
-            out.setdefault(r.arm, {})[(r.classes_label, r.seed, r.fold)] = r
+        if r.ok and r.arm in order:
+            label = f"{r.arm} [{r.classes_label}]" if several else r.arm
+            out.setdefault(label, (r.arm, {}))[1][(r.seed, r.fold)] = r
     return out
 
 
-def _column(bench: Benchmark, records: list[TrialRecord], arms: list[str]) -> ProfileColumn:
-    metric = bench.primary_metric
-    scores: dict[str, list[float]] = {}
-    tuned = set()
-    for r in records:
-        if r.ok and r.arm in arms:
-            scores.setdefault(r.arm, []).append(r.metrics[metric])
-            if r.tuned:
-                tuned.add(r.arm)
-    summaries = {a: summarise_values(scores[a]) for a in arms if a in scores}
-    ranks = {a: 1 + sum(o.mean > s.mean for o in summaries.values())
-             for a, s in summaries.items()}
-    return ProfileColumn(profile_label(bench), summaries, ranks, frozenset(tuned))
+def _column(label: str, rows: Rows, wanted: list[str], metric: str) -> ProfileColumn:
+    found = [row for row in wanted if row in rows]
+    summaries = {row: summarise_values([r.metrics[metric] for r in rows[row][1].values()])
+                 for row in found}
+    ranks = {row: 1 + sum(o.mean > s.mean for o in summaries.values())
+             for row, s in summaries.items()}
+    tuned = {row for row in found if all(r.tuned for r in rows[row][1].values())}
+    return ProfileColumn(label, summaries, ranks, frozenset(tuned))
 
 
-def _difference(arm: str, mine: dict[Block, TrialRecord], theirs: dict[Block, TrialRecord],
+def _difference(row: str, mine: dict[Block, TrialRecord], theirs: dict[Block, TrialRecord],
                 metric: str, ratio: float) -> ProfileDifference:
     shared = sorted(set(mine) & set(theirs), key=repr)
     if not shared:
-        return ProfileDifference(arm, None, None, "no seed in common")
+        return ProfileDifference(row, None, None, "no seed in common")
     same = [b for b in shared if _same_data(mine[b], theirs[b])]
     if not same:
-        return ProfileDifference(arm, None, None, "other data or split: not paired")
+        return ProfileDifference(row, None, None, "other data or split: not paired")
     differences = [theirs[b].metrics[metric] - mine[b].metrics[metric] for b in same]
-    return ProfileDifference(arm, paired_test(differences, ratio), None)
+    return ProfileDifference(row, paired_test(differences, ratio), None)
 
 
 def _same_data(a: TrialRecord, b: TrialRecord) -> bool:
@@ -117,13 +122,16 @@ def _same_data(a: TrialRecord, b: TrialRecord) -> bool:
     return all(a.config.get(k) == b.config.get(k) for k in ("dataset", "split"))
 
 
-def _kendall(first: ProfileColumn, other: ProfileColumn) -> float | None:
-    """Kendall's tau between two profiles' orders of the arms both finished."""
+def _kendall(first: ProfileColumn, other: ProfileColumn) -> tuple[float | None, str]:
+    """Kendall's tau between two profiles' orders of the rows both finished, or why
+    there is none."""
     from scipy.stats import kendalltau
 
-    common = [a for a in first.summaries if a in other.summaries]
+    common = [row for row in first.summaries if row in other.summaries]
     if len(common) < 3:
-        return None
-    tau = kendalltau([first.summaries[a].mean for a in common],
-                     [other.summaries[a].mean for a in common]).statistic
-    return None if tau != tau else float(tau)  # NaN when every score ties
+        return None, "fewer than three arms in common"
+    mine = [first.summaries[row].mean for row in common]
+    theirs = [other.summaries[row].mean for row in common]
+    if len(set(mine)) == 1 or len(set(theirs)) == 1:
+        return None, "every arm scores the same under one of the two"
+    return float(kendalltau(mine, theirs).statistic), ""

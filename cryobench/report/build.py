@@ -275,19 +275,17 @@ def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
         header += [f"{column.label} (%)", "rank", "difference", "p (Holm)"]
         numeric += [True, True, True, True]
     rows = []
-    for arm in (a.name for a in analysis.bench.arms):
-        if arm not in own.summaries:
-            continue
-        cells = [arm, _figure_cell(own, arm), str(own.ranks[arm])]
+    for row in side.rows:
+        cells = [row, _figure_cell(own, row), str(own.ranks[row])]
         for column in others:
-            found = next((d for d in side.differences[column.label] if d.arm == arm), None)
-            if arm not in column.summaries or found is None:
+            found = next((d for d in side.differences[column.label] if d.arm == row), None)
+            if row not in column.summaries or found is None:
                 cells += ["–", "", "", ""]
                 continue
             t = found.test
             difference = found.note if t is None else _points(t.difference, True) + (
                 " *" if found.significant else "")
-            cells += [_figure_cell(column, arm), str(column.ranks[arm]), difference,
+            cells += [_figure_cell(column, row), str(column.ranks[row]), difference,
                       _p(found.p_holm)]
         rows.append(tuple(cells))
     names = ", ".join(_profile_name(c.label) for c in others)
@@ -299,16 +297,16 @@ def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
                       "percentage points, from the corrected resampled t-test; p is "
                       "Holm-corrected over the arms, and * marks p < 0.05."),
             Table(tuple(header), tuple(rows), tuple(numeric)))
-    path = figures.profiles_png(folder / "figures" / "profiles.png",
-                                [r[0] for r in rows],
+    path = figures.profiles_png(folder / "figures" / "profiles.png", side.rows,
                                 [(c.label, c.summaries) for c in side.columns], side.metric,
                                 f"{analysis.bench.name}: {label} under each profile")
     doc.add(Figure(path, f"{label} per arm under each profile: mean (dot) and 95% interval "
                          "(bar) over seeds."))
-    agreement = [f"{_profile_name(c.label)}: τ = {side.agreement[c.label]:.2f}"
-                 if side.agreement[c.label] is not None
-                 else f"{_profile_name(c.label)}: not measured (fewer than three arms in "
-                 "common)" for c in others]
+    agreement = []
+    for column in others:
+        tau, why = side.agreement[column.label]
+        agreement.append(f"{_profile_name(column.label)}: " + (
+            f"τ = {tau:.2f}" if tau is not None else f"not measured ({why})"))
     doc.add(Paragraph("Does the order of the arms change? Kendall's τ between each profile's "
                       f"order and {_profile_name(own.label)}'s (1: the same order, −1: "
                       "reversed; over means, so a reordering within the intervals is "

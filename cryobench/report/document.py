@@ -32,7 +32,8 @@ class Bullets:
     items: tuple[str, ...]
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&])")
+_LIST_START = re.compile(r"^(\s*)([+\-*]|\d+)([.)]?\s)")
 _ESCAPED = re.compile(r"\\(.)")
 
 
@@ -74,6 +75,19 @@ class Document:
         return [b for b in self.blocks if isinstance(b, Figure)]
 
 
+def _prose(text: str) -> str:
+    """A paragraph or bullet that starts like a list item ("+ SMOTE ...", "1. ...") is
+    still a paragraph: the marker is escaped."""
+    match = _LIST_START.match(text)
+    if match is None:
+        return text
+    indent, marker, after = match.groups()
+    if marker.isdigit() and not after.startswith((".", ")")):
+        return text
+    at = len(indent) + (len(marker) if marker.isdigit() else 0)
+    return text[:at] + "\\" + text[at:]
+
+
 def _md_cell(text: str) -> str:
     return literal(text).replace("\n", " ")
 
@@ -85,9 +99,9 @@ def to_markdown(doc: Document, folder: Path) -> str:
         if isinstance(block, Heading):
             out += ["#" * block.level + " " + block.text, ""]
         elif isinstance(block, Paragraph):
-            out += [block.text, ""]
+            out += [_prose(block.text), ""]
         elif isinstance(block, Bullets):
-            out += [f"- {item}" for item in block.items] + [""]
+            out += [f"- {_prose(item)}" for item in block.items] + [""]
         elif isinstance(block, Table):
             align = [("---:" if block.numeric[i] else "---") if i < len(block.numeric)
                      else "---" for i in range(len(block.header))]
@@ -156,7 +170,8 @@ def to_html(doc: Document) -> str:
 
 def _inline(text: str) -> str:
     """Prose's **bold** and `code` in HTML, a `literal` character as itself; everything
-    else escaped."""
+    else escaped. (Unlike CommonMark, a backslash escape inside a code span is read too:
+    prose never puts one there.)"""
     kept: list[str] = []
 
     def keep(match: re.Match[str]) -> str:

@@ -116,6 +116,11 @@ def test_class_subsets_are_compared_subset_by_subset():
                      ("two-path CNN + mixup + focal loss", "GSVM-RU (two classes)")}
     assert len(found.comparisons["macro_f1"]) == 1 + 4 + 6  # one row per subset
     assert found.ranks is None and "different class subsets" in found.ranks_note
+    # beside another profile, each arm is a row per subset, as in the leaderboard
+    records = records_for(bench, lambda arm, seed: 0.5)
+    side = analyse(bench, records, beside=[(bench, records)]).beside
+    assert len(side.rows) == 2 * (1 + 4 + 6)  # a CNN and a GSVM-RU arm per subset
+    assert side.rows[-1].startswith("GSVM-RU (two classes) [")
 
 
 def test_one_seed_says_there_is_no_interval_rather_than_printing_one(minimal_doc, registry,
@@ -147,23 +152,25 @@ def test_the_paper_outside_the_interval_is_said_in_words(three_arms, tmp_path):
 def test_arm_names_are_shown_as_written_not_read_as_markup(three_arms, tmp_path):
     from markdown_it import MarkdownIt
 
-    names = {"plain": "plain", "warm": "warm *v2* [a]", "hot": "hot_x|y <b>"}
-    bench = dataclasses.replace(three_arms, arms=tuple(
+    names = {"plain": "plain", "warm": "warm *v2* [a]", "hot": "hot_x|y <b> & co"}
+    bench = dataclasses.replace(three_arms, description="+ one: a & b", arms=tuple(
         dataclasses.replace(a, name=names[a.name]) for a in three_arms.arms))
-    gain = {"plain": 0.0, "warm *v2* [a]": 0.15, "hot_x|y <b>": 0.0}
+    gain = {"plain": 0.0, "warm *v2* [a]": 0.15, "hot_x|y <b> & co": 0.0}
     rng = np.random.default_rng(3)
     written = write_report(bench, records_for(
-        bench, lambda arm, seed: 0.6 + gain[arm] + rng.normal(0, 0.02)), tmp_path / "names")
+        bench, lambda arm, seed: 0.6 + gain[arm] + rng.normal(0, 0.02)), tmp_path / "names",
+        baseline="warm *v2* [a]")
     rendered = MarkdownIt("commonmark").enable("table").render(written.markdown.read_text())
     page = written.html.read_text()
     assert rendered.count("<em>") == page.count("<figcaption>")  # the captions' italics
-    assert "<em>" not in page
     for shown in (rendered, page):
-        assert "<b>" not in shown
-        assert "warm *v2* [a]" in shown and "hot_x|y &lt;b&gt;" in shown
+        assert "<b>" not in shown and "\\" not in shown  # no markup, no escape left showing
+        assert "warm *v2* [a]" in shown and "hot_x|y &lt;b&gt; &amp; co" in shown
+        assert "<p>+ one: a &amp; b" in shown  # a paragraph, not a list
+        # in prose too (a heading names the baseline), not only in tables
+        assert "<h2>Each arm against warm *v2* [a]</h2>" in shown
     # the prose marks still work around an escaped name
     assert "<strong>plain</strong>: the paper's macro F1 99.5" in rendered
-    assert rendered.count("<table>") == page.count("<table>")
 
 
 def test_another_profile_is_paired_arm_by_arm_and_its_order_compared(three_arms, minimal_doc,
@@ -189,7 +196,20 @@ def test_another_profile_is_paired_arm_by_arm_and_its_order_compared(three_arms,
     assert plain.test.difference == pytest.approx(0.3, abs=0.01) and plain.significant
     assert not warm.significant
     assert hot.test is None and hot.note == "other data or split: not paired"
-    assert side.agreement["tuned"] is not None and side.agreement["tuned"] < 1
+    tau, why = side.agreement["tuned"]
+    assert tau is not None and tau < 1 and not why
+    # the other profile's own primary metric does not change what is compared
+    other_metric = dataclasses.replace(tuned, primary_metric="balanced_accuracy")
+    flat = [dataclasses.replace(r, metrics={**r.metrics, "balanced_accuracy": 0.5})
+            for r in theirs]
+    again = write_report(three_arms, mine, tmp_path / "r2", beside=[(other_metric, flat)])
+    assert again.analysis.beside.differences["tuned"][0].test.difference == \
+        pytest.approx(0.3, abs=0.01)
+    # every arm tied under the other profile: said, not mistaken for too few arms
+    tied = [dataclasses.replace(r, metrics={**r.metrics, "macro_f1": 0.5}) for r in theirs]
+    third = write_report(three_arms, mine, tmp_path / "r3", beside=[(tuned, tied)])
+    assert third.analysis.beside.agreement["tuned"] == (
+        None, "every arm scores the same under one of the two")
     md = written.markdown.read_text()
     assert "## Beside other profiles" in md and "other data or split: not paired" in md
     assert (tmp_path / "r" / "figures" / "profiles.png").exists()
