@@ -42,6 +42,10 @@ loss = "focal"
 """
 
 
+LONG_SECOND_ARM = BENCH.format(epochs=2).replace(
+    'loss = "focal"', 'loss = "focal"\ntrain = { max_epochs = 40 }')
+
+
 def write(tmp_path: Path, epochs: int = 2) -> Path:
     path = tmp_path / "tracked.toml"
     path.write_text(BENCH.format(epochs=epochs))
@@ -125,7 +129,10 @@ def test_a_tracking_server_that_does_not_answer_is_one_line_before_any_work(tmp_
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_nothing_running_and_a_rerun_completes_the_rest(tmp_path):
-    bench = write(tmp_path, epochs=30)
+    # the first arm's trials are short, the second's long: Ctrl-C lands while a trial
+    # is running, not after the last one, however loaded the machine is
+    bench = tmp_path / "tracked.toml"
+    bench.write_text(LONG_SECOND_ARM)
     command = [sys.executable, "-m", "cryobench.cli", "run", str(bench), "--executor",
                "local", "--results", str(tmp_path / "res")]
     process = subprocess.Popen(command, env={**os.environ, **env(tmp_path)}, cwd=tmp_path,
@@ -145,7 +152,6 @@ def test_ctrl_c_leaves_nothing_running_and_a_rerun_completes_the_rest(tmp_path):
     saved = len(results.read_text().splitlines())
     assert 1 <= saved < 4
 
-    bench.write_text(BENCH.format(epochs=30).replace("max_epochs = 30", "max_epochs = 30"))
     again = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"),
                 env={**env(tmp_path), "COLUMNS": "200"}, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
