@@ -109,7 +109,8 @@ class LineView:
 
     def __init__(self, console: Console, total: int) -> None:
         self.console, self.total, self.done = console, total, 0
-        self.start = time.monotonic()
+        self.start: float | None = None  # the first trial's start: data and tuning before
+        # it would make the estimate of what is left far too long
         self.trial_start: dict[str, float] = {}
         self.phases_done: set[str] = set()
 
@@ -129,6 +130,8 @@ class LineView:
 
     def started(self, trial: TrialSpec) -> None:
         self.trial_start[trial.key] = time.monotonic()
+        if self.start is None:
+            self.start = self.trial_start[trial.key]
 
     def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None:
         return None
@@ -137,8 +140,10 @@ class LineView:
         self.done += 1
         seconds = time.monotonic() - self.trial_start.pop(trial.key, time.monotonic())
         left = self.total - self.done
-        elapsed = time.monotonic() - self.start
-        eta = f", about {_duration(elapsed / self.done * left)} left" if left else ""
+        eta = ""
+        if left and self.start is not None:
+            rate = (time.monotonic() - self.start) / self.done
+            eta = f", about {_duration(rate * left)} left"
         text = f"trial {trial_label(trial)}: {outcome(record)}"
         if not record.ok:
             text += f" ({record.error})"

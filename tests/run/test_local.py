@@ -107,3 +107,28 @@ def test_the_paths_grid_stands_beside_the_papers_table3():
     conv5 = next(line for line in lines if "conv5" in line)
     assert "70.0" in conv5 and "80.0" in conv5 and "71.0" in conv5 and "*" in conv5
     assert stage1_table(bench, [_record("cnn", ["TRiC"], 0, 0.5)]) is None
+
+
+def test_the_time_left_counts_from_the_first_trial_not_from_data_and_tuning(
+        minimal_doc, registry, monkeypatch):
+    """An hour of tuning before the first trial must not make a 10 s trial look like an
+    hour each."""
+    from cryobench.run import views
+    from cryobench.run.plan import expand_trials
+    from cryobench.run.records import TrialRecord
+
+    now = [0.0]
+    monkeypatch.setattr(views.time, "monotonic", lambda: now[0])
+    trials = expand_trials(parse_benchmark(minimal_doc, registry))  # 4 trials
+    console = Console(record=True, width=200)
+    view = views.LineView(console, len(trials))
+    now[0] = 3600.0  # data and tuning
+    for trial in trials[:2]:
+        view.started(trial)
+        now[0] += 10.0
+        view.finished(trial, TrialRecord(key=trial.key, benchmark="mini", arm=trial.arm,
+                                         seed=trial.seed, fold=None, status="ok",
+                                         metrics={"macro_f1": 0.5, "macro_gmean": 0.5}))
+    lines = console.export_text().splitlines()
+    assert lines[0].endswith("1/4 done, about 0 min 30 s left")
+    assert lines[1].endswith("2/4 done, about 0 min 20 s left")
