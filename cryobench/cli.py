@@ -26,7 +26,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+# Redirected to a log file, rich would assume 80 columns and squeeze a leaderboard's arm
+# names out; a log has room (COLUMNS, when set, still decides).
+LOG_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+console = Console(width=LOG_WIDTH)
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -122,9 +122,12 @@ def leaderboard_table(bench: Benchmark, records: list[TrialRecord]) -> Table:
     for m in metrics:
         columns += [(METRIC_LABELS[m], "right"), ("95%" + " " * metrics.index(m), "right"),
                     ("paper" + " " * metrics.index(m), "right")]
+    widest = max((len(r.label) for r in rows), default=3)
     for column, justify in columns:
+        # a narrow terminal wraps the arm's name rather than squeezing it out
         table.add_column(escape(column), justify=justify,  # type: ignore[arg-type]
-                         no_wrap=justify == "right", overflow="fold")
+                         no_wrap=justify == "right", overflow="fold",
+                         min_width=min(widest, 16) if column == "arm" else None)
     best = _best(bench, rows)
     for i, row in enumerate(rows):
         cells: list[str | Text] = [Text(row.label)]
