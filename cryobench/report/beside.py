@@ -22,7 +22,7 @@ class ProfileColumn:
 
     label: str
     summaries: dict[str, Summary]
-    ranks: dict[str, int]  # 1: best, among the rows this profile finished
+    ranks: dict[str, int]  # 1: best, among the rows every profile finished
     tuned: frozenset[str]  # rows whose every trial was tuned under this profile
 
 
@@ -66,12 +66,16 @@ def side_by_side(bench: Benchmark, records: list[TrialRecord],
     order = {a.name: i for i, a in enumerate(bench.arms)}
     mine = _rows(records, order, several)
     rows = sorted(mine, key=lambda label: (order[mine[label][0]], label))
-    columns = [_column(profile_label(bench), mine, rows, metric)]
+    theirs_all = [(profile_label(other), _rows(their_records, order, several))
+                  for other, their_records in others]
+    # ranks among the rows every profile finished, so that a rank means the same in
+    # every column (a profile that runs five of twelve arms ranks them 1-5)
+    common = [row for row in rows if all(row in theirs for _, theirs in theirs_all)]
+    columns = [_column(profile_label(bench), mine, rows, metric, common)]
     differences: dict[str, list[ProfileDifference]] = {}
     agreement: dict[str, tuple[float | None, str]] = {}
-    for other, their_records in others:
-        theirs = _rows(their_records, order, several)
-        column = _column(profile_label(other), theirs, rows, metric)
+    for label, theirs in theirs_all:
+        column = _column(label, theirs, rows, metric, common)
         columns.append(column)
         found = [_difference(row, mine[row][1], theirs[row][1], metric, test_train_ratio)
                  for row in rows if row in column.summaries]
@@ -95,12 +99,13 @@ def _rows(records: list[TrialRecord], order: dict[str, int], several: bool) -> R
     return out
 
 
-def _column(label: str, rows: Rows, wanted: list[str], metric: str) -> ProfileColumn:
+def _column(label: str, rows: Rows, wanted: list[str], metric: str, ranked: list[str]
+            ) -> ProfileColumn:
     found = [row for row in wanted if row in rows]
     summaries = {row: summarise_values([r.metrics[metric] for r in rows[row][1].values()])
                  for row in found}
-    ranks = {row: 1 + sum(o.mean > s.mean for o in summaries.values())
-             for row, s in summaries.items()}
+    ranks = {row: 1 + sum(summaries[o].mean > summaries[row].mean for o in ranked)
+             for row in ranked}
     tuned = {row for row in found if all(r.tuned for r in rows[row][1].values())}
     return ProfileColumn(label, summaries, ranks, frozenset(tuned))
 

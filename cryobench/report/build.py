@@ -276,7 +276,7 @@ def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
         numeric += [True, True, True, True]
     rows = []
     for row in side.rows:
-        cells = [row, _figure_cell(own, row), str(own.ranks[row])]
+        cells = [row, _figure_cell(own, row), str(own.ranks.get(row, "–"))]
         for column in others:
             found = next((d for d in side.differences[column.label] if d.arm == row), None)
             if row not in column.summaries or found is None:
@@ -285,13 +285,14 @@ def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
             t = found.test
             difference = found.note if t is None else _points(t.difference, True) + (
                 " *" if found.significant else "")
-            cells += [_figure_cell(column, row), str(column.ranks[row]), difference,
+            cells += [_figure_cell(column, row), str(column.ranks.get(row, "–")), difference,
                       _p(found.p_holm)]
         rows.append(tuple(cells))
     names = ", ".join(_profile_name(c.label) for c in others)
     doc.add(Heading("Beside other profiles"),
             Paragraph(f"The same arms under {names}: the {label} (mean ± standard deviation "
-                      f"over seeds) and its rank among the arms of that profile (1: best). "
+                      "over seeds) and its rank among the arms that every profile finished "
+                      "(1: best; the others have none). "
                       f"The difference is the other profile minus {_profile_name(own.label)}, "
                       "each arm paired with itself by seed on the same data and split, in "
                       "percentage points, from the corrected resampled t-test; p is "

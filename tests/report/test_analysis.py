@@ -205,6 +205,11 @@ def test_another_profile_is_paired_arm_by_arm_and_its_order_compared(three_arms,
     again = write_report(three_arms, mine, tmp_path / "r2", beside=[(other_metric, flat)])
     assert again.analysis.beside.differences["tuned"][0].test.difference == \
         pytest.approx(0.3, abs=0.01)
+    # an arm the other profile did not run has no rank in either column
+    partial = [r for r in theirs if r.arm != "hot"]
+    ranked = analyse(three_arms, mine, beside=[(tuned, partial)]).beside
+    assert ranked.columns[0].ranks == {"plain": 2, "warm": 1}
+    assert ranked.columns[1].ranks == {"plain": 1, "warm": 2}
     # every arm tied under the other profile: said, not mistaken for too few arms
     tied = [dataclasses.replace(r, metrics={**r.metrics, "macro_f1": 0.5}) for r in theirs]
     third = write_report(three_arms, mine, tmp_path / "r3", beside=[(tuned, tied)])
