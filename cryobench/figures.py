@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+
+Draw = TypeVar("Draw", bound=Callable[..., Path])
+
+
+def names_as_written(draw: Draw) -> Draw:
+    """Arm, class and benchmark names are the user's: a `$` in one must not turn on
+    matplotlib's mathtext, which mangles the name or fails on it. Math parsing is off
+    while the figure is drawn and saved, and the caller's matplotlib settings are left
+    as they were."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Any, **kwargs: Any) -> Path:
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return drawn  # type: ignore[return-value]
 
 
 def _pyplot() -> Any:
@@ -18,6 +37,7 @@ def _pyplot() -> Any:
     return plt
 
 
+@names_as_written
 def confusion_png(path: Path, confusion: Sequence[Sequence[int]], classes: Sequence[str],
                   title: str) -> Path:
     """Rows: the true class, normalised to one (recall on the diagonal); counts written in."""
@@ -42,6 +62,7 @@ def confusion_png(path: Path, confusion: Sequence[Sequence[int]], classes: Seque
     return path
 
 
+@names_as_written
 def learning_curve_png(path: Path, history: Sequence[dict[str, float]], title: str) -> Path:
     """Training loss and validation macro F1 per epoch."""
     plt = _pyplot()
@@ -64,6 +85,7 @@ def learning_curve_png(path: Path, history: Sequence[dict[str, float]], title: s
     return path
 
 
+@names_as_written
 def tuning_curves_png(path: Path, outcomes: Sequence[dict[str, Any]], title: str) -> Path:
     """Each tried configuration's validation macro F1 per epoch, one panel per seed; the
     chosen one bold, those the scheduler stopped dashed."""

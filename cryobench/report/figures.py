@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryobench.figures import _pyplot
+from cryobench.figures import _pyplot, names_as_written
 from cryobench.metrics import METRIC_LABELS
 from cryobench.stats import RankTest, Summary
 
@@ -30,6 +30,7 @@ def _save(fig: object, path: Path) -> Path:
     return path
 
 
+@names_as_written
 def leaderboard_png(path: Path, labels: Sequence[str], summaries: Sequence[Summary],
                     paper: Sequence[float | None], metric: str, title: str) -> Path:
     """Each arm's mean and 95% interval (a dot and a bar), the paper's figure as a cross."""
@@ -55,6 +56,7 @@ def leaderboard_png(path: Path, labels: Sequence[str], summaries: Sequence[Summa
     return _save(fig, path)
 
 
+@names_as_written
 def per_class_png(path: Path, labels: Sequence[str], classes: Sequence[str],
                   values: dict[str, dict[str, dict[str, list[float]]]]) -> Path:
     """Recall and F1 of each class, one bar per arm, mean and standard deviation over
@@ -82,6 +84,7 @@ def per_class_png(path: Path, labels: Sequence[str], classes: Sequence[str],
     return _save(fig, path)
 
 
+@names_as_written
 def confusions_png(path: Path, labels: Sequence[str], classes: Sequence[str],
                    matrices: Sequence[np.ndarray]) -> Path:
     """Each arm's confusion matrix summed over seeds, rows normalised to one (recall on
@@ -110,6 +113,7 @@ def confusions_png(path: Path, labels: Sequence[str], classes: Sequence[str],
     return _save(fig, path)
 
 
+@names_as_written
 def learning_curves_png(path: Path, curves: dict[str, list[list[float]]],
                         order: Sequence[str]) -> Path:
     """Validation macro F1 per epoch: each arm's mean over seeds, and its band (mean ±
@@ -144,6 +148,7 @@ def learning_curves_png(path: Path, curves: dict[str, list[list[float]]],
     return _save(fig, path)
 
 
+@names_as_written
 def fit_times_png(path: Path, seconds: dict[str, list[float]]) -> Path:
     """Seconds to fit one trial, mean and standard deviation over seeds."""
     plt = _pyplot()
@@ -159,6 +164,7 @@ def fit_times_png(path: Path, seconds: dict[str, list[float]]) -> Path:
     return _save(fig, path)
 
 
+@names_as_written
 def critical_difference_png(path: Path, ranks: RankTest, title: str) -> Path:
     """Demsar's diagram, drawn by scikit-posthocs: average ranks on an axis, arms whose
     difference Nemenyi's test does not find joined by a bar."""
@@ -174,6 +180,7 @@ def critical_difference_png(path: Path, ranks: RankTest, title: str) -> Path:
     return _save(fig, path)
 
 
+@names_as_written
 def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
               metric: str, log_x: bool, significant: dict[str, set[float]] | None = None
               ) -> Path:
@@ -212,7 +219,7 @@ def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
     return _save(fig, path)
 
 
-
+@names_as_written
 def profiles_png(path: Path, arms: Sequence[str],
                  columns: Sequence[tuple[str, dict[str, Summary]]], metric: str, title: str
                  ) -> Path:
