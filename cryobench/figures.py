@@ -28,6 +28,14 @@ def names_as_written(draw: Draw) -> Draw:
     return drawn  # type: ignore[return-value]
 
 
+def save_png(fig: Any, path: Path, dpi: int = 110) -> Path:
+    """Lay the figure out, write it and free it (pyplot keeps every open figure)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    _pyplot().close(fig)
+    return path
+
+
 def _pyplot() -> Any:
     import matplotlib
 
@@ -56,10 +64,7 @@ def confusion_png(path: Path, confusion: Sequence[Sequence[int]], classes: Seque
     ax.set_ylabel("true class")
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 @names_as_written
@@ -79,10 +84,7 @@ def learning_curve_png(path: Path, history: Sequence[dict[str, float]], title: s
         f1_axis.set_ylim(0, 1)
         f1_axis.set_ylabel("validation macro F1", color="tab:blue")
     loss_axis.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 @names_as_written
@@ -111,7 +113,4 @@ def tuning_curves_png(path: Path, outcomes: Sequence[dict[str, Any]], title: str
             ax.legend(fontsize=8, loc="lower right")
     axes[0][0].set_ylabel("validation macro F1")
     fig.suptitle(title + " (dashed: stopped early)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)

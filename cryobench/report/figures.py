@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryobench.figures import _pyplot, names_as_written
+from cryobench.figures import _pyplot, names_as_written, save_png
 from cryobench.metrics import METRIC_LABELS
 from cryobench.stats import RankTest, Summary
 
@@ -23,11 +23,7 @@ def _colours(count: int) -> Callable[[int], object]:
 
 
 def _save(fig: object, path: Path) -> Path:
-    plt = _pyplot()
-    fig.tight_layout()  # type: ignore[attr-defined]
-    fig.savefig(path, dpi=DPI)  # type: ignore[attr-defined]
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=DPI)
 
 
 @names_as_written
