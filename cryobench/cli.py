@@ -177,9 +177,11 @@ def _print_costs(trials: list[Any], results: Path) -> None:
     if len(known) == len(costs):
         console.print(Text(f"estimated: at most {duration(sum(known))} one trial at a time"))
     else:
-        console.print(Text(f"not measured yet for {len(costs) - len(known)} arm(s) (no "
-                           f"earlier trial of theirs in {results}): run a quick profile "
-                           "first to measure them"), soft_wrap=True)
+        console.print(Text(f"not measured yet for {len(costs) - len(known)} arm(s): no "
+                           f"finished trial of the same arm on the same data in {results} "
+                           "(a profile with other data, such as quick, measures only "
+                           "itself); the run's own first trials measure them"),
+                      soft_wrap=True)
 
 
 TRACKING_HELP = "MLflow tracking URI (default: a SQLite file mlflow.db here)."

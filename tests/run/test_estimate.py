@@ -1,0 +1,38 @@
+"""What `cryobench validate` estimates: the per-epoch cost of a trial is taken only from
+earlier trials of the same arm on the same data, whatever their seed or budget."""
+
+from __future__ import annotations
+
+import copy
+
+from cryobench.config import parse_benchmark
+from cryobench.run.estimate import arm_costs, seconds_per_epoch
+from cryobench.run.plan import expand_trials
+from cryobench.run.records import TrialRecord
+
+
+def measured(trial, seconds: float) -> TrialRecord:
+    return TrialRecord(key=trial.key, benchmark="mini", arm=trial.arm, seed=trial.seed,
+                       fold=trial.fold, status="ok", config=trial.config(),
+                       timings={"fit_seconds": seconds})
+
+
+def test_a_trial_of_the_same_arm_and_data_measures_the_others(minimal_doc, registry):
+    trials = expand_trials(parse_benchmark(minimal_doc, registry))
+    plain = [t for t in trials if t.arm == "plain"]
+    records = [measured(plain[0], 4.0)]
+    assert seconds_per_epoch(plain[1], records) == 4.0  # another seed: the same cost
+    assert seconds_per_epoch(next(t for t in trials if t.arm == "warm"), records) is None
+    costs = {c.arm: c for c in arm_costs(trials, records)}
+    assert costs["plain"].seconds == 2 * 4.0  # two seeds, one "epoch" each (no training)
+    assert costs["warm"].seconds is None
+
+
+def test_other_data_does_not_measure_a_trial(minimal_doc, registry):
+    """A quick profile's smaller data set would understate the cost of the full one."""
+    smaller = copy.deepcopy(minimal_doc)
+    smaller["dataset"]["n"] = 10
+    small = expand_trials(parse_benchmark(smaller, registry))
+    full = expand_trials(parse_benchmark(minimal_doc, registry))
+    records = [measured(t, 1.0) for t in small]
+    assert all(seconds_per_epoch(t, records) is None for t in full)
