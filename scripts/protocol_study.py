@@ -272,8 +272,10 @@ def figure(results: dict[str, Any], path: Path) -> None:
     for ax in grid[:, 0]:
         ax.set_ylabel("macro F1\n(solid: test, dashed: validation)")
     axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle("30 epochs per arm and seed (colour); vertical line: where patience-8 "
-                 "early stopping stops; x: the epoch it keeps", fontsize=10)
+    sizes = sorted({r["val_particles"] for r in results.values() if "val_particles" in r})
+    part = f", {' or '.join(map(str, sizes))} validation particles" if sizes else ""
+    fig.suptitle(f"30 epochs per arm and seed (colour){part}; vertical line: where "
+                 "patience-8 early stopping stops; x: the epoch it keeps", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
