@@ -180,7 +180,8 @@ def _print_costs(trials: list[Any], results: Path) -> None:
         console.print(Text(f"not measured yet for {len(costs) - len(known)} arm(s): no "
                            f"finished trial of the same arm on the same data in {results} "
                            "(a profile with other data, such as quick, measures only "
-                           "itself); the run's own first trials measure them"),
+                           "itself); once the run's first trials have finished, validate "
+                           "can estimate them"),
                       soft_wrap=True)
 
 

@@ -13,8 +13,11 @@ from cryobench.run.records import TrialRecord
 from cryobench.run.results import ResultStore
 
 #: what may differ between a measured trial and the one estimated: the per-epoch cost
-#: is the same whatever the seed, the epoch budget, the learning rate or the tuning
-NOT_COST = ("schema", "seed", "fold", "train", "tune", "tuned")
+#: is the same whatever the seed, the fold or the tuning
+NOT_COST = ("schema", "seed", "fold", "tune", "tuned")
+#: the training settings that change what an epoch costs; the others (the epoch budget,
+#: the learning rate and its schedule, the stopping rule) do not
+COST_OF_TRAINING = ("batch_size", "eval_batch_size", "device")
 
 
 def measured_records(folder: Path) -> list[TrialRecord]:
@@ -29,8 +32,10 @@ def measured_records(folder: Path) -> list[TrialRecord]:
 def _cost_identity(config: dict[str, Any]) -> str:
     import json
 
-    return json.dumps({k: v for k, v in config.items() if k not in NOT_COST},
-                      sort_keys=True, default=str)
+    kept = {k: v for k, v in config.items() if k not in NOT_COST}
+    if isinstance(kept.get("train"), dict):
+        kept["train"] = {k: kept["train"].get(k) for k in COST_OF_TRAINING}
+    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def seconds_per_epoch(trial: TrialSpec, records: list[TrialRecord]) -> float | None:

@@ -36,3 +36,20 @@ def test_other_data_does_not_measure_a_trial(minimal_doc, registry):
     full = expand_trials(parse_benchmark(minimal_doc, registry))
     records = [measured(t, 1.0) for t in small]
     assert all(seconds_per_epoch(t, records) is None for t in full)
+
+
+def test_the_budget_and_learning_rate_do_not_change_the_cost_but_the_batch_does():
+    from cryobench.registry import Registry
+
+    def trial(**train):
+        doc = {"benchmark": {"name": "b", "seeds": [0]},
+               "dataset": {"source": "synthetic", "box": 12, "voxel_size": 4.0},
+               "train": {"max_epochs": 2, "lr": 0.003, **train},
+               "arm": [{"name": "cnn", "model": "cnn"}]}
+        return expand_trials(parse_benchmark(doc, Registry()))[0]
+
+    records = [measured(trial(), 6.0)]
+    records[0].fit["epochs_run"] = 2
+    assert seconds_per_epoch(trial(max_epochs=30, lr=0.01, patience=4), records) == 3.0
+    assert seconds_per_epoch(trial(batch_size=8), records) is None
+    assert seconds_per_epoch(trial(device="cuda"), records) is None
