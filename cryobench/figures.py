@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-Draw = TypeVar("Draw", bound=Callable[..., Path])
+
+def as_written(name: str) -> str:
+    """A user's name (arm, class, benchmark) as matplotlib should draw it: a `$` escaped,
+    so that mathtext neither mangles the name nor fails on it. Matplotlib's own labels
+    (log-axis ticks) keep their mathtext."""
+    return name.replace("$", r"\$")
 
 
-def names_as_written(draw: Draw) -> Draw:
-    """Arm, class and benchmark names are the user's: a `$` in one must not turn on
-    matplotlib's mathtext, which mangles the name or fails on it. Math parsing is off
-    while the figure is drawn and saved, and the caller's matplotlib settings are left
-    as they were."""
-
-    @functools.wraps(draw)
-    def drawn(*args: Any, **kwargs: Any) -> Path:
-        import matplotlib
-
-        with matplotlib.rc_context({"text.parse_math": False}):
-            return draw(*args, **kwargs)
-
-    return drawn  # type: ignore[return-value]
+def names_as_written(names: Sequence[str]) -> list[str]:
+    return [as_written(n) for n in names]
 
 
 def save_png(fig: Any, path: Path, dpi: int = 110) -> Path:
     """Lay the figure out, write it and free it (pyplot keeps every open figure)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    _pyplot().close(fig)
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=dpi)
+    finally:
+        _pyplot().close(fig)
     return path
 
 
@@ -45,7 +39,6 @@ def _pyplot() -> Any:
     return plt
 
 
-@names_as_written
 def confusion_png(path: Path, confusion: Sequence[Sequence[int]], classes: Sequence[str],
                   title: str) -> Path:
     """Rows: the true class, normalised to one (recall on the diagonal); counts written in."""
@@ -58,16 +51,15 @@ def confusion_png(path: Path, confusion: Sequence[Sequence[int]], classes: Seque
         for j in range(len(classes)):
             ax.text(j, i, f"{rates[i, j]:.2f}\n({int(counts[i, j])})", ha="center",
                     va="center", fontsize=8, color="white" if rates[i, j] > 0.5 else "black")
-    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xticks(range(len(classes)), names_as_written(classes), rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), names_as_written(classes))
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(as_written(title), fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class")
     return save_png(fig, path)
 
 
-@names_as_written
 def learning_curve_png(path: Path, history: Sequence[dict[str, float]], title: str) -> Path:
     """Training loss and validation macro F1 per epoch."""
     plt = _pyplot()
@@ -83,11 +75,10 @@ def learning_curve_png(path: Path, history: Sequence[dict[str, float]], title: s
                      color="tab:blue", marker="s", label="validation macro F1")
         f1_axis.set_ylim(0, 1)
         f1_axis.set_ylabel("validation macro F1", color="tab:blue")
-    loss_axis.set_title(title, fontsize=10)
+    loss_axis.set_title(as_written(title), fontsize=10)
     return save_png(fig, path)
 
 
-@names_as_written
 def tuning_curves_png(path: Path, outcomes: Sequence[dict[str, Any]], title: str) -> Path:
     """Each tried configuration's validation macro F1 per epoch, one panel per seed; the
     chosen one bold, those the scheduler stopped dashed."""
@@ -112,5 +103,5 @@ def tuning_curves_png(path: Path, outcomes: Sequence[dict[str, Any]], title: str
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="lower right")
     axes[0][0].set_ylabel("validation macro F1")
-    fig.suptitle(title + " (dashed: stopped early)", fontsize=10)
+    fig.suptitle(as_written(title) + " (dashed: stopped early)", fontsize=10)
     return save_png(fig, path)

@@ -1,4 +1,5 @@
-"""Names in figures are drawn as written: a `$` in an arm or class name is not mathtext."""
+"""Names in figures are drawn as written: a `$` in an arm or class name is not mathtext,
+while matplotlib's own labels keep theirs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from cryobench.figures import confusion_png, learning_curve_png, tuning_curves_png
 from cryobench.report import figures
-from cryobench.stats import summarise_values
+from cryobench.stats import friedman_test, summarise_values
 
 # Valid as a name, invalid as mathtext: drawn with math parsing on, saving fails.
 NAME = r"lr $\frac$ 5"
@@ -21,7 +22,7 @@ def _summaries() -> dict[str, object]:
 
 
 def test_the_name_breaks_mathtext(tmp_path: Path) -> None:
-    """The guard of the tests below: without `names_as_written` this name fails to draw."""
+    """The guard of the tests below: unescaped, this name fails to draw."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,11 +55,30 @@ def test_the_name_breaks_mathtext(tmp_path: Path) -> None:
                                 "macro_f1", log_x=False),
     lambda p: figures.profiles_png(p, [NAME, OTHER], [(NAME, _summaries())], "macro_f1",
                                    NAME),
+    lambda p: figures.critical_difference_png(p, friedman_test(
+        {NAME: [0.5, 0.6, 0.7], OTHER: [0.4, 0.5, 0.5], "third": [0.3, 0.2, 0.6]}), NAME),
 ], ids=["confusion", "curve", "tuning", "leaderboard", "per-class", "confusions", "curves",
-        "fit-times", "sweep", "profiles"])
+        "fit-times", "sweep", "profiles", "critical-difference"])
 def test_figures_draw_names_with_dollars(tmp_path: Path, draw) -> None:
-    import matplotlib
-
     path = draw(tmp_path / "figure.png")
     assert path.stat().st_size > 1000
-    assert matplotlib.rcParams["text.parse_math"] is True  # the caller's setting is kept
+
+
+def test_an_escaped_name_reads_as_written_and_numbers_keep_their_mathtext(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cryobench.figures import as_written, save_png
+
+    fig, ax = plt.subplots()
+    title = ax.set_title(as_written("cost $5 and $10"))
+    ax.set_xscale("log")
+    ax.plot([1e-3, 1e-1], [0, 1])
+    fig.canvas.draw()
+    shown, math = title._preprocess_math(title.get_text())
+    assert (shown, math) == ("cost $5 and $10", False)  # plain text, the dollars kept
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert ticks and all(t._preprocess_math(t.get_text())[1] for t in ticks)  # 10^-3
+    save_png(fig, tmp_path / "log.png")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryobench.figures import _pyplot, names_as_written, save_png
+from cryobench.figures import _pyplot, as_written, names_as_written, save_png
 from cryobench.metrics import METRIC_LABELS
 from cryobench.stats import RankTest, Summary
 
@@ -26,7 +26,6 @@ def _save(fig: object, path: Path) -> Path:
     return save_png(fig, path, dpi=DPI)
 
 
-@names_as_written
 def leaderboard_png(path: Path, labels: Sequence[str], summaries: Sequence[Summary],
                     paper: Sequence[float | None], metric: str, title: str) -> Path:
     """Each arm's mean and 95% interval (a dot and a bar), the paper's figure as a cross."""
@@ -43,16 +42,15 @@ def leaderboard_png(path: Path, labels: Sequence[str], summaries: Sequence[Summa
     if shown:
         ax.plot([p for _, p in shown], [yi for yi, _ in shown], "x", color="tab:red",
                 markersize=8, markeredgewidth=2, label="paper")
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, names_as_written(labels))
     ax.set_xlabel(f"{METRIC_LABELS[metric]} (%)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.6 / len(labels)),
               ncol=2, frameon=False)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(as_written(title), fontsize=10)
     return _save(fig, path)
 
 
-@names_as_written
 def per_class_png(path: Path, labels: Sequence[str], classes: Sequence[str],
                   values: dict[str, dict[str, dict[str, list[float]]]]) -> Path:
     """Recall and F1 of each class, one bar per arm, mean and standard deviation over
@@ -69,8 +67,8 @@ def per_class_png(path: Path, labels: Sequence[str], classes: Sequence[str],
             mean = [100 * np.mean(s) if s else np.nan for s in seeds]
             std = [100 * np.std(s, ddof=1) if len(s) > 1 else 0.0 for s in seeds]
             ax.bar(x - 0.4 + width * (i + 0.5), mean, width, yerr=std, capsize=1.5,
-                   color=colours(i), label=arm, error_kw={"linewidth": 0.8})
-        ax.set_xticks(x, classes, rotation=20, ha="right")
+                   color=colours(i), label=as_written(arm), error_kw={"linewidth": 0.8})
+        ax.set_xticks(x, names_as_written(classes), rotation=20, ha="right")
         ax.set_ylim(0, 105)
         ax.set_title({"recall": "recall per class", "f1": "F1 per class"}[figure],
                      fontsize=10)
@@ -80,7 +78,6 @@ def per_class_png(path: Path, labels: Sequence[str], classes: Sequence[str],
     return _save(fig, path)
 
 
-@names_as_written
 def confusions_png(path: Path, labels: Sequence[str], classes: Sequence[str],
                    matrices: Sequence[np.ndarray]) -> Path:
     """Each arm's confusion matrix summed over seeds, rows normalised to one (recall on
@@ -101,15 +98,15 @@ def confusions_png(path: Path, labels: Sequence[str], classes: Sequence[str],
             for j in range(len(classes)):
                 ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         color="white" if rates[i, j] > 0.5 else "black")
-        ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right", fontsize=7)
-        ax.set_yticks(range(len(classes)), classes, fontsize=7)
-        ax.set_title(label, fontsize=8)
+        ax.set_xticks(range(len(classes)), names_as_written(classes), rotation=35, ha="right",
+                      fontsize=7)
+        ax.set_yticks(range(len(classes)), names_as_written(classes), fontsize=7)
+        ax.set_title(as_written(label), fontsize=8)
     fig.supxlabel("predicted class", fontsize=9)
     fig.supylabel("true class", fontsize=9)
     return _save(fig, path)
 
 
-@names_as_written
 def learning_curves_png(path: Path, curves: dict[str, list[list[float]]],
                         order: Sequence[str]) -> Path:
     """Validation macro F1 per epoch: each arm's mean over seeds, and its band (mean ±
@@ -127,7 +124,7 @@ def learning_curves_png(path: Path, curves: dict[str, list[list[float]]],
         count = np.sum(~np.isnan(table), axis=0)
         mean = np.nanmean(table, axis=0)
         epochs = np.arange(1, longest + 1)
-        ax.plot(epochs, mean, color=colours(i), label=label, linewidth=1.4)
+        ax.plot(epochs, mean, color=colours(i), label=as_written(label), linewidth=1.4)
         if len(runs) > 1:
             std = np.array([np.nanstd(table[:, k], ddof=1) if count[k] > 1 else np.nan
                             for k in range(longest)])
@@ -144,7 +141,6 @@ def learning_curves_png(path: Path, curves: dict[str, list[list[float]]],
     return _save(fig, path)
 
 
-@names_as_written
 def fit_times_png(path: Path, seconds: dict[str, list[float]]) -> Path:
     """Seconds to fit one trial, mean and standard deviation over seeds."""
     plt = _pyplot()
@@ -154,13 +150,12 @@ def fit_times_png(path: Path, seconds: dict[str, list[float]]) -> Path:
     means = [np.mean(seconds[a]) for a in labels]
     std = [np.std(seconds[a], ddof=1) if len(seconds[a]) > 1 else 0.0 for a in labels]
     ax.barh(y, means, xerr=std, color="tab:gray", capsize=2)
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, names_as_written(labels))
     ax.set_xlabel("fit time per trial (s)")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
 
-@names_as_written
 def critical_difference_png(path: Path, ranks: RankTest, title: str) -> Path:
     """Demsar's diagram, drawn by scikit-posthocs: average ranks on an axis, arms whose
     difference Nemenyi's test does not find joined by a bar."""
@@ -169,14 +164,15 @@ def critical_difference_png(path: Path, ranks: RankTest, title: str) -> Path:
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.3 * len(ranks.arms) + 2.2))
-    sp.critical_difference_diagram(pd.Series(ranks.ranks), ranks.nemenyi, ax=ax,
-                                   label_props={"fontsize": 8})
-    ax.set_title(f"{title}\naverage rank (1: best); critical difference "
+    sp.critical_difference_diagram(
+        pd.Series(ranks.ranks).rename(index=as_written),
+        ranks.nemenyi.rename(index=as_written, columns=as_written), ax=ax,
+        label_props={"fontsize": 8})
+    ax.set_title(f"{as_written(title)}\naverage rank (1: best); critical difference "
                  f"{ranks.critical_difference:.2f} (Nemenyi, 0.05)", fontsize=9)
     return _save(fig, path)
 
 
-@names_as_written
 def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
               metric: str, log_x: bool, significant: dict[str, set[float]] | None = None
               ) -> Path:
@@ -189,7 +185,7 @@ def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
     for i, (label, points) in enumerate(lines.items()):
         xs = sorted(points)
         mean = np.array([100 * points[x].mean for x in xs])
-        ax.plot(xs, mean, marker="o", color=colours(i), label=label)
+        ax.plot(xs, mean, marker="o", color=colours(i), label=as_written(label))
         low = [points[x].low for x in xs]
         high = [points[x].high for x in xs]
         if all(v is not None for v in low + high):
@@ -208,14 +204,13 @@ def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
     swept = sorted({x for points in lines.values() for x in points})
     ax.set_xticks(swept, [f"{x:g}" for x in swept])  # the swept values, as written
     ax.minorticks_off()
-    ax.set_xlabel(axis)
+    ax.set_xlabel(as_written(axis))
     ax.set_ylabel(f"{METRIC_LABELS[metric]} (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, path)
 
 
-@names_as_written
 def profiles_png(path: Path, arms: Sequence[str],
                  columns: Sequence[tuple[str, dict[str, Summary]]], metric: str, title: str
                  ) -> Path:
@@ -234,11 +229,11 @@ def profiles_png(path: Path, arms: Sequence[str],
                 ax.plot([100 * max(s.low, 0), 100 * min(s.high, 1)], [yi, yi], color=colour,
                         linewidth=2, solid_capstyle="butt")
         ax.plot([100 * s.mean for _, s in shown], [yi for yi, _ in shown], "o", color=colour,
-                label=label)
-    ax.set_yticks(y, arms)
+                label=as_written(label))
+    ax.set_yticks(y, names_as_written(arms))
     ax.set_xlabel(f"{METRIC_LABELS[metric]} (%)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.6 / len(arms)),
               ncol=min(4, len(columns)), frameon=False)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(as_written(title), fontsize=10)
     return _save(fig, path)
