@@ -13,7 +13,7 @@ alone, and the test figures of that epoch are its result:
   fixed, last   the whole budget, the last epoch kept
 
   python scripts/protocol_study.py [--seeds 0 1 2] [--out protocol-study.json]
-  python scripts/protocol_study.py --profile large-val-fixed --seeds 0 1 [--out ...]
+  python scripts/protocol_study.py --profile large-val-fixed --seeds 0 1 2 [--out ...]
   python scripts/protocol_study.py --read protocol-study.json   (the tables again)
 
 `--profile large-val-fixed` runs the same four protocols with a validation part twice
@@ -275,7 +275,8 @@ def figure(results: dict[str, Any], path: Path) -> None:
     sizes = sorted({r["val_particles"] for r in results.values() if "val_particles" in r})
     part = f", {' or '.join(map(str, sizes))} validation particles" if sizes else ""
     fig.suptitle(f"30 epochs per arm and seed (colour){part}; vertical line: where "
-                 "patience-8 early stopping stops; x: the epoch it keeps", fontsize=10)
+                 "patience-8 early stopping stops (at 30: it never did); x: the epoch it "
+                 "keeps", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
