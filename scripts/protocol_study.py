@@ -241,10 +241,9 @@ def paired(results: dict[str, Any], arms: list[str], seeds: list[int],
 def figure(results: dict[str, Any], path: Path) -> None:
     """One panel per arm: validation (dashed) and test (solid) macro F1 per epoch, one
     colour per seed; a dot where "stop on F1" stopped, a cross at the epoch it kept."""
-    import matplotlib
+    from cryobench.figures import _pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     arms = list(dict.fromkeys(r["arm"] for r in results.values()))
     rows = (len(arms) + 1) // 2
@@ -277,9 +276,7 @@ def figure(results: dict[str, Any], path: Path) -> None:
     fig.suptitle(f"30 epochs per arm and seed (colour){part}; vertical line: where "
                  "patience-8 early stopping stops (at 30: it never did); x: the epoch it "
                  "keeps", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def main() -> None:
