@@ -1,10 +1,14 @@
-"""The CLI through a real subprocess, as a user runs it."""
+"""The CLI as a user runs it: its console-script entry point, its exit status and its
+two streams."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,43 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``cryobench ARGS`` through its entry point (``cryobench.cli.main``), in this process:
+    the same parsing, errors and exit status as a new process, without paying 3-10 s of
+    imports (torch, scikit-learn, MLflow) for each call. The environment and working
+    folder are the call's own and restored after. What needs a process of its own (what
+    libraries write to the terminal's file descriptors, signals, plugins found on
+    another PYTHONPATH, the terminal's width) goes through :func:`cli_process`."""
+    from cryobench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_environ, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
+    os.environ.update(env or {})
+    sys.argv = ["cryobench", *args]
+    code: int | str | None = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code
+            except Exception:  # as the interpreter would end: a traceback, status 1
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess(["cryobench", *args], status, out.getvalue(),
+                                       err.getvalue())
+
+
+def cli_process(*args: str, env: dict | None = None,
+                cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``cryobench ARGS`` in a new process, as from a terminal 200 columns wide."""
     return subprocess.run([sys.executable, "-m", "cryobench.cli", *args], capture_output=True,
                           text=True, env={**os.environ, "COLUMNS": "200", **(env or {})},
                           cwd=cwd, timeout=600)
@@ -29,12 +70,12 @@ def test_version_and_help():
 
 def test_plugins_lists_builtins_and_installed_example(example_plugin_site):
     env = {"PYTHONPATH": f"{example_plugin_site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    result = cli("plugins", env=env)
+    result = cli_process("plugins", env=env)
     assert result.returncode == 0, result.stderr
     for name in ("synthetic", "multipath", "smote", "focal", "mixup", "none"):
         assert name in result.stdout
     assert "poly1" in result.stdout and "cryobench-poly-loss" in result.stdout
-    blocked = cli("plugins", "--kind", "loss",
+    blocked = cli_process("plugins", "--kind", "loss",
                   env={**env, "CRYOBENCH_BLOCK_PLUGINS": "cryobench_poly"})
     assert "poly1" not in blocked.stdout and "focal" in blocked.stdout
 
@@ -45,7 +86,7 @@ def test_example_plugin_used_in_a_benchmark_file(example_plugin_site, tmp_path):
     bench.write_text('[benchmark]\nname = "poly"\n[dataset]\nsource = "synthetic"\n'
                      '[[arm]]\nname = "cnn + poly1"\nmodel = "cnn"\n'
                      'loss = { name = "poly1", epsilon = 2.0 }\n')
-    result = cli("validate", str(bench), env=env)
+    result = cli_process("validate", str(bench), env=env)
     assert result.returncode == 0, result.stderr
     assert "poly1" in result.stdout and "epsilon=2.0" in result.stdout and "5 trials" in result.stdout
 
@@ -133,7 +174,7 @@ def test_plugins_never_cut_a_name_at_any_width(width):
     import json
 
     listed = json.loads(cli("plugins", "--format", "json").stdout)
-    shown = cli("plugins", "--params", env={"COLUMNS": width}).stdout
+    shown = cli_process("plugins", "--params", env={"COLUMNS": width}).stdout
     words = set(shown.replace("│", " ").replace("(", " ").split())
     for row in listed:
         assert row["name"] in words, row["name"]

@@ -77,17 +77,21 @@ def test_disk_full_while_writing_leaves_nothing(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(export, "write_mrc", full)
-    out = tmp_path / "out"
+    parent = tmp_path / "parent"  # tmp_path itself holds the test's MLflow store
+    parent.mkdir()
+    out = parent / "out"
     assert error_of(out) == (f"{out}: writing failed (No space left on device); nothing was "
                              "written there; free some space or choose another folder")
-    assert list(tmp_path.iterdir()) == []  # no partial copy left behind
+    assert list(parent.iterdir()) == []  # no partial copy left behind
 
 
 def test_a_box_too_large_for_memory_fails_at_once(tmp_path, no_simulation):
-    out = tmp_path / "out"
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    out = parent / "out"
     spec = SimulationSpec(class_counts={"ribosome": 2}, box=10000)  # 4 TB a particle
     message = error_of(out, spec)
     assert message.startswith("simulating 2 particles of 10000^3 voxels needs about ")
     assert message.endswith(" GiB is available; use a smaller box or fewer particles "
                             "(scale, class_counts)")
-    assert list(tmp_path.iterdir()) == []
+    assert list(parent.iterdir()) == []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from cryobench.config import parse_benchmark
@@ -69,25 +67,6 @@ def test_two_trials_at_once_through_ray_give_the_local_executors_numbers(tmp_pat
         assert ours.ok and ours.metrics == theirs.metrics
         assert ours.confusion == theirs.confusion and ours.history == theirs.history
     assert "Started a local Ray instance" in (tmp_path / "ray.log").read_text()
-
-
-@pytest.mark.slow
-def test_run_through_ray_is_quiet_and_records_every_trial(tmp_path):
-    bench = tmp_path / "b.toml"
-    bench.write_text(
-        '[benchmark]\nname = "b"\nseeds = [0, 1]\n[dataset]\nsource = "synthetic"\nbox = 12\n'
-        'voxel_size = 4.0\nsnr = 5.0\nclass_counts = { TRiC = 12, ribosome = 12 }\n'
-        '[train]\nmax_epochs = 1\nbatch_size = 8\n[resources]\ncpus_per_trial = 1\n'
-        '[[arm]]\nname = "cnn"\nmodel = { name = "cnn", widths = [4, 4, 4] }\n')
-    result = cli("run", str(bench), "--results", str(tmp_path / "res"),
-                 env={"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""  # Ray's banners and warnings went to the log file
-    assert "Token authentication" not in result.stdout and "Tune" not in result.stdout
-    records = [json.loads(line) for line in (tmp_path / "res" / "b.jsonl").read_text()
-               .splitlines()]
-    assert sorted(r["seed"] for r in records) == [0, 1]
-    assert (tmp_path / "res" / "b.ray.log").read_text()
 
 
 def test_an_address_that_does_not_answer_is_one_line_before_any_work(tmp_path):

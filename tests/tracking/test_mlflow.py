@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import cli
+from tests.test_cli import cli, cli_process
 
 BENCH = """\
 [benchmark]
@@ -135,8 +135,11 @@ def test_ctrl_c_leaves_nothing_running_and_a_rerun_completes_the_rest(tmp_path):
     bench.write_text(LONG_SECOND_ARM)
     command = [sys.executable, "-m", "cryobench.cli", "run", str(bench), "--executor",
                "local", "--results", str(tmp_path / "res")]
+    # as from a terminal: a shell started in the background (CI scripts, `cmd &`) hands
+    # its children SIGINT ignored, and Python then never raises KeyboardInterrupt
     process = subprocess.Popen(command, env={**os.environ, **env(tmp_path)}, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=interruptible)
     deadline = time.time() + 120
     results = tmp_path / "res" / "tracked.jsonl"
     while time.time() < deadline and not (results.exists() and results.read_text().strip()):
@@ -157,6 +160,44 @@ def test_ctrl_c_leaves_nothing_running_and_a_rerun_completes_the_rest(tmp_path):
     assert again.returncode == 0, again.stderr
     assert f"{saved} of 4 trials already finished" in again.stdout
     assert len(results.read_text().splitlines()) == 4
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes started by ``pid`` and by those (Linux: read from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def still_running(pids: set[int], timeout: float) -> set[int]:
+    """Those of ``pids`` alive after up to ``timeout`` seconds (a zombie has ended)."""
+    deadline = time.time() + timeout
+    while True:
+        alive = set()
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.add(pid)
+        if not alive or time.time() > deadline:
+            return alive
+        time.sleep(0.5)
+
+
+def interruptible() -> None:
+    """In the child before it starts: Ctrl-C handled as a terminal's user would have it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def free_port() -> int:
@@ -210,17 +251,39 @@ def test_sync_logs_what_mlflow_lacks_and_the_ui_serves_it(tmp_path):
 
 @pytest.mark.slow
 def test_a_tiny_tuned_benchmark_end_to_end_through_ray_and_mlflow(tmp_path):
+    """Interrupted while tuning, then run to the end: Ray's and Tune's output stays off
+    the terminal, and MLflow holds each arm's tuning under its summary."""
     bench = write(tmp_path, epochs=2)
     bench.write_text(bench.read_text().replace("seeds = [0, 1]", "seeds = [0]") + (
         "[resources]\ncpus_per_trial = 1\n"
         "[tune]\nconfigurations = 2\nscheduler = \"fifo\"\nseed = 3\n"
         "space = { \"train.lr\" = { loguniform = [1e-3, 1e-2] }, "
         "\"loss.gamma\" = { choice = [1.0, 2.0] } }\n"))
-    result = cli("run", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path),
-                 cwd=tmp_path)
+    # Ctrl-C while tuning: status 130, and Ray's processes (the driver's children) end
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cryobench.cli", "run", str(bench), "--results",
+         str(tmp_path / "res"), "--no-tracking"], env={**os.environ, **env(tmp_path)},
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "res").glob("tracked.ray/tuning-*")):
+        time.sleep(0.2)
+    ray_processes = descendants(process.pid)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted; 0 finished trial(s)" in err and "Traceback" not in err
+    assert ray_processes and not still_running(ray_processes, timeout=30)
+    tuned_before = (tmp_path / "res" / "tracked.tuning.jsonl").read_text().splitlines()
+
+    # run again: what was tuned is not tuned again; Ray and Tune say nothing on the terminal
+    result = cli_process("run", str(bench), "--results", str(tmp_path / "res"),
+                         env=env(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+    assert "Token authentication" not in result.stdout and "Tune" not in result.stdout
     assert "cnn (tuned)" in result.stdout and "cnn + focal (tuned)" in result.stdout
+    assert (tmp_path / "res" / "tracked.ray.log").read_text()
     records = [json.loads(line) for line in (tmp_path / "res" / "tracked.jsonl").read_text()
                .splitlines()]
     assert len(records) == 2 and all(r["status"] == "ok" for r in records)
@@ -230,7 +293,7 @@ def test_a_tiny_tuned_benchmark_end_to_end_through_ray_and_mlflow(tmp_path):
         assert len(r["tuning"]["configurations"]) == 2  # the same budget for every arm
         assert ("loss.gamma" in chosen) == (r["arm"] == "cnn + focal")
     outcomes = (tmp_path / "res" / "tracked.tuning.jsonl").read_text().splitlines()
-    assert len(outcomes) == 2  # per arm and seed
+    assert len(outcomes) == 2 and outcomes[:len(tuned_before)] == tuned_before  # per arm, seed
 
     c = client(tmp_path)
     summaries = {r.data.tags["arm"]: r for r in runs(tmp_path, "summary")}
