@@ -172,6 +172,10 @@ class FitContext:
     #: the training split before the sampler: what a model identifies structure on when
     #: it must not see resampled particles (the multi-path CNN's stage 1)
     unsampled_train: Subtomograms | None = None
+    #: ``[train]`` as the benchmark file gives it, before tuning's values: what a model's
+    #: own earlier stage trains with (the multi-path CNN's stage 1), so that every
+    #: configuration tried, and every arm, shares that stage; None: ``train``
+    untuned_train: TrainConfig | None = None
 
     def replace(self, **changes: Any) -> FitContext:
         """A copy with some fields changed (a member of an ensemble, a stage of a model)."""

@@ -129,12 +129,14 @@ class FittedTrial:
     timings: dict[str, float]
 
 
-def fit_trial(trial: TrialSpec, env: TrialEnvironment) -> FittedTrial:
+def fit_trial(trial: TrialSpec, env: TrialEnvironment,
+              configuration: dict[str, Any] | None = None) -> FittedTrial:
     """Resample and fit on the training split (the validation part for early stopping);
-    the test part is not even taken, so nothing here can learn from it."""
+    the test part is not even taken, so nothing here can learn from it. A
+    ``configuration`` (``"train.lr"`` -> value) is tried in place of tuning's choice."""
     from cryobench.train.device import choose_device
 
-    spec = trial.applied()
+    spec = trial.applied() if configuration is None else trial.with_values(configuration)
     clock = time.perf_counter
     t0 = clock()
     data = load_data(spec.dataset, env)
@@ -151,6 +153,7 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment) -> FittedTrial:
         augmentations=[a.build(env.registry) for a in spec.augment],
         seed=spec.seed, device=str(choose_device(spec.train.device)), threads=spec.threads,
         cache_dir=env.cache_dir, on_epoch=env.on_epoch, unsampled_train=train,
+        untuned_train=trial.train,
     )
     model = spec.model.build(env.registry)
     ensemble = spec.ensemble.build(env.registry)
@@ -160,12 +163,14 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment) -> FittedTrial:
     return FittedTrial(data, split, train, val, resampled, predictor, context.device, timings)
 
 
-def validation_score(trial: TrialSpec, env: TrialEnvironment) -> float:
-    """Macro F1 on the validation part of a trial fitted without its test part: what
-    tuning selects by (over the classes the part holds; a small part may miss one)."""
+def validation_score(trial: TrialSpec, env: TrialEnvironment,
+                     configuration: dict[str, Any] | None = None) -> float:
+    """Macro F1 on the validation part of a trial fitted (with ``configuration``, when
+    given) without its test part: what tuning selects by (over the classes the part
+    holds; a small part may miss one)."""
     from sklearn.metrics import f1_score
 
-    fitted = fit_trial(trial, env)
+    fitted = fit_trial(trial, env, configuration)
     val = fitted.val
     probabilities = checked_probabilities(fitted.predictor.predict_proba(val.volumes),
                                           len(val), fitted.data.num_classes)

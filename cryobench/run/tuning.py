@@ -234,14 +234,12 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
 
     env.on_epoch = on_epoch
     assert trial.tune is not None
-    candidate = trial.with_values(config)
-    candidate = replace(candidate, train=replace(candidate.train,
-                                                 max_epochs=trial.tune.max_epochs))
+    budget = replace(trial, train=replace(trial.train, max_epochs=trial.tune.max_epochs))
     # Tune wants the scheduler's metric in every report; the last carries no step, so
     # ASHA does not judge it
     try:
-        check_candidate(candidate, env)
-        score = validation_score(candidate, env)
+        check_candidate(budget.with_values(config), env)
+        score = validation_score(budget, env, config)
     except Exception as exc:  # a configuration that fails (diverges, is refused) loses
         if settings.debug:
             raise

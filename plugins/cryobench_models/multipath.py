@@ -12,6 +12,7 @@ from cryobench.components import ArmSetup, FitContext, FitReport, Predictor
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import ParamError
 from cryobench.params import Param
+from cryobench.specs import TrainConfig
 from cryobench.train.torch_model import TorchModel
 from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
 
@@ -120,7 +121,7 @@ class MultiPathModel(TorchModel):
             report = FitReport()  # trained by an earlier trial
         else:
             stage_context = context.replace(num_classes=2, sample_weight=None, on_epoch=None,
-                                            augmentations=[])
+                                            augmentations=[], train=_stage1_train(context))
             result = train_module(build, _one_vs_rest(train, k), _one_vs_rest(val, k),
                                   stage_context,
                                   max_epochs=self.stage1_epochs,
@@ -142,10 +143,18 @@ class MultiPathModel(TorchModel):
                                "dropout": self.dropout, "epochs": self.stage1_epochs,
                                "seed": context.seed, "device": context.device,
                                # stage 1 has its own epoch budget; the rest is shared
-                               "train": {**context.train.identity(), "max_epochs": None}},
+                               "train": {**_stage1_train(context).identity(),
+                                         "max_epochs": None}},
                               sort_keys=True)
         name = hashlib.blake2b(settings.encode(), digest_size=16).hexdigest()
         return Path(context.cache_dir) / "stage1" / f"{name}.pt"
+
+
+def _stage1_train(context: FitContext) -> TrainConfig:
+    """Stage 1's training settings: the file's, not a tuned configuration's. Stage 1 is
+    the same for every strategy (plain cross-entropy on the unsampled split), so tuning
+    a strategy tunes stage 2 and every configuration shares one cached stage 1."""
+    return context.untuned_train or context.train
 
 
 def _data_digest(train: Subtomograms, val: Subtomograms) -> str:

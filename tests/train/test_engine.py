@@ -59,6 +59,24 @@ def test_multipath_stage1_then_stage2_learns_and_reuses_stage1(tmp_path):
     assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
 
 
+def test_a_tried_configuration_trains_stage_2_with_it_on_the_files_stage_1(tmp_path):
+    """Tuning ``train.lr`` tunes the multi-path CNN's stage 2, the part where strategies
+    differ; every configuration reuses the stage 1 trained with the file's ``[train]``."""
+    from cryobench.components import fit_report_of
+    from cryobench.run.execute import fit_trial
+
+    arm = {"model": {"name": "multipath", "stage1_epochs": 1, "widths": [4, 4, 4]}}
+    trial = expand_trials(bench(arm, epochs=1, lr=0.003))[0]
+    e = env(tmp_path)
+    tried = [fit_trial(trial, e, {"train.lr": lr}) for lr in (0.03, 0.0003)]
+    assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 3  # one per class
+    assert fit_report_of(tried[1].predictor).as_dict()["parts"] == {}  # all from the cache
+    val = tried[0].val.volumes
+    assert not np.allclose(tried[0].predictor.predict_proba(val),
+                           tried[1].predictor.predict_proba(val))  # stage 2: its own lr
+    assert fit_report_of(fit_trial(trial, e).predictor).as_dict()["parts"] == {}
+
+
 def test_trial_returns_plain_data(tmp_path):
     trial = expand_trials(bench({"model": "resnet3d", "sampler": "oversample",
                                  "loss": "logit_adjusted"}, 1))[0]
