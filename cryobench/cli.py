@@ -231,6 +231,7 @@ def run(
     from cryobench.config import load_benchmark
     from cryobench.data.cache import cache_root
     from cryobench.files import check_writable_folder
+    from cryobench.interrupts import interrupts_deferred
     from cryobench.registry import BLOCK_ENV
     from cryobench.run.driver import run_benchmark, stored_records
     from cryobench.run.execute import WorkerSettings
@@ -264,21 +265,28 @@ def run(
         tuner = Tuning(settings, bench.resources, tuning_store, registry=registry,
                        **ray_options)
     with store.lock():
-        if tracker is not None:
-            plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
-                       for i in registry.components()}
-            tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins)
         try:
+            if tracker is not None:
+                plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
+                           for i in registry.components()}
+                with interrupts_deferred():
+                    tracker.start(file.read_text(encoding="utf-8", errors="replace"),
+                                  plugins)
             with _ray_if(tuner is not None, ray_options):
                 records = run_benchmark(bench, store, runner, console, threads=threads,
                                         rerun=rerun, trackers=[tracker] if tracker else [],
                                         tuner=tuner)
         except KeyboardInterrupt:
             done = stored_records(bench, store, threads)
+            unmarked = ""
             if tracker is not None:
-                tracker.finish(done, leaderboard_markdown(bench, done), "KILLED")
+                try:
+                    tracker.finish(done, leaderboard_markdown(bench, done), "KILLED")
+                except Exception as exc:  # the results are saved; MLflow is their mirror
+                    unmarked = f"; MLflow's run could not be marked KILLED ({type(exc).__name__})"
             print_error(f"interrupted; {sum(r.ok for r in done)} finished trial(s) are "
-                        f"saved in {store.path}: run the same command again to continue")
+                        f"saved in {store.path}: run the same command again to continue"
+                        + unmarked)
             raise typer.Exit(130) from None
         if tracker is not None:
             tracker.finish(records, leaderboard_markdown(bench, records))

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.text import Text
 
+from cryobench.interrupts import interrupts_deferred
 from cryobench.run.executors import Executor
 from cryobench.run.plan import TrialSpec, expand_trials
 from cryobench.run.records import TrialRecord
@@ -73,11 +74,12 @@ class Driver:
         self.view.epoch(trial, record)
 
     def finished(self, trial: TrialSpec, record: TrialRecord) -> None:
-        self.store.append(record)  # the durable record first
-        self.plan.finished[trial.key] = record
-        self.view.finished(trial, record)
-        for tracker in self.trackers:
-            tracker.trial_finished(trial, record)
+        with interrupts_deferred():  # the record and its MLflow run, whole
+            self.store.append(record)  # the durable record first
+            self.plan.finished[trial.key] = record
+            self.view.finished(trial, record)
+            for tracker in self.trackers:
+                tracker.trial_finished(trial, record)
 
 
 def stored_records(bench: Benchmark, store: ResultStore, threads: int | None = None

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from cryobench.errors import CryobenchError
+from cryobench.interrupts import interrupts_deferred
 from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
 from cryobench.run.plan import TrialSpec
 from cryobench.run.results import ResultStore
@@ -138,7 +139,8 @@ class Tuning:
                 datasets = ray.put(env.datasets)
                 for trial in todo:
                     outcome = self.tune(trial, datasets, phase)
-                    self.store.append(outcome)
+                    with interrupts_deferred():
+                        self.store.append(outcome)
                     known[trial.key] = outcome
         ready, failed = [], []
         for trial in trials:
