@@ -21,23 +21,32 @@ ROOT = Path(__file__).resolve().parents[1]
 def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``cryobench ARGS`` through its entry point (``cryobench.cli.main``), in this process:
     the same parsing, errors and exit status as a new process, without paying 3-10 s of
-    imports (torch, scikit-learn, MLflow) for each call. The environment and working
-    folder are the call's own and restored after. What needs a process of its own (what
-    libraries write to the terminal's file descriptors, signals, plugins found on
-    another PYTHONPATH, the terminal's width) goes through :func:`cli_process`."""
-    from cryobench.cli import main
+    imports (torch, scikit-learn, MLflow) for each call. The environment, working folder
+    and terminal width (``COLUMNS``, else 200) are the call's own and restored after.
+    What needs a process of its own goes through :func:`cli_process`: what libraries
+    write to the file descriptors, or as warnings and log records (pytest catches those
+    in its own process), signals, plugins found on another PYTHONPATH."""
+    from rich.console import Console
+
+    import cryobench.cli as command
 
     out, err = io.StringIO(), io.StringIO()
     saved_environ, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
+    saved_consoles = command.console, command.err_console
     os.environ.update(env or {})
     sys.argv = ["cryobench", *args]
+    # the width a new process would take from COLUMNS (the module's consoles took theirs
+    # when it was first imported)
+    width = int(os.environ.get("COLUMNS", "200"))
+    command.console, command.err_console = Console(width=width), Console(stderr=True,
+                                                                         width=width)
     code: int | str | None = 0
     try:
         if cwd is not None:
             os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                main()
+                command.main()
             except SystemExit as exc:
                 code = exc.code
             except Exception:  # as the interpreter would end: a traceback, status 1
@@ -45,6 +54,7 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subproc
                 code = 1
     finally:
         sys.argv = saved_argv
+        command.console, command.err_console = saved_consoles
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_environ)
@@ -111,7 +121,7 @@ def test_validate_shipped_benchmark():
 def test_malformed_file_one_line_exit_2(tmp_path, body, message):
     bad = tmp_path / "bad.toml"
     bad.write_text(body)
-    result = cli("validate", str(bad))
+    result = cli_process("validate", str(bad))  # one line, not a library's warning too
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(bad) in lines[0]
@@ -277,8 +287,9 @@ def test_broken_particles_stop_the_run_before_any_training(tmp_path):
     bench.write_text('[benchmark]\nname = "b"\n[dataset]\nsource = "mrc"\npath = "set"\n'
                      '[split]\nval_fraction = 0.0\ntest_fraction = 0.25\n'
                      '[[arm]]\nname = "a"\nmodel = "cnn"\n')
-    result = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"),
-                 env={"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")})
+    # its own process: stderr holds all that a user would see, mrcfile's warnings too
+    result = cli_process("run", str(bench), "--executor", "local", "--results",
+                         str(tmp_path / "res"), env={"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 2
     assert "particle_00003.mrc (line 4): unreadable MRC" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

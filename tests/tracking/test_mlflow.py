@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -133,19 +135,12 @@ def test_ctrl_c_leaves_nothing_running_and_a_rerun_completes_the_rest(tmp_path):
     # is running, not after the last one, however loaded the machine is
     bench = tmp_path / "tracked.toml"
     bench.write_text(LONG_SECOND_ARM)
-    command = [sys.executable, "-m", "cryobench.cli", "run", str(bench), "--executor",
-               "local", "--results", str(tmp_path / "res")]
-    # as from a terminal: a shell started in the background (CI scripts, `cmd &`) hands
-    # its children SIGINT ignored, and Python then never raises KeyboardInterrupt
-    process = subprocess.Popen(command, env={**os.environ, **env(tmp_path)}, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=interruptible)
-    deadline = time.time() + 120
     results = tmp_path / "res" / "tracked.jsonl"
-    while time.time() < deadline and not (results.exists() and results.read_text().strip()):
-        time.sleep(0.5)  # wait for the first trial to be saved
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    with interruptible("run", str(bench), "--executor", "local", "--results",
+                       str(tmp_path / "res"), env=env(tmp_path), cwd=tmp_path) as process:
+        wait_for(lambda: results.exists() and results.read_text().strip(), process)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "interrupted; " in err and "run the same command again" in err
     c = client(tmp_path)
@@ -195,9 +190,38 @@ def still_running(pids: set[int], timeout: float) -> set[int]:
         time.sleep(0.5)
 
 
-def interruptible() -> None:
-    """In the child before it starts: Ctrl-C handled as a terminal's user would have it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@contextmanager
+def interruptible(*args: str, env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen]:
+    """``cryobench ARGS`` in a process that Ctrl-C reaches, as from a terminal; it and
+    what it started are killed if the test ends first. A shell started in the background
+    (CI scripts, ``cmd &``) hands its children SIGINT ignored, and Python then never
+    raises KeyboardInterrupt; a handled signal is reset to its default in a new program,
+    so handling it here while the child starts is enough."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "cryobench.cli", *args],
+                                   env={**os.environ, **env}, cwd=cwd, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            for pid in descendants(process.pid) | {process.pid}:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            process.communicate(timeout=60)
+
+
+def wait_for(ready: Callable[[], object], process: subprocess.Popen,
+             timeout: float = 120) -> None:
+    """Until ``ready()``; the test fails at once if the process ends first."""
+    deadline = time.time() + timeout
+    while not ready():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.time() < deadline, "timed out waiting"
+        time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -259,22 +283,20 @@ def test_a_tiny_tuned_benchmark_end_to_end_through_ray_and_mlflow(tmp_path):
         "[tune]\nconfigurations = 2\nscheduler = \"fifo\"\nseed = 3\n"
         "space = { \"train.lr\" = { loguniform = [1e-3, 1e-2] }, "
         "\"loss.gamma\" = { choice = [1.0, 2.0] } }\n"))
-    # Ctrl-C while tuning: status 130, and Ray's processes (the driver's children) end
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cryobench.cli", "run", str(bench), "--results",
-         str(tmp_path / "res"), "--no-tracking"], env={**os.environ, **env(tmp_path)},
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=interruptible)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / "res").glob("tracked.ray/tuning-*")):
-        time.sleep(0.2)
-    ray_processes = descendants(process.pid)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    # Ctrl-C while tuning the second arm: status 130, and Ray's processes (the driver's
+    # children) end
+    tuning = tmp_path / "res" / "tracked.tuning.jsonl"
+    with interruptible("run", str(bench), "--results", str(tmp_path / "res"),
+                       "--no-tracking", env=env(tmp_path), cwd=tmp_path) as process:
+        wait_for(lambda: tuning.exists() and tuning.read_text().strip(), process)
+        ray_processes = descendants(process.pid)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "interrupted; 0 finished trial(s)" in err and "Traceback" not in err
     assert ray_processes and not still_running(ray_processes, timeout=30)
-    tuned_before = (tmp_path / "res" / "tracked.tuning.jsonl").read_text().splitlines()
+    tuned_before = tuning.read_text().splitlines()
+    assert len(tuned_before) == 1  # the first arm's outcome, kept
 
     # run again: what was tuned is not tuned again; Ray and Tune say nothing on the terminal
     result = cli_process("run", str(bench), "--results", str(tmp_path / "res"),
