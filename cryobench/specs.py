@@ -132,6 +132,12 @@ class SearchDimension:
         return {self.kind: list(self.values)}
 
 
+#: Bump when what a tuned trial trains changes, so that results tuned the old way are not
+#: reused (2: a tuned value no longer reaches a model's earlier stage, the multi-path
+#: CNN's stage 1).
+TUNING_SCHEMA = 2
+
+
 @dataclass(frozen=True)
 class TuneSpec:
     """An arm's search: its space, and the budget every arm of the benchmark shares."""
@@ -145,7 +151,7 @@ class TuneSpec:
     seed: int  # of the search (which configurations are sampled)
 
     def identity(self) -> dict[str, Any]:
-        return {"space": {d.target: d.as_dict() for d in self.space},
+        return {"schema": TUNING_SCHEMA, "space": {d.target: d.as_dict() for d in self.space},
                 "configurations": self.configurations, "max_epochs": self.max_epochs,
                 "scheduler": self.scheduler, "grace_period": self.grace_period,
                 "reduction_factor": self.reduction_factor, "seed": self.seed}
