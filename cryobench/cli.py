@@ -282,6 +282,8 @@ def run(
             if tracker is not None:
                 try:
                     tracker.finish(done, leaderboard_markdown(bench, done), "KILLED")
+                except KeyboardInterrupt:
+                    unmarked = "; interrupted again before MLflow's run was marked KILLED"
                 except Exception as exc:  # the results are saved; MLflow is their mirror
                     unmarked = f"; MLflow's run could not be marked KILLED ({type(exc).__name__})"
             print_error(f"interrupted; {sum(r.ok for r in done)} finished trial(s) are "
@@ -289,7 +291,8 @@ def run(
                         + unmarked)
             raise typer.Exit(130) from None
         if tracker is not None:
-            tracker.finish(records, leaderboard_markdown(bench, records))
+            with interrupts_deferred(deliver=False):  # every trial is done and saved
+                tracker.finish(records, leaderboard_markdown(bench, records))
     _print_leaderboard(bench, records)
     failed = [r for r in records if not r.ok]
     console.print(Text(f"results: {store.path}"),
@@ -464,6 +467,7 @@ def sync(
     """Log to MLflow the finished trials it lacks (a server that was down), from the
     result file; the summaries are logged anew."""
     from cryobench.config import load_benchmark
+    from cryobench.interrupts import interrupts_deferred
     from cryobench.run.driver import stored_records
     from cryobench.run.leaderboard import leaderboard_markdown
 
@@ -472,10 +476,14 @@ def sync(
     tracker = _tracker(bench, tracking_uri)
     logged = tracker.logged_trial_keys()
     missing = [r for r in records if r.ok and r.key not in logged]
-    tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
+    # each MLflow write whole; after Ctrl-C, a second sync logs what is still missing
+    with interrupts_deferred():
+        tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
     for record in missing:
-        tracker.log_trial(record, tracker.parent_id)
-    tracker.finish(records, leaderboard_markdown(bench, records))
+        with interrupts_deferred():
+            tracker.log_trial(record, tracker.parent_id)
+    with interrupts_deferred():
+        tracker.finish(records, leaderboard_markdown(bench, records))
     console.print(Text(f"logged {len(missing)} trial(s) MLflow lacked "
                        f"({len(records) - len(missing)} were there or not finished)"))
 
@@ -613,7 +621,8 @@ def main() -> None:
             command = f" {context.info_name}" if context and context.parent else ""
             print_error(f"{exc.format_message()} (see cryobench{command} --help)")  # type: ignore
         sys.exit(getattr(exc, "exit_code", 2))
-    except Abort:
+    except (Abort, KeyboardInterrupt):  # a command that has nothing of its own to say
+        print_error("interrupted")
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -39,6 +39,20 @@ def test_an_interrupt_inside_is_raised_on_leaving_and_the_handler_is_back():
         pass
 
 
+def test_a_second_interrupt_is_not_held_and_one_not_delivered_is_dropped():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("after the first")
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("after the second")
+    assert done == ["after the first"]
+    with interrupts_deferred(deliver=False):  # the work it would stop is done
+        os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 class InterruptedTracker:
     """A tracker that is interrupted halfway through logging a trial."""
 
