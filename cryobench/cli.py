@@ -269,9 +269,7 @@ def run(
             if tracker is not None:
                 plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
                            for i in registry.components()}
-                with interrupts_deferred():
-                    tracker.start(file.read_text(encoding="utf-8", errors="replace"),
-                                  plugins)
+                tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins)
             with _ray_if(tuner is not None, ray_options):
                 records = run_benchmark(bench, store, runner, console, threads=threads,
                                         rerun=rerun, trackers=[tracker] if tracker else [],
@@ -283,7 +281,7 @@ def run(
                 try:
                     tracker.finish(done, leaderboard_markdown(bench, done), "KILLED")
                 except KeyboardInterrupt:
-                    unmarked = "; interrupted again before MLflow's run was marked KILLED"
+                    unmarked = "; interrupted again while MLflow's run was marked KILLED"
                 except Exception as exc:  # the results are saved; MLflow is their mirror
                     unmarked = f"; MLflow's run could not be marked KILLED ({type(exc).__name__})"
             print_error(f"interrupted; {sum(r.ok for r in done)} finished trial(s) are "
@@ -476,14 +474,11 @@ def sync(
     tracker = _tracker(bench, tracking_uri)
     logged = tracker.logged_trial_keys()
     missing = [r for r in records if r.ok and r.key not in logged]
-    # each MLflow write whole; after Ctrl-C, a second sync logs what is still missing
-    with interrupts_deferred():
-        tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
-    for record in missing:
+    tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
+    for record in missing:  # each run whole; after Ctrl-C, a second sync logs the rest
         with interrupts_deferred():
             tracker.log_trial(record, tracker.parent_id)
-    with interrupts_deferred():
-        tracker.finish(records, leaderboard_markdown(bench, records))
+    tracker.finish(records, leaderboard_markdown(bench, records))
     console.print(Text(f"logged {len(missing)} trial(s) MLflow lacked "
                        f"({len(records) - len(missing)} were there or not finished)"))
 

@@ -25,10 +25,13 @@ def interrupts_deferred(deliver: bool = True) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held: list[FrameType | None] = []
     previous = signal.getsignal(signal.SIGINT)
+    if getattr(previous, "deferral", False):  # inside another: that one decides
+        yield
+        return
     if previous is None:  # installed outside Python: restore Python's own
         previous = signal.default_int_handler
+    held: list[FrameType | None] = []
 
     def hold(signum: int, frame: FrameType | None) -> None:
         if held:  # the second: at once
@@ -36,6 +39,7 @@ def interrupts_deferred(deliver: bool = True) -> Iterator[None]:
             _deliver(previous, frame)
         held.append(frame)
 
+    hold.deferral = True  # type: ignore[attr-defined]
     signal.signal(signal.SIGINT, hold)
     try:
         yield

@@ -49,7 +49,8 @@ def test_a_second_interrupt_is_not_held_and_one_not_delivered_is_dropped():
             done.append("after the second")
     assert done == ["after the first"]
     with interrupts_deferred(deliver=False):  # the work it would stop is done
-        os.kill(os.getpid(), signal.SIGINT)
+        with interrupts_deferred():  # inside another: the outer one decides
+            os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

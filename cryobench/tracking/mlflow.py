@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from cryobench import __version__
 from cryobench.errors import CryobenchError
+from cryobench.interrupts import interrupts_deferred
 from cryobench.metrics import METRICS
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
@@ -113,7 +114,7 @@ class MlflowTracker:
 
     def start(self, benchmark_text: str, plugins: dict[str, str]) -> None:
         """The experiment (created on first use) and this invocation's parent run."""
-        with _quiet():
+        with _quiet(), interrupts_deferred():  # whole: see cryobench.interrupts
             self.experiment_id = self._experiment()
             tags = {KIND_TAG: "invocation", "profile": self.bench.profile or "",
                     "cryobench_version": __version__, "host": socket.gethostname(),
@@ -144,7 +145,7 @@ class MlflowTracker:
         """One child run per trial, whole, as it finishes (none is left running)."""
         if self.parent_id is None:
             return
-        with _quiet():
+        with _quiet(), interrupts_deferred():  # whole: see cryobench.interrupts
             self.log_trial(record, self.parent_id)
 
     def log_trial(self, record: TrialRecord, parent_id: str) -> str:
@@ -212,7 +213,7 @@ class MlflowTracker:
         run, and the parent run ended with ``status`` (KILLED after Ctrl-C)."""
         if self.parent_id is None:
             return
-        with _quiet():
+        with _quiet(), interrupts_deferred():  # whole: see cryobench.interrupts
             for run_id in list(self.open_runs):  # a child cut short (Ctrl-C while writing it)
                 self.client.set_terminated(run_id, "KILLED")
                 self.open_runs.discard(run_id)
