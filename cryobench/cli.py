@@ -261,9 +261,9 @@ def run(
         from cryobench.run.tuning import Tuning, TuningOutcome
 
         tuning_store = ResultStore(stem.with_name(stem.name + ".tuning.jsonl"), TuningOutcome)
-        tuning_store.check_writable()
         tuner = Tuning(settings, bench.resources, tuning_store, registry=registry,
                        **ray_options)
+        tuner.check_writable()
     with store.lock():
         try:
             if tracker is not None:

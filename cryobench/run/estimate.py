@@ -12,6 +12,9 @@ from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 from cryobench.run.results import ResultStore
 
+#: the tuning's own files beside the results: outcomes, and each configuration that ended
+TUNING_FILES = (".tuning.jsonl", ".tuning-configurations.jsonl")
+
 #: what may differ between a measured trial and the one estimated: the per-epoch cost
 #: is the same whatever the seed, the fold or the tuning
 NOT_COST = ("schema", "seed", "fold", "tune", "tuned")
@@ -24,7 +27,7 @@ def measured_records(folder: Path) -> list[TrialRecord]:
     """Every finished trial in the result files of ``folder`` (tuning files aside)."""
     records: list[TrialRecord] = []
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        if not path.name.endswith(".tuning.jsonl"):
+        if not path.name.endswith(TUNING_FILES):
             records += [r for r in ResultStore(path).read().records.values() if r.ok]
     return records
 

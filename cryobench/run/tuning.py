@@ -9,7 +9,11 @@ does not even slice it). Every arm gets the same budget, so a method that needs 
 learning rate is not beaten by the one the file happened to choose.
 
 Outcomes are kept in ``<results>/<name>.tuning.jsonl``, keyed like the trial, so an
-interrupted run does not tune again what it has tuned.
+interrupted run does not tune again what it has tuned. Each configuration is also kept as
+it ends, with everything it reported (``<name>.tuning-configurations.jsonl``): a search
+cut off halfway replays those when it runs again, in the order sampled, so the scheduler
+is shown what it was shown before and makes the same decisions, and only the
+configurations that had not ended are trained.
 """
 
 from __future__ import annotations
@@ -74,6 +78,44 @@ class TuningOutcome:
                 "configurations": self.configurations}
 
 
+@dataclass(frozen=True)
+class EndedConfiguration:
+    """One configuration of a search that ended (finished, stopped by the scheduler, or
+    refused), with what it reported, in order: enough to replay it to the scheduler."""
+
+    key: str  # the search's trial key and the configuration's values
+    trial: str  # the tuned trial's key
+    values: dict[str, Any]
+    reports: list[dict[str, Any]]
+
+    ok = True  # what a result store asks of its records
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> EndedConfiguration:
+        if not (isinstance(data, dict) and isinstance(data.get("key"), str)
+                and isinstance(data.get("trial"), str)
+                and isinstance(data.get("values"), dict)
+                and isinstance(data.get("reports"), list)
+                and all(isinstance(r, dict) for r in data["reports"])):
+            raise ValueError("not an ended configuration")
+        return cls(data["key"], data["trial"], data["values"], data["reports"])
+
+
+def values_key(values: dict[str, Any]) -> str:
+    """A configuration's values as one string (Tune's samples, seeded, repeat exactly)."""
+    return json.dumps({k: _plain(v) for k, v in values.items()}, sort_keys=True)
+
+
+def configurations_store(outcomes: ResultStore) -> ResultStore:
+    """The file of ended configurations beside the file of outcomes."""
+    path = outcomes.path
+    return ResultStore(path.with_name(path.stem + "-configurations.jsonl"),
+                       EndedConfiguration)
+
+
 def choose(key: str, arm: str, seed: int, configurations: list[dict[str, Any]]
            ) -> TuningOutcome:
     """The finished configuration with the best validation score; the earliest sampled
@@ -112,12 +154,18 @@ class Tuning:
         self.settings, self.resources, self.store = settings, resources, store
         self.log_file, self.storage = log_file, storage
         self.address, self.registry = address, registry
+        self.ended = configurations_store(store)
         if (address or os.environ.get("RAY_ADDRESS") or "").startswith("ray://"):
             # Tune runs the search on the cluster then, and its callbacks (which collect
             # what each configuration scored) never report back to this process
             raise CryobenchError("--address: tuning cannot run through a Ray Client "
                                  "(ray://) address; run cryobench on the cluster's head "
                                  "node, or give the cluster's HOST:6379 address")
+
+    def check_writable(self) -> None:
+        """Before any training, like the result file."""
+        self.store.check_writable()
+        self.ended.check_writable()
 
     def resolve(self, trials: list[TrialSpec], phase: Callable[[str, int, int], None],
                 rerun: bool = False) -> tuple[list[TrialSpec], list[tuple[TrialSpec, str]]]:
@@ -138,7 +186,7 @@ class Tuning:
                 # the data sets go to Ray's object store once for every search
                 datasets = ray.put(env.datasets)
                 for trial in todo:
-                    outcome = self.tune(trial, datasets, phase)
+                    outcome = self.tune(trial, datasets, phase, replay=not rerun)
                     with interrupts_deferred():
                         self.store.append(outcome)
                     known[trial.key] = outcome
@@ -156,8 +204,9 @@ class Tuning:
         return ready, failed
 
     def tune(self, trial: TrialSpec, datasets: dict[str, Any],
-             phase: Callable[[str, int, int], None]) -> TuningOutcome:
-        """One search (Ray must be up): every configuration of the trial's budget."""
+             phase: Callable[[str, int, int], None], replay: bool = True) -> TuningOutcome:
+        """One search (Ray must be up): every configuration of the trial's budget, those
+        that ended in an earlier, cut-off search replayed unless not ``replay``."""
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
         from ray.tune.search import BasicVariantGenerator
@@ -175,10 +224,19 @@ class Tuning:
         else:
             scheduler = FIFOScheduler()
         space, samples = search_space(spec)
-        collector = collect_callback(lambda done: phase(label, done, samples))
+        ended = {values_key(c.values): c.reports for c in self.ended.read().records.values()
+                 if c.trial == trial.key} if replay else {}
+
+        def keep(values: dict[str, Any], reports: list[dict[str, Any]]) -> None:
+            if values_key(values) not in ended:
+                with interrupts_deferred():
+                    self.ended.append(EndedConfiguration(
+                        f"{trial.key}/{values_key(values)}", trial.key, values, reports))
+
+        collector = collect_callback(lambda done: phase(label, done, samples), keep)
         trainable = tune.with_resources(
             tune.with_parameters(tuning_trial, trial=trial, settings=self.settings,
-                                 datasets=datasets),
+                                 datasets=datasets, replay=ended),
             {"cpu": self.resources.cpus_per_trial, "gpu": self.resources.gpus_per_trial})
         phase(label, 0, samples)
         tuner = tune.Tuner(
@@ -213,10 +271,18 @@ def search_space(spec: Any) -> tuple[dict[str, Any], int]:
 
 
 def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSettings,
-                 datasets: dict[str, Any]) -> None:
+                 datasets: dict[str, Any],
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
     """The Tune trainable: one configuration trained on the training split, each epoch's
-    validation macro F1 reported (for the scheduler), then the fitted predictor's."""
+    validation macro F1 reported (for the scheduler), then the fitted predictor's; or,
+    when it ended in an earlier search, what it reported then."""
     from ray import tune
+
+    recorded = (replay or {}).get(values_key(config))
+    if recorded is not None:
+        for report in recorded:
+            tune.report(report)
+        return
 
     env = settings.environment()
     env.datasets.update(datasets)
@@ -271,20 +337,30 @@ def check_candidate(trial: TrialSpec, env: Any) -> None:
                 from None
 
 
-def collect_callback(progress: Callable[[int], None]) -> Any:
+REPORTED = (STEP_KEY, SCORE_KEY, SELECTION_KEY, ERROR_KEY)
+
+
+def collect_callback(progress: Callable[[int], None],
+                     keep: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None
+                     ) -> Any:
     """A Tune callback that collects, in the driver, every configuration's curve and
-    score as they arrive, in the order they were sampled."""
+    score as they arrive, in the order they were sampled, and hands each configuration
+    that ends (not one whose worker died: that may be the run being stopped) to ``keep``
+    with what it reported."""
     from ray import tune
 
     class Collect(tune.Callback):
-        def __init__(self, progress: Callable[[int], None] | None) -> None:
+        def __init__(self, progress: Callable[[int], None] | None,
+                     keep: Callable[..., None] | None) -> None:
             self.rows: dict[str, dict[str, Any]] = {}
+            self.reports: dict[str, list[dict[str, Any]]] = {}
             self.order: list[str] = []
-            self.done, self.progress = 0, progress
+            self.done, self.progress, self.keep = 0, progress, keep
 
         def __getstate__(self) -> dict[str, Any]:
-            # Tune saves its callbacks; the progress display belongs to this driver
-            return {"rows": {}, "order": [], "done": 0, "progress": None}
+            # Tune saves its callbacks; the display and the file belong to this driver
+            return {"rows": {}, "reports": {}, "order": [], "done": 0, "progress": None,
+                    "keep": None}
 
         def count(self) -> None:
             self.done += 1
@@ -307,6 +383,8 @@ def collect_callback(progress: Callable[[int], None]) -> Any:
         def on_trial_result(self, iteration: int, trials: list, trial: Any,
                             result: dict[str, Any], **info: Any) -> None:
             row = self.row(trial)
+            self.reports.setdefault(trial.trial_id, []).append(
+                {k: _plain(result[k]) for k in REPORTED if k in result})
             if SELECTION_KEY in result:
                 row["status"], row["score"] = "finished", float(result[SELECTION_KEY])
             elif ERROR_KEY in result:
@@ -316,6 +394,8 @@ def collect_callback(progress: Callable[[int], None]) -> Any:
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any,
                               **info: Any) -> None:
+            if self.keep is not None:
+                self.keep(self.row(trial)["values"], self.reports.get(trial.trial_id, []))
             self.count()
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any,
@@ -329,7 +409,7 @@ def collect_callback(progress: Callable[[int], None]) -> Any:
             # Tune numbers trials as it samples them (``<prefix>_00003``)
             return [self.rows[i] for i in sorted(self.order, key=_sample_number)]
 
-    return Collect(progress)
+    return Collect(progress, keep)
 
 
 def _sample_number(trial_id: str) -> int:

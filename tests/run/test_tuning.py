@@ -260,15 +260,23 @@ def test_asha_stops_poor_configurations_and_a_seeded_search_repeats(tmp_path, mo
 
     trials = expand_trials(bench)
     outcomes = []
-    with ray_session(None, tmp_path / "ray.log"):  # one Ray start for both searches
-        for run in ("first", "second"):
+    with ray_session(None, tmp_path / "ray.log"):  # one Ray start for every search
+        for run in ("first", "second", "cut-off"):
+            if run == "cut-off":  # the first search as if stopped after three ended
+                ended = (tmp_path / "first-configurations.jsonl").read_text().splitlines()
+                assert len(ended) == 6
+                (tmp_path / "cut-off-configurations.jsonl").write_text(
+                    "\n".join(ended[:3]) + "\n")
             runner, store = tuner(tmp_path, bench, run)
             phases = Phases()
             ready, failed = runner.resolve(trials, phases)
             assert not failed and len(ready) == 1
             outcomes.append(store.finished()[trials[0].key])
             assert phases.seen[-1] == ("tuning scripted / seed 0", 6, 6)
-    first, second = outcomes
+    first, second, resumed = outcomes
+    # the three replayed, the scheduler shown the same and deciding the same
+    assert resumed.configurations == first.configurations and resumed.chosen == first.chosen
+    assert len((tmp_path / "cut-off-configurations.jsonl").read_text().splitlines()) == 6
     assert len(first.configurations) == 6  # the whole budget, no more
     stopped = [c for c in first.configurations if c["status"] == "stopped"]
     finished = [c for c in first.configurations if c["status"] == "finished"]
@@ -333,3 +341,37 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
     run_benchmark(bench, store, LocalExecutor(settings, registry=registry),
                   Console(record=True), tuner=runner)
     assert len(list(seen.iterdir())) == before + 2 * 2  # 2 fits + 2 predictions, no tuning
+
+
+@pytest.mark.slow
+def test_a_search_cut_off_replays_the_configurations_that_ended(tmp_path, monkeypatch):
+    from cryobench.run.ray_executor import ray_session
+
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    raw = doc({"configurations": 3, "scheduler": "fifo",
+               "space": {"model.shrink": {"uniform": [0.0, 1.0]}}},
+              [{"name": "a", "model": {"name": "recording", "log_dir": str(seen)}}],
+              resources={"cpus_per_trial": 1, "max_concurrent": 1})
+    bench = parse_benchmark(raw, Registry(plugins=[tuning_plugin]))
+    trials = expand_trials(bench)
+    fits = lambda: len(list(seen.glob("*.fit-*.json")))  # noqa: E731
+    with ray_session(None, tmp_path / "ray.log"):
+        runner, store = tuner(tmp_path, bench, "whole")
+        runner.resolve(trials, Phases())
+        assert fits() == 3
+        ended = runner.ended.path.read_text().splitlines()
+        # cut off after two ended: a line half written is skipped, the third trains again
+        resumed_file = tmp_path / "resumed-configurations.jsonl"
+        resumed_file.write_text("\n".join(ended[:2]) + "\n" + ended[2][:40])
+        runner, resumed = tuner(tmp_path, bench, "resumed")
+        runner.resolve(trials, Phases())
+        assert fits() == 4
+        again, _ = tuner(tmp_path, bench, "again")  # --rerun: the search is run whole
+        (tmp_path / "again-configurations.jsonl").write_text(resumed_file.read_text())
+        again.resolve(trials, Phases(), rerun=True)
+        assert fits() == 7
+    whole = store.finished()[trials[0].key]
+    assert resumed.finished()[trials[0].key].configurations == whole.configurations
+    assert [c["status"] for c in whole.configurations] == ["finished"] * 3
