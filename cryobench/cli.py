@@ -189,6 +189,20 @@ TRACKING_HELP = "MLflow tracking URI (default: a SQLite file mlflow.db here)."
 MLFLOW_UI = "http://127.0.0.1:5000"
 
 
+def _mark_killed(tracker: Any, bench: Any, records: list[Any]) -> str:
+    """End the invocation's MLflow run as KILLED with what is saved; what went wrong
+    doing so, as the end of the interrupted command's message."""
+    from cryobench.run.leaderboard import leaderboard_markdown
+
+    try:
+        tracker.finish(records, leaderboard_markdown(bench, records), "KILLED")
+    except KeyboardInterrupt:
+        return "; interrupted again while MLflow's run was marked KILLED"
+    except Exception as exc:  # the results are saved; MLflow is their mirror
+        return f"; MLflow's run could not be marked KILLED ({type(exc).__name__})"
+    return ""
+
+
 def _results_store(results: Path, bench: Any, profile: Optional[str]) -> Any:
     from cryobench.run.results import ResultStore
 
@@ -276,14 +290,7 @@ def run(
                                         tuner=tuner)
         except KeyboardInterrupt:
             done = stored_records(bench, store, threads)
-            unmarked = ""
-            if tracker is not None:
-                try:
-                    tracker.finish(done, leaderboard_markdown(bench, done), "KILLED")
-                except KeyboardInterrupt:
-                    unmarked = "; interrupted again while MLflow's run was marked KILLED"
-                except Exception as exc:  # the results are saved; MLflow is their mirror
-                    unmarked = f"; MLflow's run could not be marked KILLED ({type(exc).__name__})"
+            unmarked = _mark_killed(tracker, bench, done) if tracker is not None else ""
             print_error(f"interrupted; {sum(r.ok for r in done)} finished trial(s) are "
                         f"saved in {store.path}: run the same command again to continue"
                         + unmarked)
@@ -475,10 +482,19 @@ def sync(
     logged = tracker.logged_trial_keys()
     missing = [r for r in records if r.ok and r.key not in logged]
     tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
-    for record in missing:  # each run whole; after Ctrl-C, a second sync logs the rest
-        with interrupts_deferred():
-            tracker.log_trial(record, tracker.parent_id)
-    tracker.finish(records, leaderboard_markdown(bench, records))
+    synced = 0
+    try:
+        for record in missing:  # each run whole; after Ctrl-C, a second sync logs the rest
+            with interrupts_deferred():
+                tracker.log_trial(record, tracker.parent_id)
+            synced += 1
+    except KeyboardInterrupt:
+        unmarked = _mark_killed(tracker, bench, records)
+        print_error(f"interrupted; logged {synced} of the {len(missing)} trial(s) MLflow "
+                    "lacked: run the same command again to log the rest" + unmarked)
+        raise typer.Exit(130) from None
+    with interrupts_deferred(deliver=False):  # every trial is logged
+        tracker.finish(records, leaderboard_markdown(bench, records))
     console.print(Text(f"logged {len(missing)} trial(s) MLflow lacked "
                        f"({len(records) - len(missing)} were there or not finished)"))
 

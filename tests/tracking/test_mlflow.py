@@ -231,13 +231,35 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_sync_logs_what_mlflow_lacks_and_the_ui_serves_it(tmp_path):
+def test_sync_logs_what_mlflow_lacks_and_the_ui_serves_it(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from cryobench.tracking.mlflow import MlflowTracker
+
     bench = write(tmp_path, epochs=1)
     result = cli("run", str(bench), "--executor", "local", "--no-tracking", "--results",
                  str(tmp_path / "res"), env=env(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    # Ctrl-C after two trials are logged: status 130, the sync's own run marked KILLED
+    log_trial, logged = MlflowTracker.log_trial, []
+
+    def interrupted_after_two(self, *args, **kwargs):
+        if len(logged) == 2:
+            raise KeyboardInterrupt
+        logged.append(log_trial(self, *args, **kwargs))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MlflowTracker, "log_trial", interrupted_after_two)
+        stopped = cli("sync", str(bench), "--results", str(tmp_path / "res"),
+                      env=env(tmp_path))
+    assert stopped.returncode == 130
+    assert "interrupted; logged 2 of the 4 trial(s) MLflow lacked" in stopped.stderr
+    client = MlflowClient(env(tmp_path)["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name("tracked").experiment_id
+    assert "RUNNING" not in {r.info.status for r in client.search_runs([experiment])}
+    assert len(client.search_runs([experiment], "attributes.status = 'KILLED'")) == 1
     synced = cli("sync", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path))
-    assert "logged 4 trial(s) MLflow lacked" in synced.stdout, synced.stderr
+    assert "logged 2 trial(s) MLflow lacked" in synced.stdout, synced.stderr
     again = cli("sync", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path))
     assert "logged 0 trial(s)" in again.stdout
 
