@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -16,16 +17,25 @@ import pytest
 from cryobench import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the longest a command may take in a test before the test fails (as a subprocess would
+#: be killed): a command that hangs must not hang the suite
+CLI_TIMEOUT_S = 600
 
 
-def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+class CommandTimedOut(BaseException):
+    """Not an Exception: nothing in the command may catch it and carry on."""
+
+
+def cli(*args: str, env: dict | None = None, cwd: Path | None = None,
+        timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
     """``cryobench ARGS`` through its entry point (``cryobench.cli.main``), in this process:
     the same parsing, errors and exit status as a new process, without paying 3-10 s of
     imports (torch, scikit-learn, MLflow) for each call. The environment, working folder
     and terminal width (``COLUMNS``, else 200) are the call's own and restored after.
     What needs a process of its own goes through :func:`cli_process`: what libraries
     write to the file descriptors, or as warnings and log records (pytest catches those
-    in its own process), signals, plugins found on another PYTHONPATH."""
+    in its own process), signals, plugins found on another PYTHONPATH. A call that has not
+    ended after ``timeout`` seconds fails the test."""
     from rich.console import Console
 
     import cryobench.cli as command
@@ -41,6 +51,12 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subproc
     command.console, command.err_console = Console(width=width), Console(stderr=True,
                                                                          width=width)
     code: int | str | None = 0
+
+    def too_long(signum: int, frame: object) -> None:
+        raise CommandTimedOut
+
+    saved_alarm = signal.signal(signal.SIGALRM, too_long)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         if cwd is not None:
             os.chdir(cwd)
@@ -52,7 +68,12 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subproc
             except Exception:  # as the interpreter would end: a traceback, status 1
                 traceback.print_exc()
                 code = 1
+    except CommandTimedOut:
+        pytest.fail(f"cryobench {' '.join(args)}: not ended after {timeout:g} s\n"
+                    f"{out.getvalue()[-2000:]}{err.getvalue()[-2000:]}", pytrace=False)
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, saved_alarm)
         sys.argv = saved_argv
         command.console, command.err_console = saved_consoles
         os.chdir(saved_cwd)
@@ -69,6 +90,17 @@ def cli_process(*args: str, env: dict | None = None,
     return subprocess.run([sys.executable, "-m", "cryobench.cli", *args], capture_output=True,
                           text=True, env={**os.environ, "COLUMNS": "200", **(env or {})},
                           cwd=cwd, timeout=600)
+
+
+def test_a_command_that_hangs_fails_its_test_instead_of_the_suite(monkeypatch):
+    import time
+
+    import cryobench.cli as command
+
+    monkeypatch.setattr(command, "main", lambda: time.sleep(30))
+    with pytest.raises(pytest.fail.Exception, match="cryobench validate x.toml: not ended"):
+        cli("validate", "x.toml", timeout=0.2)
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL  # the alarm put back
 
 
 def test_version_and_help():
