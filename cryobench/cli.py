@@ -121,9 +121,13 @@ def validate(
     results: Path = typer.Option(Path("cryobench-results"), help="Folder of earlier result "
                                                                  "files: the cost estimate "
                                                                  "is measured there."),
+    measure: bool = typer.Option(False, "--measure", help="Train one epoch of each arm that "
+                                                          "no earlier result measures, to "
+                                                          "estimate the cost (kept in "
+                                                          "RESULTS/<name>.measured.jsonl)."),
 ) -> None:
     """Check a benchmark file and show its arms, resolved parameters, trial count, tuning
-    budget, and what the run will cost on this machine."""
+    budget, and what the run will cost on this machine (--measure: measured first)."""
     from cryobench.config import load_benchmark
     from cryobench.run.plan import expand_trials
 
@@ -147,8 +151,35 @@ def validate(
         subsets = "; ".join(",".join(d.classes) if d.classes else "all" for d in arm.datasets)
         table.add_row("", "classes", Text(subsets), "", end_section=True)
     console.print(table)
+    if measure:
+        _measure_costs(bench, trials, results, profile)
     _print_costs(trials, results)
     console.print(f"[green]valid[/]: {len(trials)} trials")
+
+
+def _measure_costs(bench: Any, trials: list[Any], results: Path,
+                   profile: Optional[str]) -> None:
+    """One epoch of each arm not measured yet, its record kept beside the results."""
+    from cryobench.run.estimate import measure, measured_records, unmeasured_arms
+    from cryobench.run.results import ResultStore
+
+    todo = unmeasured_arms(trials, measured_records(results))
+    if not todo:
+        return
+    store = ResultStore(_results_store(results, bench, profile).path.with_suffix(
+        ".measured.jsonl"))
+    store.check_writable()
+    settings = _worker_settings(bench)
+    env = settings.environment(make_registry())
+    with console.status("") as status:
+        env.progress = lambda phase, done, total: status.update(
+            Text(f"{phase}: {done}/{total}" if total else f"{phase}: {done}"))
+        records = measure(todo, env, store, lambda t: status.update(
+            Text(f"measuring {t.arm}: one epoch, seed {t.seed}")))
+    for record in records:
+        if not record.ok:
+            console.print(Text(f"{record.arm}: could not be measured ({record.error})"),
+                          soft_wrap=True)
 
 
 def _print_costs(trials: list[Any], results: Path) -> None:
@@ -180,13 +211,24 @@ def _print_costs(trials: list[Any], results: Path) -> None:
         console.print(Text(f"not measured yet for {len(costs) - len(known)} arm(s): no "
                            f"finished trial of the same arm on the same data in {results} "
                            "(a profile with other data, such as quick, measures only "
-                           "itself); once the run's first trials have finished, validate "
-                           "can estimate them"),
+                           "itself); --measure trains one epoch of each to measure it"),
                       soft_wrap=True)
 
 
 TRACKING_HELP = "MLflow tracking URI (default: a SQLite file mlflow.db here)."
 MLFLOW_UI = "http://127.0.0.1:5000"
+
+
+def _worker_settings(bench: Any) -> Any:
+    """What every trial's worker needs: where the file's relative paths resolve, the
+    cache, the plugins blocked, --debug."""
+    from cryobench.data.cache import cache_root
+    from cryobench.registry import BLOCK_ENV
+    from cryobench.run.execute import WorkerSettings
+
+    blocked = tuple(b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip())
+    return WorkerSettings(bench.path.parent.resolve() if bench.path else Path.cwd(),
+                          cache_root().resolve(), blocked, _debug())
 
 
 def _mark_killed(tracker: Any, bench: Any, records: list[Any]) -> str:
@@ -246,9 +288,7 @@ def run(
     from cryobench.data.cache import cache_root
     from cryobench.files import check_writable_folder
     from cryobench.interrupts import interrupts_deferred
-    from cryobench.registry import BLOCK_ENV
     from cryobench.run.driver import run_benchmark, stored_records
-    from cryobench.run.execute import WorkerSettings
     from cryobench.run.executors import make_executor
     from cryobench.run.leaderboard import leaderboard_markdown
     from cryobench.run.results import ResultStore
@@ -260,9 +300,7 @@ def run(
     store.check_writable()
     check_writable_folder(cache_root(), "cache folder")
     tracker = _tracker(bench, tracking_uri) if tracking else None
-    blocked = tuple(b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip())
-    settings = WorkerSettings(bench.path.parent.resolve() if bench.path else Path.cwd(),
-                              cache_root().resolve(), blocked, _debug())
+    settings = _worker_settings(bench)
     stem = store.path.with_suffix("")
     ray_options = {"address": address, "log_file": stem.with_name(stem.name + ".ray.log"),
                    "storage": stem.with_name(stem.name + ".ray")}

@@ -216,3 +216,34 @@ def test_a_profile_can_shrink_every_arms_components(tmp_path):
     path.write_text(body.replace("members = 2 }", "members = 0 }"))
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert "profile.quick.components.ensemble.members: got 0" in result.stderr
+
+
+def test_measure_trains_one_epoch_of_each_arm_once_for_the_estimate(tmp_path):
+    import json
+
+    from tests.test_cli import cli
+
+    path = tmp_path / "m.toml"
+    path.write_text('[benchmark]\nname = "m"\nseeds = [0, 1]\n'
+                    '[dataset]\nsource = "synthetic"\nbox = 12\nvoxel_size = 4.0\n'
+                    'class_counts = { TRiC = 12, ribosome = 12 }\n'
+                    '[train]\nmax_epochs = 5\nbatch_size = 8\n'
+                    '[[arm]]\nname = "cnn"\nmodel = { name = "cnn", widths = [4, 4, 4] }\n'
+                    '[[arm]]\nname = "svm"\nmodel = "svm"\n')
+    env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    results = tmp_path / "res"
+    fresh = cli("validate", str(path), "--results", str(results), env=env)
+    assert fresh.returncode == 0 and "not measured yet for 2 arm(s)" in fresh.stdout
+    assert "--measure trains one epoch" in fresh.stdout
+    measured = cli("validate", str(path), "--results", str(results), "--measure", env=env)
+    assert measured.returncode == 0, measured.stderr
+    assert "estimated: at most" in measured.stdout
+    kept = results / "m.measured.jsonl"
+    records = [json.loads(line) for line in kept.read_text().splitlines()]
+    assert [(r["arm"], r["seed"], r["status"]) for r in records] == [("cnn", 0, "ok"),
+                                                                      ("svm", 0, "ok")]
+    assert records[0]["fit"]["epochs_run"] == 1
+    before = kept.read_text()
+    again = cli("validate", str(path), "--results", str(results), "--measure", env=env)
+    assert "estimated: at most" in again.stdout and kept.read_text() == before
+    assert not (results / "m.jsonl").exists()  # not the run's results: none of its trials

@@ -1,9 +1,11 @@
 """What a run will cost, from the seconds per epoch that earlier trials of the same arm
-took on this machine (its result files), before anything is started."""
+took on this machine (its result files), before anything is started; on a machine that
+has run none, from one epoch of each arm trained to measure it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -80,6 +82,37 @@ def arm_costs(trials: list[TrialSpec], records: list[TrialRecord]) -> list[ArmCo
         rates = [r for r in (seconds_per_epoch(t, records) for t in rows) if r is not None]
         out.append(ArmCost(arm, len(rows), tuning, training, median(rates) if rates else None))
     return out
+
+
+def unmeasured_arms(trials: list[TrialSpec], records: list[TrialRecord]
+                    ) -> list[TrialSpec]:
+    """The first trial of each arm that no record measures."""
+    measured = {c.arm for c in arm_costs(trials, records) if c.seconds_per_epoch}
+    firsts: dict[str, TrialSpec] = {}
+    for t in trials:
+        if t.arm not in measured:
+            firsts.setdefault(t.arm, t)
+    return list(firsts.values())
+
+
+def measure(trials: list[TrialSpec], env: Any, store: ResultStore,
+            started: Callable[[TrialSpec], None] = lambda t: None) -> list[TrialRecord]:
+    """Train each trial for one epoch, untuned (its seed's data, its arm's settings),
+    and keep the records in ``store``: an arm's cost per epoch, measured on this machine.
+    What a trial's first epoch pays once (a model's earlier stage, a simulated data set)
+    is in the figure, as it is in a real run's first trial."""
+    from cryobench.run.execute import prepare_data, run_isolated
+
+    prepare_data(trials, env)
+    records = []
+    for trial in trials:
+        one_epoch = replace(trial, tune=None, tuning=None,
+                            train=replace(trial.train, max_epochs=1, patience=0))
+        started(one_epoch)
+        record = run_isolated(one_epoch, env)
+        store.append(record)
+        records.append(record)
+    return records
 
 
 def duration(seconds: float) -> str:
