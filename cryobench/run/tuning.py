@@ -10,10 +10,11 @@ learning rate is not beaten by the one the file happened to choose.
 
 Outcomes are kept in ``<results>/<name>.tuning.jsonl``, keyed like the trial, so an
 interrupted run does not tune again what it has tuned. Each configuration is also kept as
-it ends, with everything it reported (``<name>.tuning-configurations.jsonl``): a search
-cut off halfway replays those when it runs again, in the order sampled, so the scheduler
-is shown what it was shown before and makes the same decisions, and only the
-configurations that had not ended are trained.
+it ends (trained to its last epoch, or stopped by the scheduler), with everything it
+reported (``<name>.tuning-configurations.jsonl``): a search cut off halfway replays those
+when it runs again, in the order sampled, so the scheduler is shown what it was shown
+before and makes the same decisions, and only the configurations that had not ended
+(and any that failed) are trained.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from cryobench.errors import CryobenchError
 from cryobench.interrupts import interrupts_deferred
 from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
 from cryobench.run.plan import TrialSpec
-from cryobench.run.results import ResultStore
+from cryobench.run.results import ResultStore, parse_record
 from cryobench.specs import Resources, SearchDimension
 
 SCORE_KEY = "val_macro_f1"
@@ -80,11 +81,12 @@ class TuningOutcome:
 
 @dataclass(frozen=True)
 class EndedConfiguration:
-    """One configuration of a search that ended (finished, stopped by the scheduler, or
-    refused), with what it reported, in order: enough to replay it to the scheduler."""
+    """One configuration of a search that ended (finished, or stopped by the scheduler),
+    with what it reported, in order: enough to replay it to the scheduler."""
 
-    key: str  # the search's trial key and the configuration's values
+    key: str  # the search's trial key and the sample's number
     trial: str  # the tuned trial's key
+    sample: int  # the order Tune sampled it in (a value may be drawn twice)
     values: dict[str, Any]
     reports: list[dict[str, Any]]
 
@@ -97,11 +99,13 @@ class EndedConfiguration:
     def from_json(cls, data: Any) -> EndedConfiguration:
         if not (isinstance(data, dict) and isinstance(data.get("key"), str)
                 and isinstance(data.get("trial"), str)
+                and isinstance(data.get("sample"), int)
                 and isinstance(data.get("values"), dict)
                 and isinstance(data.get("reports"), list)
                 and all(isinstance(r, dict) for r in data["reports"])):
             raise ValueError("not an ended configuration")
-        return cls(data["key"], data["trial"], data["values"], data["reports"])
+        return cls(data["key"], data["trial"], data["sample"], data["values"],
+                   data["reports"])
 
 
 def values_key(values: dict[str, Any]) -> str:
@@ -114,6 +118,29 @@ def configurations_store(outcomes: ResultStore) -> ResultStore:
     path = outcomes.path
     return ResultStore(path.with_name(path.stem + "-configurations.jsonl"),
                        EndedConfiguration)
+
+
+def forget_search(store: ResultStore, trial_key: str) -> None:
+    """Remove a search's ended configurations (it is run again whole), keeping every
+    other line as it is; the file is replaced at once, never left half written."""
+    if not store.path.exists():
+        return
+    lines = store.path.read_bytes().splitlines(keepends=True)
+    kept = []
+    for line in lines:
+        record = parse_record(line, EndedConfiguration) if line.strip() else None
+        if record is None or record.trial != trial_key:
+            kept.append(line if line.endswith(b"\n") else line + b"\n")
+    if len(kept) == len(lines):
+        return
+    temporary = store.path.with_name(store.path.name + ".tmp")
+    try:
+        temporary.write_bytes(b"".join(kept))
+        os.replace(temporary, store.path)
+    except OSError as exc:
+        raise CryobenchError(f"{store.path}: cannot rewrite it ({exc.strerror or exc}); "
+                             "free some space, or delete the file to tune again whole") \
+            from None
 
 
 def choose(key: str, arm: str, seed: int, configurations: list[dict[str, Any]]
@@ -224,14 +251,21 @@ class Tuning:
         else:
             scheduler = FIFOScheduler()
         space, samples = search_space(spec)
-        ended = {values_key(c.values): c.reports for c in self.ended.read().records.values()
-                 if c.trial == trial.key} if replay else {}
+        if not replay:
+            forget_search(self.ended, trial.key)
+        ended = {c.sample: (values_key(c.values), c.reports)
+                 for c in self.ended.read().records.values() if c.trial == trial.key}
+        unsaved: list[CryobenchError] = []
 
-        def keep(values: dict[str, Any], reports: list[dict[str, Any]]) -> None:
-            if values_key(values) not in ended:
+        def keep(sample: int, values: dict[str, Any], reports: list[dict[str, Any]]) -> None:
+            if sample in ended or unsaved:
+                return
+            try:
                 with interrupts_deferred():
                     self.ended.append(EndedConfiguration(
-                        f"{trial.key}/{values_key(values)}", trial.key, values, reports))
+                        f"{trial.key}/{sample}", trial.key, sample, values, reports))
+            except CryobenchError as exc:  # Tune would take it for the trial's error
+                unsaved.append(exc)
 
         collector = collect_callback(lambda done: phase(label, done, samples), keep)
         trainable = tune.with_resources(
@@ -243,7 +277,8 @@ class Tuning:
             trainable,
             param_space=space,
             tune_config=tune.TuneConfig(
-                num_samples=samples, scheduler=scheduler,
+                # a grid is tried whole once per sample: once, then
+                num_samples=1 if _is_grid(space) else samples, scheduler=scheduler,
                 # the limit goes to the generator itself: Tune ignores
                 # max_concurrent_trials beside a search algorithm that is not a Searcher
                 search_alg=BasicVariantGenerator(
@@ -255,7 +290,13 @@ class Tuning:
                 # a configuration that fails (even its worker dying) loses; no retry
                 failure_config=tune.FailureConfig(max_failures=0)))
         tuner.fit()
+        if unsaved:
+            raise unsaved[0]
         return choose(trial.key, trial.arm, trial.seed, collector.configurations())
+
+
+def _is_grid(space: dict[str, Any]) -> bool:
+    return all(isinstance(v, dict) and "grid_search" in v for v in space.values())
 
 
 def search_space(spec: Any) -> tuple[dict[str, Any], int]:
@@ -272,15 +313,16 @@ def search_space(spec: Any) -> tuple[dict[str, Any], int]:
 
 def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSettings,
                  datasets: dict[str, Any],
-                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
+                 replay: dict[int, tuple[str, list[dict[str, Any]]]] | None = None) -> None:
     """The Tune trainable: one configuration trained on the training split, each epoch's
     validation macro F1 reported (for the scheduler), then the fitted predictor's; or,
     when it ended in an earlier search, what it reported then."""
     from ray import tune
 
-    recorded = (replay or {}).get(values_key(config))
-    if recorded is not None:
-        for report in recorded:
+    sample = _sample_number(tune.get_context().get_trial_id())
+    recorded = (replay or {}).get(sample)
+    if recorded is not None and recorded[0] == values_key(config):
+        for report in recorded[1]:
             tune.report(report)
         return
 
@@ -341,12 +383,13 @@ REPORTED = (STEP_KEY, SCORE_KEY, SELECTION_KEY, ERROR_KEY)
 
 
 def collect_callback(progress: Callable[[int], None],
-                     keep: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None
-                     ) -> Any:
+                     keep: Callable[[int, dict[str, Any], list[dict[str, Any]]], None]
+                     | None = None) -> Any:
     """A Tune callback that collects, in the driver, every configuration's curve and
     score as they arrive, in the order they were sampled, and hands each configuration
-    that ends (not one whose worker died: that may be the run being stopped) to ``keep``
-    with what it reported."""
+    that ends, trained whole or stopped by the scheduler, to ``keep`` with its sample
+    number and what it reported. Not one that failed: a worker that died, or an error
+    that another attempt may not meet (memory), is tried again by a later search."""
     from ray import tune
 
     class Collect(tune.Callback):
@@ -394,8 +437,10 @@ def collect_callback(progress: Callable[[int], None],
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any,
                               **info: Any) -> None:
-            if self.keep is not None:
-                self.keep(self.row(trial)["values"], self.reports.get(trial.trial_id, []))
+            row = self.row(trial)
+            if self.keep is not None and row["status"] != "failed":
+                self.keep(_sample_number(trial.trial_id), row["values"],
+                          self.reports.get(trial.trial_id, []))
             self.count()
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any,

@@ -350,8 +350,9 @@ def test_a_search_cut_off_replays_the_configurations_that_ended(tmp_path, monkey
     monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
     seen = tmp_path / "seen"
     seen.mkdir()
+    # a grid of three (tried once each, not once per sample)
     raw = doc({"configurations": 3, "scheduler": "fifo",
-               "space": {"model.shrink": {"uniform": [0.0, 1.0]}}},
+               "space": {"model.shrink": {"choice": [0.0, 0.5, 1.0]}}},
               [{"name": "a", "model": {"name": "recording", "log_dir": str(seen)}}],
               resources={"cpus_per_trial": 1, "max_concurrent": 1})
     bench = parse_benchmark(raw, Registry(plugins=[tuning_plugin]))
@@ -372,6 +373,51 @@ def test_a_search_cut_off_replays_the_configurations_that_ended(tmp_path, monkey
         (tmp_path / "again-configurations.jsonl").write_text(resumed_file.read_text())
         again.resolve(trials, Phases(), rerun=True)
         assert fits() == 7
+    kept = again.ended.read().records.values()
+    assert sorted(r.sample for r in kept) == [0, 1, 2]  # the old search's forgotten
     whole = store.finished()[trials[0].key]
     assert resumed.finished()[trials[0].key].configurations == whole.configurations
     assert [c["status"] for c in whole.configurations] == ["finished"] * 3
+    assert [c["values"]["model.shrink"] for c in whole.configurations] == [0.0, 0.5, 1.0]
+
+
+class FakeTrial:
+    def __init__(self, number, config):
+        self.trial_id, self.config = f"abcde_{number:05d}", config
+
+
+def test_a_configuration_that_failed_is_not_kept_for_replay():
+    """Memory, a dying worker or a plugin's bug may not recur: a later search tries it
+    again. Finished and stopped ones are kept, with their sample number."""
+    from cryobench.run.tuning import collect_callback
+
+    kept = []
+    collect = collect_callback(lambda done: None, lambda *args: kept.append(args))
+    runs = {0: [{"val_macro_f1": 0.4, "tuning_step": 1}, {"val_macro_f1": 0.5,
+                                                           "selection": 0.5}],
+            1: [{"val_macro_f1": 0.0, "error": "MemoryError: out of memory"}],
+            2: [{"val_macro_f1": 0.1, "tuning_step": 1}]}  # then stopped by ASHA
+    for number, results in runs.items():
+        trial = FakeTrial(number, {"train.lr": 0.001 * (number + 1)})
+        collect.on_trial_start(0, [], trial)
+        for result in results:
+            collect.on_trial_result(0, [], trial, {**result, "time_total_s": 1.0})
+        collect.on_trial_complete(0, [], trial)
+    assert [(n, v["train.lr"]) for n, v, _ in kept] == [(0, 0.001), (2, 0.003)]
+    assert kept[0][2] == runs[0] and kept[1][2] == runs[2]  # only what was reported
+    assert [c["status"] for c in collect.configurations()] == ["finished", "failed",
+                                                                "stopped"]
+
+
+def test_forgetting_a_search_keeps_every_other_line(tmp_path):
+    from cryobench.run.tuning import EndedConfiguration, configurations_store, forget_search
+
+    store = configurations_store(ResultStore(tmp_path / "b.tuning.jsonl", TuningOutcome))
+    for trial, sample in (("t1", 0), ("t2", 0), ("t1", 1)):
+        store.append(EndedConfiguration(f"{trial}/{sample}", trial, sample, {"a": 1}, []))
+    with open(store.path, "ab") as handle:
+        handle.write(b"not json")  # a line cut short: left as it is
+    forget_search(store, "t1")
+    assert [r.trial for r in store.read().records.values()] == ["t2"]
+    assert store.path.read_bytes().endswith(b"not json\n")
+    assert store.path.name == "b.tuning-configurations.jsonl"
