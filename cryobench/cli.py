@@ -121,7 +121,7 @@ def validate(
     results: Path = typer.Option(Path("cryobench-results"), help="Folder of earlier result "
                                                                  "files: the cost estimate "
                                                                  "is measured there."),
-    measure: bool = typer.Option(False, "--measure", help="Train one epoch of each arm that "
+    measure: bool = typer.Option(False, "--measure", help="Train two epochs of each arm that "
                                                           "no earlier result measures, to "
                                                           "estimate the cost (kept in "
                                                           "RESULTS/<name>.measured.jsonl)."),
@@ -159,7 +159,9 @@ def validate(
 
 def _measure_costs(bench: Any, trials: list[Any], results: Path,
                    profile: Optional[str]) -> None:
-    """One epoch of each arm not measured yet, its record kept beside the results."""
+    """Two epochs of each arm not measured yet, its record kept beside the results."""
+    from cryobench.data.cache import cache_root
+    from cryobench.files import check_writable_folder
     from cryobench.run.estimate import measure, measured_records, unmeasured_arms
     from cryobench.run.results import ResultStore
 
@@ -169,13 +171,14 @@ def _measure_costs(bench: Any, trials: list[Any], results: Path,
     store = ResultStore(_results_store(results, bench, profile).path.with_suffix(
         ".measured.jsonl"))
     store.check_writable()
+    check_writable_folder(cache_root(), "cache folder")
     settings = _worker_settings(bench)
     env = settings.environment(make_registry())
     with console.status("") as status:
         env.progress = lambda phase, done, total: status.update(
             Text(f"{phase}: {done}/{total}" if total else f"{phase}: {done}"))
         records = measure(todo, env, store, lambda t: status.update(
-            Text(f"measuring {t.arm}: one epoch, seed {t.seed}")))
+            Text(f"measuring {t.arm}: two epochs, seed {t.seed}")), settings.debug)
     for record in records:
         if not record.ok:
             console.print(Text(f"{record.arm}: could not be measured ({record.error})"),
@@ -211,7 +214,7 @@ def _print_costs(trials: list[Any], results: Path) -> None:
         console.print(Text(f"not measured yet for {len(costs) - len(known)} arm(s): no "
                            f"finished trial of the same arm on the same data in {results} "
                            "(a profile with other data, such as quick, measures only "
-                           "itself); --measure trains one epoch of each to measure it"),
+                           "itself); --measure trains two epochs of each to measure it"),
                       soft_wrap=True)
 
 
@@ -519,13 +522,13 @@ def sync(
     tracker = _tracker(bench, tracking_uri)
     logged = tracker.logged_trial_keys()
     missing = [r for r in records if r.ok and r.key not in logged]
-    tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
     synced = 0
     try:
+        tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
         for record in missing:  # each run whole; after Ctrl-C, a second sync logs the rest
             with interrupts_deferred():
                 tracker.log_trial(record, tracker.parent_id)
-            synced += 1
+                synced += 1
     except KeyboardInterrupt:
         unmarked = _mark_killed(tracker, bench, records)
         print_error(f"interrupted; logged {synced} of the {len(missing)} trial(s) MLflow "

@@ -218,7 +218,7 @@ def test_a_profile_can_shrink_every_arms_components(tmp_path):
     assert "profile.quick.components.ensemble.members: got 0" in result.stderr
 
 
-def test_measure_trains_one_epoch_of_each_arm_once_for_the_estimate(tmp_path):
+def test_measure_trains_two_epochs_of_each_arm_once_for_the_estimate(tmp_path):
     import json
 
     from tests.test_cli import cli
@@ -234,7 +234,7 @@ def test_measure_trains_one_epoch_of_each_arm_once_for_the_estimate(tmp_path):
     results = tmp_path / "res"
     fresh = cli("validate", str(path), "--results", str(results), env=env)
     assert fresh.returncode == 0 and "not measured yet for 2 arm(s)" in fresh.stdout
-    assert "--measure trains one epoch" in fresh.stdout
+    assert "--measure trains two epochs" in fresh.stdout
     measured = cli("validate", str(path), "--results", str(results), "--measure", env=env)
     assert measured.returncode == 0, measured.stderr
     assert "estimated: at most" in measured.stdout
@@ -242,7 +242,10 @@ def test_measure_trains_one_epoch_of_each_arm_once_for_the_estimate(tmp_path):
     records = [json.loads(line) for line in kept.read_text().splitlines()]
     assert [(r["arm"], r["seed"], r["status"]) for r in records] == [("cnn", 0, "ok"),
                                                                       ("svm", 0, "ok")]
-    assert records[0]["fit"]["epochs_run"] == 1
+    assert records[0]["fit"]["epochs_run"] == 2
+    # the network's second epoch; a model without epochs is its whole fit
+    assert records[0]["timings"]["epoch_seconds"] > 0
+    assert "epoch_seconds" not in records[1]["timings"]
     before = kept.read_text()
     again = cli("validate", str(path), "--results", str(results), "--measure", env=env)
     assert "estimated: at most" in again.stdout and kept.read_text() == before

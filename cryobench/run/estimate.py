@@ -14,6 +14,8 @@ from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 from cryobench.run.results import ResultStore
 
+#: a measured epoch of the trial's network, validation included, times its members
+EPOCH_SECONDS = "epoch_seconds"
 #: the tuning's own files beside the results: outcomes, and each configuration that ended
 TUNING_FILES = (".tuning.jsonl", ".tuning-configurations.jsonl")
 
@@ -48,9 +50,14 @@ def seconds_per_epoch(trial: TrialSpec, records: list[TrialRecord]) -> float | N
     wanted = _cost_identity(trial.config())
     rates = []
     for r in records:
+        if _cost_identity(r.config) != wanted:
+            continue
+        if EPOCH_SECONDS in r.timings:  # measured epoch by epoch (``measure``)
+            rates.append(r.timings[EPOCH_SECONDS])
+            continue
         # a model that fits on its own has no epochs: its "epoch" is the whole fit
         epochs = r.fit.get("epochs_run") or (None if trial.uses.uses_train else 1)
-        if epochs and "fit_seconds" in r.timings and _cost_identity(r.config) == wanted:
+        if epochs and "fit_seconds" in r.timings:
             rates.append(r.timings["fit_seconds"] / epochs)
     return median(rates) if rates else None
 
@@ -96,20 +103,31 @@ def unmeasured_arms(trials: list[TrialSpec], records: list[TrialRecord]
 
 
 def measure(trials: list[TrialSpec], env: Any, store: ResultStore,
-            started: Callable[[TrialSpec], None] = lambda t: None) -> list[TrialRecord]:
-    """Train each trial for one epoch, untuned (its seed's data, its arm's settings),
-    and keep the records in ``store``: an arm's cost per epoch, measured on this machine.
-    What a trial's first epoch pays once (a model's earlier stage, a simulated data set)
-    is in the figure, as it is in a real run's first trial."""
+            started: Callable[[TrialSpec], None] = lambda t: None, debug: bool = False
+            ) -> list[TrialRecord]:
+    """Train each trial for two epochs, untuned (its seed's data, its arm's settings),
+    and keep the records in ``store`` with the second epoch's seconds (times the
+    ensemble's members): an arm's cost per epoch on this machine. What the first epoch
+    pays once (a model's earlier stage, a simulated data set, torch's first calls) is
+    left out: the multi-path CNN's stage 1 is trained once per seed for every arm."""
+    import time
+
     from cryobench.run.execute import prepare_data, run_isolated
 
     prepare_data(trials, env)
     records = []
     for trial in trials:
-        one_epoch = replace(trial, tune=None, tuning=None,
-                            train=replace(trial.train, max_epochs=1, patience=0))
-        started(one_epoch)
-        record = run_isolated(one_epoch, env)
+        two_epochs = replace(trial, tune=None, tuning=None,
+                             train=replace(trial.train, max_epochs=2, patience=0))
+        started(two_epochs)
+        ends: dict[int, list[float]] = {}  # member -> when each of its epochs ended
+        env.on_epoch = lambda record: ends.setdefault(record.get("member", 1), []).append(
+            time.perf_counter())
+        record = run_isolated(two_epochs, env, debug)
+        env.on_epoch = None
+        laps = [b - a for times in ends.values() for a, b in zip(times, times[1:])]
+        if record.ok and laps:
+            record.timings[EPOCH_SECONDS] = median(laps) * len(ends)
         store.append(record)
         records.append(record)
     return records
