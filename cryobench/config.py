@@ -210,6 +210,10 @@ def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
     )
 
 
+#: what names the files beside a run's results (``<name>[.<profile>].tuning.jsonl``...):
+#: a benchmark or profile named so would share their file
+SIDE_FILES = ("tuning", "tuning-configurations", "measured")
+
 class _Validator:
     """Carries the file name so that every check can raise a one-line ConfigError."""
 
@@ -258,6 +262,9 @@ class _Validator:
         problem = self.printable_problem(name)
         if not problem and (name in (".", "..") or any(c in name for c in "/\\")):
             problem = "is a path; a file name is needed"
+        if not problem and name.rpartition(".")[2] in SIDE_FILES:
+            problem = (f"ends in {name.rpartition('.')[2]!r}, the name of a file kept beside "
+                       "the results")
         if problem:
             self.fail(key, f"{what} {name!r} {problem} (it names the result files); use "
                            "letters, digits, spaces, '-', '_' or '.'")

@@ -50,6 +50,9 @@ def validate(tmp_path, **changes) -> tuple[int, str]:
     ({"name": '"../x"'}, "benchmark.name: name '../x' is a path; a file name is needed"),
     ({"name": '"/x"'}, "benchmark.name: name '/x' is a path"),
     ({"name": '""'}, "benchmark.name: name '' is empty"),
+    ({"name": '"b.tuning"'}, "benchmark.name: name 'b.tuning' ends in 'tuning', the name of "
+                             "a file kept beside the results"),
+    ({"name": '"measured"'}, "benchmark.name: name 'measured' ends in 'measured'"),
     ({"name": '"a\\u0007b"'},
      "benchmark.name: name 'a\\x07b' contains control or invisible characters"),
     ({"name": '"a\\u2028b"'},
@@ -147,6 +150,8 @@ model = "cnn"
     ('"../../evil"', 'train = { max_epochs = 1 }',
      "profile.../../evil: profile name '../../evil' is a path"),
     ('"x\\ny"', 'train = { max_epochs = 1 }', "contains control or invisible characters"),
+    ("tuning", 'train = { max_epochs = 1 }',
+     "profile.tuning: profile name 'tuning' ends in 'tuning', the name of a file kept"),
     ("quick", 'train = { lr = -1.0 }',
      "profile.quick.train.lr: got -1.0, expected a number >= 1e-12"),
     ("quick", 'arms = []', "profile.quick.arms: expected a non-empty list of arm names"),
