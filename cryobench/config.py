@@ -18,6 +18,7 @@ from cryobench.files import read_text
 from cryobench.metrics import METRICS
 from cryobench.params import SEED_MAX, Param, resolve_params
 from cryobench.registry import Registry
+from cryobench.run.results import SIDE_FILES
 from cryobench.search_space import (
     BUDGET_KEYS, TUNE_PARAMS, arm_space, declared_params, parse_space, tune_spec,
 )
@@ -210,10 +211,6 @@ def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
     )
 
 
-#: what names the files beside a run's results (``<name>[.<profile>].tuning.jsonl``...):
-#: a benchmark or profile named so would share their file
-SIDE_FILES = ("tuning", "tuning-configurations", "measured")
-
 class _Validator:
     """Carries the file name so that every check can raise a one-line ConfigError."""
 
@@ -262,7 +259,7 @@ class _Validator:
         problem = self.printable_problem(name)
         if not problem and (name in (".", "..") or any(c in name for c in "/\\")):
             problem = "is a path; a file name is needed"
-        if not problem and name.rpartition(".")[2] in SIDE_FILES:
+        if not problem and name.rpartition(".")[2] in SIDE_FILES:  # would share their file
             problem = (f"ends in {name.rpartition('.')[2]!r}, the name of a file kept beside "
                        "the results")
         if problem:

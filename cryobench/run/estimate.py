@@ -1,6 +1,6 @@
 """What a run will cost, from the seconds per epoch that earlier trials of the same arm
 took on this machine (its result files), before anything is started; on a machine that
-has run none, from one epoch of each arm trained to measure it."""
+has run none, from two epochs of each arm trained to measure it."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ from typing import Any
 
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
-from cryobench.run.results import ResultStore
+from cryobench.run.results import TUNING_FILES, ResultStore
 
 #: a measured epoch of the trial's network, validation included, times its members
 EPOCH_SECONDS = "epoch_seconds"
-#: the tuning's own files beside the results: outcomes, and each configuration that ended
-TUNING_FILES = (".tuning.jsonl", ".tuning-configurations.jsonl")
 
 #: what may differ between a measured trial and the one estimated: the per-epoch cost
 #: is the same whatever the seed, the fold or the tuning
@@ -31,7 +29,7 @@ def measured_records(folder: Path) -> list[TrialRecord]:
     """Every finished trial in the result files of ``folder`` (tuning files aside)."""
     records: list[TrialRecord] = []
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        if not path.name.endswith(TUNING_FILES):
+        if path.name.removesuffix(".jsonl").rpartition(".")[2] not in TUNING_FILES:
             records += [r for r in ResultStore(path).read().records.values() if r.ok]
     return records
 

@@ -23,6 +23,11 @@ from cryobench.errors import CryobenchError
 from cryobench.files import check_writable_file
 from cryobench.run.records import TrialRecord
 
+#: the files kept beside a run's results, ``<name>[.<profile>].<side>.jsonl``: tuning's
+#: outcomes and its ended configurations, and the epochs ``validate --measure`` timed
+TUNING_FILES = ("tuning", "tuning-configurations")
+SIDE_FILES = (*TUNING_FILES, "measured")
+
 
 @dataclass
 class ResultFile:
@@ -83,6 +88,27 @@ class ResultStore:
 
     def finished(self) -> dict[str, TrialRecord]:
         return self.read().finished()
+
+    def remove(self, unwanted: Any) -> None:
+        """Drop the records ``unwanted(record)`` picks, every other line kept as it is
+        (unreadable ones too); the file is replaced at once, never left half written."""
+        if not self.path.exists():
+            return
+        lines = self.path.read_bytes().splitlines(keepends=True)
+        kept = []
+        for line in lines:
+            record = parse_record(line, self.record_type) if line.strip() else None
+            if record is None or not unwanted(record):
+                kept.append(line if line.endswith(b"\n") else line + b"\n")
+        if len(kept) == len(lines):
+            return
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        try:
+            temporary.write_bytes(b"".join(kept))
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            raise CryobenchError(f"{self.path}: cannot rewrite it ({exc.strerror or exc}); "
+                                 "free some space") from None
 
     def append(self, record: Any) -> None:
         """Add one record durably; a last line cut short by a crash stays on its own line.

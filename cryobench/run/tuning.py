@@ -33,7 +33,7 @@ from cryobench.errors import CryobenchError
 from cryobench.interrupts import interrupts_deferred
 from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
 from cryobench.run.plan import TrialSpec
-from cryobench.run.results import ResultStore, parse_record
+from cryobench.run.results import ResultStore
 from cryobench.specs import Resources, SearchDimension
 
 SCORE_KEY = "val_macro_f1"
@@ -121,26 +121,8 @@ def configurations_store(outcomes: ResultStore) -> ResultStore:
 
 
 def forget_search(store: ResultStore, trial_key: str) -> None:
-    """Remove a search's ended configurations (it is run again whole), keeping every
-    other line as it is; the file is replaced at once, never left half written."""
-    if not store.path.exists():
-        return
-    lines = store.path.read_bytes().splitlines(keepends=True)
-    kept = []
-    for line in lines:
-        record = parse_record(line, EndedConfiguration) if line.strip() else None
-        if record is None or record.trial != trial_key:
-            kept.append(line if line.endswith(b"\n") else line + b"\n")
-    if len(kept) == len(lines):
-        return
-    temporary = store.path.with_name(store.path.name + ".tmp")
-    try:
-        temporary.write_bytes(b"".join(kept))
-        os.replace(temporary, store.path)
-    except OSError as exc:
-        raise CryobenchError(f"{store.path}: cannot rewrite it ({exc.strerror or exc}); "
-                             "free some space, or delete the file to tune again whole") \
-            from None
+    """Remove a search's ended configurations: it is run again whole."""
+    store.remove(lambda ended: ended.trial == trial_key)
 
 
 def choose(key: str, arm: str, seed: int, configurations: list[dict[str, Any]]
@@ -277,7 +259,7 @@ class Tuning:
             trainable,
             param_space=space,
             tune_config=tune.TuneConfig(
-                # a grid is tried whole once per sample: once, then
+                # Tune runs a grid whole once per sample: once, then
                 num_samples=1 if _is_grid(space) else samples, scheduler=scheduler,
                 # the limit goes to the generator itself: Tune ignores
                 # max_concurrent_trials beside a search algorithm that is not a Searcher
