@@ -546,7 +546,7 @@ class _Validator:
                                                      self.fail, required=True)})
         self.dimension_keys = {t: f"{key}.space.{t}" if t in own else f"tune.space.{t}"
                                for t in space}
-        spec = tune_spec(tuple(space.values()), budget, arm.train)
+        spec = tune_spec(tuple(space.values()), budget, arm)
         if spec is not None and budget["max_epochs"] is None \
                 and spec.max_epochs != self.tune_epochs:
             self.fail(f"{key}", f"this arm trains {spec.max_epochs} epochs and the file "

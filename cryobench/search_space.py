@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from cryobench.errors import ParamError, unknown_name_message
 from cryobench.params import SEED_MAX, Param
-from cryobench.specs import Arm, SearchDimension, TrainConfig, TuneSpec
+from cryobench.specs import Arm, SearchDimension, TuneSpec, values_of
 
 TUNE_PARAMS = (
     Param("configurations", int, 8, "configurations sampled per arm, class subset and seed",
@@ -30,6 +30,9 @@ TUNE_PARAMS = (
           low=2),
     Param("seed", int, 0, "seed of the search (which configurations are sampled)", low=0,
           high=SEED_MAX),
+    Param("include_file_values", bool, True, "the arm's values as the file gives them are "
+          "its first configuration (one of the budget), so tuning chooses nothing that "
+          "scored below them on validation"),
 )
 BUDGET_KEYS = tuple(p.name for p in TUNE_PARAMS)
 KINDS = ("uniform", "loguniform", "randint", "choice")
@@ -153,14 +156,17 @@ def check_dimension(key: str, dim: SearchDimension, param: Param, fail: Fail) ->
 
 
 def tune_spec(space: tuple[SearchDimension, ...], budget: dict[str, Any],
-              train: TrainConfig) -> TuneSpec | None:
+              arm: Arm) -> TuneSpec | None:
     """The arm's search, or ``None`` when nothing of its space applies to it. Dimensions
     are sorted by name: Tune samples them in order, so the same space written in another
     order samples the same configurations (and has the same trial key)."""
     if not space:
         return None
-    return TuneSpec(space=tuple(sorted(space, key=lambda d: d.target)),
+    space = tuple(sorted(space, key=lambda d: d.target))
+    first = values_of(arm, [d.target for d in space]) if budget["include_file_values"] \
+        else {}
+    return TuneSpec(space=space, first=tuple(first.items()),
                     configurations=budget["configurations"],
-                    max_epochs=budget["max_epochs"] or train.max_epochs,
+                    max_epochs=budget["max_epochs"] or arm.train.max_epochs,
                     scheduler=budget["scheduler"], grace_period=budget["grace_period"],
                     reduction_factor=budget["reduction_factor"], seed=budget["seed"])

@@ -149,12 +149,17 @@ class TuneSpec:
     grace_period: int  # epochs every configuration gets before ASHA may stop it
     reduction_factor: int  # ASHA keeps the best 1/reduction_factor at each rung
     seed: int  # of the search (which configurations are sampled)
+    #: the arm's own values of the space's parameters, tried before any sampled ones
+    #: (empty: every configuration is sampled)
+    first: tuple[tuple[str, Any], ...] = ()
 
     def identity(self) -> dict[str, Any]:
-        return {"schema": TUNING_SCHEMA, "space": {d.target: d.as_dict() for d in self.space},
-                "configurations": self.configurations, "max_epochs": self.max_epochs,
-                "scheduler": self.scheduler, "grace_period": self.grace_period,
-                "reduction_factor": self.reduction_factor, "seed": self.seed}
+        out = {"schema": TUNING_SCHEMA, "space": {d.target: d.as_dict() for d in self.space},
+               "configurations": self.configurations, "max_epochs": self.max_epochs,
+               "scheduler": self.scheduler, "grace_period": self.grace_period,
+               "reduction_factor": self.reduction_factor, "seed": self.seed}
+        # only when set: searches of every configuration sampled keep their keys
+        return {**out, "first": dict(self.first)} if self.first else out
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,22 @@ class Benchmark:
 
 
 Configurable = TypeVar("Configurable")  # an Arm or a TrialSpec: train and the components
+
+
+def values_of(obj: Configurable, targets: list[str]) -> dict[str, Any]:
+    """What ``obj`` sets these parameters to (``"train.lr"``, ``"loss.gamma"``): the
+    configuration it is untuned; the inverse of :func:`with_values`."""
+    out = {}
+    for target in targets:
+        field_, _, param = target.partition(".")
+        if field_ == "train":
+            out[target] = getattr(obj.train, param)  # type: ignore[attr-defined]
+        elif field_ == "augment":
+            out[target] = next(a.params[param] for a in obj.augment  # type: ignore[attr-defined]
+                               if param in a.params)
+        else:
+            out[target] = getattr(obj, field_).params[param]
+    return out
 
 
 def with_values(obj: Configurable, values: dict[str, Any]) -> Configurable:

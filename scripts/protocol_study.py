@@ -15,6 +15,13 @@ alone, and the test figures of that epoch are its result:
   python scripts/protocol_study.py [--seeds 0 1 2] [--out protocol-study.json]
   python scripts/protocol_study.py --profile large-val-fixed --seeds 0 1 2 [--out ...]
   python scripts/protocol_study.py --read protocol-study.json   (the tables again)
+  python scripts/protocol_study.py --read protocol-study.json \
+      --tuned cryobench-results/protocol.tuned.jsonl               (own rate beside shared)
+
+`--tuned` sets the result file of `cryobench run benchmarks/protocol.toml --profile
+tuned` (each arm's learning rate and method parameter chosen on validation by Ray Tune,
+then trained under "fixed, best") beside the study's "fixed, best" with the shared
+learning rate: the same seeds, so the same splits, paired.
 
 `--profile large-val-fixed` runs the same four protocols with a validation part twice
 as large (0.2 of the non-test part instead of 0.1: 262 particles instead of 131 on the
@@ -238,6 +245,64 @@ def paired(results: dict[str, Any], arms: list[str], seeds: list[int],
     return "\n".join(lines)
 
 
+def tuned_beside(results: dict[str, Any], tuned_file: Path) -> str:
+    """Each arm's own tuned configuration beside the shared learning rate, both under
+    "fixed, best", paired by seed: the test macro F1 of each, their difference, the
+    validation F1 each was chosen on (how far selection on the validation part can be
+    trusted), the order of the arms under each and Kendall's tau between the orders."""
+    from scipy.stats import kendalltau
+
+    from cryobench.run.results import ResultStore
+    from cryobench.run.tuning import TuningOutcome
+    from cryobench.stats import summarise_values
+
+    tuned = {(r.arm, r.seed): r for r in ResultStore(tuned_file).finished().values()}
+    outcomes_file = tuned_file.with_name(tuned_file.name.removesuffix(".jsonl")
+                                         + ".tuning.jsonl")
+    outcomes = {(o.arm, o.seed): o
+                for o in ResultStore(outcomes_file, TuningOutcome).finished().values()}
+    arms = list(dict.fromkeys(r["arm"] for r in results.values()))
+    seeds = [s for s in complete_seeds(results)
+             if all((a, s) in tuned and (a, s) in outcomes for a in arms)]
+    if not seeds:
+        return f"No seed has every arm both in the study and in {tuned_file}."
+
+    def cell(values: list[float]) -> str:
+        s = summarise_values(values)
+        interval = (f" ({100 * max(s.low, 0):.0f}-{100 * min(s.high, 1):.0f})"
+                    if s.low is not None else "")
+        return f"{100 * s.mean:.1f}{interval} [{', '.join(f'{100 * v:.1f}' for v in values)}]"
+
+    lines = [f"Test macro F1 (%) under \"fixed, best\", seeds {seeds}: mean, 95% t-interval, "
+             "[each seed]; own minus shared in points, paired by seed; the validation macro "
+             "F1 each was chosen on, shared / own, per seed.", "",
+             "| arm | shared lr | own, tuned | own - shared | validation F1 | chosen |",
+             "|---|---:|---:|---:|---|---|"]
+    means: dict[str, dict[str, float]] = {"shared": {}, "own": {}}
+    tally = [0, 0, 0]
+    for arm in arms:
+        runs = [results[f"{arm} / seed {s}"] for s in seeds]
+        shared = [kept_test_f1(r, "fixed, best") for r in runs]
+        own = [tuned[arm, s].metrics["macro_f1"] for s in seeds]
+        diffs = [100 * (o - h) for o, h in zip(own, shared)]
+        for d in diffs:
+            tally[0 if d > 0.05 else 2 if d < -0.05 else 1] += 1
+        means["shared"][arm], means["own"][arm] = float(np.mean(shared)), float(np.mean(own))
+        val = ", ".join(f"{max(h['val_macro_f1'] for h in r['history']):.2f} / "
+                        f"{outcomes[arm, s].score:.2f}" for r, s in zip(runs, seeds))
+        chosen = "; ".join(", ".join(f"{k.split('.')[-1]} {v:.2g}" for k, v in
+                                     sorted(outcomes[arm, s].chosen.items())) for s in seeds)
+        lines.append(f"| {arm} | {cell(shared)} | {cell(own)} | {np.mean(diffs):+.1f} "
+                     f"[{', '.join(f'{d:+.1f}' for d in diffs)}] | {val} | {chosen} |")
+    ranks = {k: [1 + sum(m[o] > m[a] for o in arms) for a in arms] for k, m in means.items()}
+    tau = kendalltau(ranks["shared"], ranks["own"]).statistic if len(arms) > 1 else 1.0
+    lines += ["", f"Own minus shared: {tally[0]} pairs won, {tally[1]} tied, {tally[2]} lost. "
+              "Rank by mean (1 = best), shared -> own: " + "; ".join(
+                  f"{a} {r} -> {t}" for a, r, t in zip(arms, ranks["shared"], ranks["own"]))
+              + f". Kendall's tau between the orders: {tau:.2f}."]
+    return "\n".join(lines)
+
+
 def figure(results: dict[str, Any], path: Path) -> None:
     """One panel per arm: validation (dashed) and test (solid) macro F1 per epoch, one
     colour per seed; a dot where "stop on F1" stopped, a cross at the epoch it kept."""
@@ -287,6 +352,8 @@ def main() -> None:
     parser.add_argument("--profile", default="fixed", help="'quick' for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="tables as Markdown")
     parser.add_argument("--figure", type=Path, help="also draw the curves to this PNG")
+    parser.add_argument("--tuned", type=Path, help="a `--profile tuned` result file to set "
+                        "beside the shared learning rate's \"fixed, best\"")
     args = parser.parse_args()
     results = json.loads(args.read.read_text()) if args.read else train_all(
         args.seeds, args.out, args.profile)
@@ -299,6 +366,9 @@ def main() -> None:
             path = args.figure if profile == "fixed" else args.figure.with_name(
                 f"{args.figure.stem}-{profile}{args.figure.suffix}")
             figure(runs, path)
+        if args.tuned and profile == "fixed":
+            print("\n### each arm's own learning rate\n")
+            print(tuned_beside(runs, args.tuned))
 
 
 if __name__ == "__main__":

@@ -264,7 +264,11 @@ class Tuning:
                 # the limit goes to the generator itself: Tune ignores
                 # max_concurrent_trials beside a search algorithm that is not a Searcher
                 search_alg=BasicVariantGenerator(
-                    random_state=spec.seed, max_concurrent=self.resources.max_concurrent),
+                    random_state=spec.seed, max_concurrent=self.resources.max_concurrent,
+                    # the file's own values replace the first sample (a grid has them,
+                    # or was chosen instead of them)
+                    points_to_evaluate=None if _is_grid(space) or not spec.first
+                    else [dict(spec.first)]),
                 reuse_actors=True),
             run_config=tune.RunConfig(
                 name=f"tuning-{trial.key}", storage_path=str(self.storage.resolve()),

@@ -15,6 +15,7 @@ from cryobench.run.execute import WorkerSettings
 from cryobench.run.plan import expand_trials
 from cryobench.run.results import ResultStore
 from cryobench.run.tuning import Tuning, TuningOutcome, choose
+from cryobench.specs import with_values
 from tests.plugins import tuning_plugin
 
 DATASET = {"source": "synthetic", "box": 12, "voxel_size": 4.0, "snr": 5.0,
@@ -159,6 +160,28 @@ def test_every_arm_trains_its_configurations_for_the_same_epochs():
     assert {a.tune.max_epochs for a in bench.arms} == {4}
 
 
+def test_the_files_own_values_are_the_first_configuration_unless_turned_off():
+    """Tuning that samples every configuration can choose one that scored below the
+    file's own values on validation (8 draws of a learning rate over 1.5 decades)."""
+    registry = Registry()
+    raw = doc({"space": SPACE}, train={"max_epochs": 3, "batch_size": 8, "lr": 0.002})
+    raw["arm"][1]["loss"] = {"name": "focal", "gamma": 1.0}
+    arms = parse_benchmark(raw, registry).arms
+    assert dict(arms[0].tune.first) == {"train.lr": 0.002}
+    assert dict(arms[1].tune.first) == {"loss.gamma": 1.0, "train.lr": 0.002}
+    assert with_values(arms[1], dict(arms[1].tune.first)) == arms[1]  # the arm itself
+    off = parse_benchmark(doc({"include_file_values": False, "space": SPACE}), registry)
+    assert off.arms[1].tune.first == () and "first" not in off.arms[1].tune.identity()
+    on = parse_benchmark(doc({"space": SPACE}), registry)
+    assert expand_trials(on)[1].key != expand_trials(off)[1].key
+    raw = doc({"space": SPACE})
+    raw["arm"][0]["tune"] = {"include_file_values": False}
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(raw, registry)
+    assert info.value.key == "arm[0].tune.include_file_values"
+    assert "every arm gets the same budget" in info.value.message
+
+
 def test_a_profile_that_picks_arms_may_leave_a_dimension_without_its_arm():
     raw = doc({"space": SPACE}, profile={"plain": {"arms": ["plain"]}})
     bench = parse_benchmark(raw, Registry(), profile="plain")
@@ -274,6 +297,8 @@ def test_asha_stops_poor_configurations_and_a_seeded_search_repeats(tmp_path, mo
             outcomes.append(store.finished()[trials[0].key])
             assert phases.seen[-1] == ("tuning scripted / seed 0", 6, 6)
     first, second, resumed = outcomes
+    # the file's own value first, one of the budget
+    assert first.configurations[0]["values"] == {"model.quality": 0.5}
     # the three replayed, the scheduler shown the same and deciding the same
     assert resumed.configurations == first.configurations and resumed.chosen == first.chosen
     assert len((tmp_path / "cut-off-configurations.jsonl").read_text().splitlines()) == 6
