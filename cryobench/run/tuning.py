@@ -302,31 +302,41 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
                  replay: dict[int, tuple[str, list[dict[str, Any]]]] | None = None) -> None:
     """The Tune trainable: one configuration trained on the training split, each epoch's
     validation macro F1 reported (for the scheduler), then the fitted predictor's; or,
-    when it ended in an earlier search, what it reported then."""
+    when it ended in an earlier search, what it reported then.
+
+    A configuration the scheduler stopped in that search, which this one lets go on
+    (several configurations at once report in another order), trains from the start and
+    reports from where its replay ended: training is seeded, so its first epochs give
+    what was replayed."""
     from ray import tune
 
     sample = _sample_number(tune.get_context().get_trial_id())
     recorded = (replay or {}).get(sample)
+    replayed = 0
     if recorded is not None and recorded[0] == values_key(config):
         for report in recorded[1]:
             tune.report(report)
-        return
+        if any(SELECTION_KEY in r or ERROR_KEY in r for r in recorded[1]):
+            return
+        replayed = len(recorded[1])
 
     env = settings.environment()
     env.datasets.update(datasets)
-    steps = 0
+    steps = reports = 0
 
     def on_epoch(record: dict[str, Any]) -> None:
         # the scheduler counts the epochs of the first network only (an ensemble's later
         # members would be compared with another configuration's first), and not those
         # before a loss's final phase (LDAM's re-weighting), when nothing may stop yet
-        nonlocal steps
+        nonlocal steps, reports
         if SCORE_KEY not in record:
             return
         judged = record.get("member", 1) == 1 and not record.get("deferred")
         steps += judged
-        tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]} if judged
-                    else {SCORE_KEY: record[SCORE_KEY]})
+        reports += 1
+        if reports > replayed:
+            tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]} if judged
+                        else {SCORE_KEY: record[SCORE_KEY]})
 
     env.on_epoch = on_epoch
     assert trial.tune is not None

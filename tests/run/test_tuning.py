@@ -398,10 +398,23 @@ def test_a_search_cut_off_replays_the_configurations_that_ended(tmp_path, monkey
         (tmp_path / "again-configurations.jsonl").write_text(resumed_file.read_text())
         again.resolve(trials, Phases(), rerun=True)
         assert fits() == 7
+        # kept by a search whose configurations reported in another order, where the
+        # scheduler stopped sample 0 after its first epoch; this one lets it go on
+        lines = [json.loads(line) for line in again.ended.path.read_text().splitlines()
+                 if line.endswith("}")]  # not the half-written line left as it was
+        for line in lines:
+            if line["sample"] == 0:
+                line["reports"] = line["reports"][:1]
+        (tmp_path / "reordered-configurations.jsonl").write_text(
+            "".join(json.dumps(line) + "\n" for line in lines))
+        runner, reordered = tuner(tmp_path, bench, "reordered")
+        runner.resolve(trials, Phases())
+        assert fits() == 8  # sample 0 trained again and reported on; the others replayed
     kept = again.ended.read().records.values()
     assert sorted(r.sample for r in kept) == [0, 1, 2]  # the old search's forgotten
     whole = store.finished()[trials[0].key]
     assert resumed.finished()[trials[0].key].configurations == whole.configurations
+    assert reordered.finished()[trials[0].key].configurations == whole.configurations
     assert [c["status"] for c in whole.configurations] == ["finished"] * 3
     assert [c["values"]["model.shrink"] for c in whole.configurations] == [0.0, 0.5, 1.0]
 
