@@ -201,7 +201,7 @@ def _print_costs(trials: list[Any], results: Path) -> None:
         spec = tuned.get(cost.arm)
         search = (f"{spec.configurations} configurations x {spec.max_epochs} epochs "
                   f"({spec.scheduler}) over {', '.join(d.target for d in spec.space)}"
-                  if spec else "–")
+                  + ("; the file's values first" if spec.first else "") if spec else "–")
         table.add_row(Text(cost.arm), str(cost.trials), Text(search),
                       str(cost.tuning_epochs + cost.training_epochs),
                       f"{cost.seconds_per_epoch:.1f}" if cost.seconds_per_epoch else "–",
