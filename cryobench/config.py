@@ -512,6 +512,11 @@ class _Validator:
                              TUNE_PARAMS)
         self.tune_epochs = budget["max_epochs"] or train.max_epochs
         self.check_grace("tune.grace_period", budget, self.tune_epochs)
+        if budget["configurations"] == 1 and budget["include_file_values"]:
+            self.fail("tune.configurations", "one configuration is the file's own values "
+                                             "(include_file_values), so nothing would be "
+                                             "tuned: give 2 or more, or set "
+                                             "include_file_values = false")
         return budget, parse_space("tune.space", table.get("space", {}), self.fail)
 
     def check_grace(self, key: str, budget: dict[str, Any], epochs: int) -> None:

@@ -155,6 +155,13 @@ def check_dimension(key: str, dim: SearchDimension, param: Param, fail: Fail) ->
             fail(where, f"{dim.target} {exc.problem}")
 
 
+def is_whole_grid(space: tuple[SearchDimension, ...], configurations: int) -> bool:
+    """A space of choices only, no larger than the budget: tried whole, each combination
+    once (random draws would repeat some and miss others)."""
+    return all(d.kind == "choice" for d in space) and \
+        math.prod(len(d.values) for d in space) <= configurations
+
+
 def tune_spec(space: tuple[SearchDimension, ...], budget: dict[str, Any],
               arm: Arm) -> TuneSpec | None:
     """The arm's search, or ``None`` when nothing of its space applies to it. Dimensions
@@ -163,8 +170,9 @@ def tune_spec(space: tuple[SearchDimension, ...], budget: dict[str, Any],
     if not space:
         return None
     space = tuple(sorted(space, key=lambda d: d.target))
+    # a grid tried whole is the set of configurations as written, the file's values or not
     first = values_of(arm, [d.target for d in space]) if budget["include_file_values"] \
-        else {}
+        and not is_whole_grid(space, budget["configurations"]) else {}
     return TuneSpec(space=space, first=tuple(first.items()),
                     configurations=budget["configurations"],
                     max_epochs=budget["max_epochs"] or arm.train.max_epochs,

@@ -249,21 +249,24 @@ def tuned_beside(results: dict[str, Any], tuned_file: Path) -> str:
     """Each arm's own tuned configuration beside the shared learning rate, both under
     "fixed, best", paired by seed: the test macro F1 of each, their difference, the
     validation F1 each was chosen on (how far selection on the validation part can be
-    trusted), the order of the arms under each and Kendall's tau between the orders."""
+    trusted), the order of the arms under each and Kendall's tau between the orders.
+    Only the trials of protocol.toml's tuned profile as it is now are read (a result
+    file keeps the trials of earlier searches too)."""
     from scipy.stats import kendalltau
 
+    from cryobench.config import load_benchmark
+    from cryobench.registry import Registry
+    from cryobench.run.plan import expand_trials
     from cryobench.run.results import ResultStore
-    from cryobench.run.tuning import TuningOutcome
     from cryobench.stats import summarise_values
 
-    tuned = {(r.arm, r.seed): r for r in ResultStore(tuned_file).finished().values()}
-    outcomes_file = tuned_file.with_name(tuned_file.name.removesuffix(".jsonl")
-                                         + ".tuning.jsonl")
-    outcomes = {(o.arm, o.seed): o
-                for o in ResultStore(outcomes_file, TuningOutcome).finished().values()}
+    bench = load_benchmark(ROOT / "benchmarks" / "protocol.toml", Registry(), profile="tuned")
+    current = {t.key for t in expand_trials(bench)}
+    tuned = {(r.arm, r.seed): r for r in ResultStore(tuned_file).finished().values()
+             if r.key in current}
     arms = list(dict.fromkeys(r["arm"] for r in results.values()))
     seeds = [s for s in complete_seeds(results)
-             if all((a, s) in tuned and (a, s) in outcomes for a in arms)]
+             if all((a, s) in tuned for a in arms)]
     if not seeds:
         return f"No seed has every arm both in the study and in {tuned_file}."
 
@@ -289,9 +292,10 @@ def tuned_beside(results: dict[str, Any], tuned_file: Path) -> str:
             tally[0 if d > 0.05 else 2 if d < -0.05 else 1] += 1
         means["shared"][arm], means["own"][arm] = float(np.mean(shared)), float(np.mean(own))
         val = ", ".join(f"{max(h['val_macro_f1'] for h in r['history']):.2f} / "
-                        f"{outcomes[arm, s].score:.2f}" for r, s in zip(runs, seeds))
-        chosen = "; ".join(", ".join(f"{k.split('.')[-1]} {v:.2g}" for k, v in
-                                     sorted(outcomes[arm, s].chosen.items())) for s in seeds)
+                        f"{tuned[arm, s].tuning['score']:.2f}" for r, s in zip(runs, seeds))
+        chosen = "; ".join(", ".join(f"{k.split('.')[-1]} {_short(v)}" for k, v in
+                                     sorted(tuned[arm, s].tuning["chosen"].items()))
+                           for s in seeds)
         lines.append(f"| {arm} | {cell(shared)} | {cell(own)} | {np.mean(diffs):+.1f} "
                      f"[{', '.join(f'{d:+.1f}' for d in diffs)}] | {val} | {chosen} |")
     ranks = {k: [1 + sum(m[o] > m[a] for o in arms) for a in arms] for k, m in means.items()}
@@ -301,6 +305,10 @@ def tuned_beside(results: dict[str, Any], tuned_file: Path) -> str:
                   f"{a} {r} -> {t}" for a, r, t in zip(arms, ranks["shared"], ranks["own"]))
               + f". Kendall's tau between the orders: {tau:.2f}."]
     return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.2g}" if isinstance(value, float) else str(value)
 
 
 def figure(results: dict[str, Any], path: Path) -> None:

@@ -83,7 +83,10 @@ def arm_costs(trials: list[TrialSpec], records: list[TrialRecord]) -> list[ArmCo
     out = []
     for arm, rows in by_arm.items():
         tuning = sum(t.tune.configurations * t.tune.max_epochs for t in rows if t.tune)
-        training = sum(t.train.max_epochs if t.uses.uses_train else 1 for t in rows)
+        # a tuned trial takes its search's fit of the chosen configuration when the
+        # search trained it for the trial's whole budget (run.fitted)
+        training = sum(0 if t.tune and t.tune.max_epochs == t.train.max_epochs
+                       else t.train.max_epochs if t.uses.uses_train else 1 for t in rows)
         rates = [r for r in (seconds_per_epoch(t, records) for t in rows) if r is not None]
         out.append(ArmCost(arm, len(rows), tuning, training, median(rates) if rates else None))
     return out

@@ -19,6 +19,7 @@ from cryobench.specs import DatasetSpec
 from cryobench.data.splits import Split, holdout_split, kfold_split
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.registry import Registry
+from cryobench.run.fitted import FittedStore, KeptFit, fit_key
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 
@@ -127,16 +128,24 @@ class FittedTrial:
     predictor: Any
     device: str
     timings: dict[str, float]
+    reused: bool = False  # the predictor is tuning's fit of the chosen configuration
 
 
 def fit_trial(trial: TrialSpec, env: TrialEnvironment,
-              configuration: dict[str, Any] | None = None) -> FittedTrial:
+              configuration: dict[str, Any] | None = None,
+              fits: FittedStore | None = None) -> FittedTrial:
     """Resample and fit on the training split (the validation part for early stopping);
     the test part is not even taken, so nothing here can learn from it. A
-    ``configuration`` (``"train.lr"`` -> value) is tried in place of tuning's choice."""
+    ``configuration`` (``"train.lr"`` -> value) is tried in place of tuning's choice.
+
+    With ``fits``, a configuration tried is kept there, and a trial takes tuning's
+    chosen configuration from there when the search trained it with the same settings
+    (``FittedTrial.reused``)."""
     from cryobench.train.device import choose_device
 
     spec = trial.applied() if configuration is None else trial.with_values(configuration)
+    key = fit_key(trial, spec) if fits is not None else ""
+    kept = fits.load(key) if fits is not None and configuration is None else None
     clock = time.perf_counter
     t0 = clock()
     data = load_data(spec.dataset, env)
@@ -147,6 +156,11 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
     volumes, labels = sampler.fit_resample(train.volumes, train.labels, spec.seed)
     resampled = train if volumes is train.volumes else train.with_volumes(volumes, labels)
     t2 = clock()
+    if kept is not None:
+        timings = {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
+                   "fit_seconds": kept.fit_seconds}
+        return FittedTrial(data, split, train, val, resampled, kept.predictor, kept.device,
+                           timings, reused=True)
     context = FitContext(
         num_classes=data.num_classes, train=spec.train,
         loss=spec.loss.build(env.registry),
@@ -160,17 +174,20 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
     predictor = ensemble.fit(model, resampled, val, context)
     timings = {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
                "fit_seconds": clock() - t2}
+    if fits is not None and configuration is not None:
+        fits.save(key, KeptFit(predictor, context.device, timings["fit_seconds"]))
     return FittedTrial(data, split, train, val, resampled, predictor, context.device, timings)
 
 
 def validation_score(trial: TrialSpec, env: TrialEnvironment,
-                     configuration: dict[str, Any] | None = None) -> float:
+                     configuration: dict[str, Any] | None = None,
+                     fits: FittedStore | None = None) -> float:
     """Macro F1 on the validation part of a trial fitted (with ``configuration``, when
     given) without its test part: what tuning selects by (over the classes the part
-    holds; a small part may miss one)."""
+    holds; a small part may miss one). The fit is kept in ``fits``, when given."""
     from sklearn.metrics import f1_score
 
-    fitted = fit_trial(trial, env, configuration)
+    fitted = fit_trial(trial, env, configuration, fits)
     val = fitted.val
     probabilities = checked_probabilities(fitted.predictor.predict_proba(val.volumes),
                                           len(val), fitted.data.num_classes)
@@ -182,7 +199,8 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
     """Train on the training split, predict the untouched test split; plain data back."""
     from cryobench.metrics import score
 
-    fitted = fit_trial(trial, env)
+    fits = FittedStore(env.cache_dir) if trial.tuned is not None else None
+    fitted = fit_trial(trial, env, fits=fits)
     data, predictor = fitted.data, fitted.predictor
     test = data.take(fitted.split.test)
     tick = time.perf_counter()
@@ -191,6 +209,8 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
     timings = {**fitted.timings, "predict_seconds": time.perf_counter() - tick}
     scores = score(test.labels, probabilities.argmax(1), data.class_names)
     report = predictor.report(test) if hasattr(predictor, "report") else {}
+    if fitted.reused:
+        fits.discard([fit_key(trial, trial.applied())])  # type: ignore[union-attr]
     return TrialRecord(
         key=trial.key, benchmark=trial.benchmark, arm=trial.arm, seed=trial.seed,
         fold=trial.fold, status="ok", config=trial.record_config(),
@@ -200,4 +220,5 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
         sizes={"train": len(fitted.train), "train_resampled": len(fitted.resampled),
                "val": len(fitted.val), "test": len(test)},
         timings=timings, fit=fit_report_of(predictor).as_dict(), report=report,
-        device=fitted.device, tuning=trial.tuning or {})
+        device=fitted.device,
+        tuning={**trial.tuning, "reused_fit": True} if fitted.reused else trial.tuning or {})

@@ -32,8 +32,10 @@ import numpy as np
 from cryobench.errors import CryobenchError
 from cryobench.interrupts import interrupts_deferred
 from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
+from cryobench.run.fitted import FittedStore, fit_key
 from cryobench.run.plan import TrialSpec
 from cryobench.run.results import ResultStore
+from cryobench.search_space import is_whole_grid
 from cryobench.specs import Resources, SearchDimension
 
 SCORE_KEY = "val_macro_f1"
@@ -240,7 +242,8 @@ class Tuning:
         unsaved: list[CryobenchError] = []
 
         def keep(sample: int, values: dict[str, Any], reports: list[dict[str, Any]]) -> None:
-            if sample in ended or unsaved:
+            # a replayed one is kept again only when it went on (its record is longer)
+            if unsaved or ended.get(sample) == (values_key(values), reports):
                 return
             try:
                 with interrupts_deferred():
@@ -265,10 +268,9 @@ class Tuning:
                 # max_concurrent_trials beside a search algorithm that is not a Searcher
                 search_alg=BasicVariantGenerator(
                     random_state=spec.seed, max_concurrent=self.resources.max_concurrent,
-                    # the file's own values replace the first sample (a grid has them,
-                    # or was chosen instead of them)
-                    points_to_evaluate=None if _is_grid(space) or not spec.first
-                    else [dict(spec.first)]),
+                    # the file's own values replace the first sample (a grid tried
+                    # whole has none: ``tune_spec``)
+                    points_to_evaluate=[dict(spec.first)] if spec.first else None),
                 reuse_actors=True),
             run_config=tune.RunConfig(
                 name=f"tuning-{trial.key}", storage_path=str(self.storage.resolve()),
@@ -278,7 +280,12 @@ class Tuning:
         tuner.fit()
         if unsaved:
             raise unsaved[0]
-        return choose(trial.key, trial.arm, trial.seed, collector.configurations())
+        outcome = choose(trial.key, trial.arm, trial.seed, collector.configurations())
+        # the trial takes the chosen configuration's fit; the others are not needed
+        FittedStore(self.settings.cache_dir).discard([
+            fit_key(trial, trial.with_values(c["values"])) for c in outcome.configurations
+            if c["status"] == "finished" and c["values"] != outcome.chosen])
+        return outcome
 
 
 def _is_grid(space: dict[str, Any]) -> bool:
@@ -291,9 +298,9 @@ def search_space(spec: Any) -> tuple[dict[str, Any], int]:
     draws would repeat some and miss others)."""
     from ray import tune
 
-    size = math.prod(len(d.values) for d in spec.space if d.kind == "choice")
-    if all(d.kind == "choice" for d in spec.space) and size <= spec.configurations:
-        return {d.target: tune.grid_search(list(d.values)) for d in spec.space}, size
+    if is_whole_grid(spec.space, spec.configurations):
+        return ({d.target: tune.grid_search(list(d.values)) for d in spec.space},
+                math.prod(len(d.values) for d in spec.space))
     return {d.target: tune_sampler(d) for d in spec.space}, spec.configurations
 
 
@@ -307,36 +314,39 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
     A configuration the scheduler stopped in that search, which this one lets go on
     (several configurations at once report in another order), trains from the start and
     reports from where its replay ended: training is seeded, so its first epochs give
-    what was replayed."""
+    what was replayed (to the bit on a CPU; a GPU's kernels may differ slightly)."""
     from ray import tune
 
     sample = _sample_number(tune.get_context().get_trial_id())
     recorded = (replay or {}).get(sample)
-    replayed = 0
+    replayed = 0  # the scheduler's steps replayed
     if recorded is not None and recorded[0] == values_key(config):
         for report in recorded[1]:
             tune.report(report)
         if any(SELECTION_KEY in r or ERROR_KEY in r for r in recorded[1]):
             return
-        replayed = len(recorded[1])
+        replayed = max((r.get(STEP_KEY, 0) for r in recorded[1]), default=0)
 
     env = settings.environment()
     env.datasets.update(datasets)
-    steps = reports = 0
+    steps = 0
 
     def on_epoch(record: dict[str, Any]) -> None:
         # the scheduler counts the epochs of the first network only (an ensemble's later
         # members would be compared with another configuration's first), and not those
         # before a loss's final phase (LDAM's re-weighting), when nothing may stop yet
-        nonlocal steps, reports
+        nonlocal steps
         if SCORE_KEY not in record:
             return
-        judged = record.get("member", 1) == 1 and not record.get("deferred")
+        first = record.get("member", 1) == 1
+        judged = first and not record.get("deferred")
         steps += judged
-        reports += 1
-        if reports > replayed:
-            tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]} if judged
-                        else {SCORE_KEY: record[SCORE_KEY]})
+        # the scheduler stops at a step, so what was replayed is the first network's
+        # epochs through that step: its deferred ones come before its first step
+        if replayed and first and steps <= replayed:
+            return
+        tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]} if judged
+                    else {SCORE_KEY: record[SCORE_KEY]})
 
     env.on_epoch = on_epoch
     assert trial.tune is not None
@@ -345,7 +355,9 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
     # ASHA does not judge it
     try:
         check_candidate(budget.with_values(config), env)
-        score = validation_score(budget, env, config)
+        # the trial takes the chosen configuration's fit when it trains the same epochs
+        fits = FittedStore(settings.cache_dir) if budget.train == trial.train else None
+        score = validation_score(budget, env, config, fits)
     except Exception as exc:  # a configuration that fails (diverges, is refused) loses
         if settings.debug:
             raise

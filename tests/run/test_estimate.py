@@ -53,3 +53,22 @@ def test_the_budget_and_learning_rate_do_not_change_the_cost_but_the_batch_does(
     assert seconds_per_epoch(trial(max_epochs=30, lr=0.01, patience=4), records) == 3.0
     assert seconds_per_epoch(trial(batch_size=8), records) is None
     assert seconds_per_epoch(trial(device="cuda"), records) is None
+
+
+def test_a_tuned_trial_costs_its_search_and_only_trains_when_the_search_was_shorter():
+    """The trial takes its search's fit of the chosen configuration when the search
+    trained it for the whole budget (cryobench.run.fitted)."""
+    from cryobench.registry import Registry
+
+    def costs(tune_epochs):
+        doc = {"benchmark": {"name": "b", "seeds": [0, 1]},
+               "dataset": {"source": "synthetic", "box": 12, "voxel_size": 4.0},
+               "train": {"max_epochs": 4},
+               "tune": {"configurations": 3, "max_epochs": tune_epochs, "grace_period": 1,
+                        "space": {"train.lr": {"loguniform": [1e-3, 1e-2]}}},
+               "arm": [{"name": "cnn", "model": "cnn"}]}
+        cost, = arm_costs(expand_trials(parse_benchmark(doc, Registry())), [])
+        return cost.tuning_epochs, cost.training_epochs
+
+    assert costs(4) == (2 * 3 * 4, 0)
+    assert costs(2) == (2 * 3 * 2, 2 * 4)

@@ -180,6 +180,9 @@ def test_the_files_own_values_are_the_first_configuration_unless_turned_off():
         parse_benchmark(raw, registry)
     assert info.value.key == "arm[0].tune.include_file_values"
     assert "every arm gets the same budget" in info.value.message
+    with pytest.raises(ConfigError, match="nothing would be tuned") as info:
+        parse_benchmark(doc({"configurations": 1, "space": SPACE}), registry)
+    assert info.value.key == "tune.configurations"
 
 
 def test_a_profile_that_picks_arms_may_leave_a_dimension_without_its_arm():
@@ -195,6 +198,7 @@ def test_a_small_space_of_choices_is_tried_whole_once():
         "loss.gamma": {"choice": [1.0, 2.0]}}}), Registry())
     space, samples = search_space(bench.arms[1].tune)
     assert samples == 2 and space["loss.gamma"] == {"grid_search": [1.0, 2.0]}
+    assert bench.arms[1].tune.first == ()  # the grid as written, the file's value or not
     bench = parse_benchmark(doc({"configurations": 8, "space": SPACE}), Registry())
     space, samples = search_space(bench.arms[1].tune)
     assert samples == 8 and "grid_search" not in space["loss.gamma"]
@@ -348,7 +352,8 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
         mine = [log for log in logs if log["seed"] == seed]
         fits = [set(log["hashes"]) for log in mine if log["phase"] == "fit"]
         predicted = [set(log["hashes"]) for log in mine if log["phase"] == "predict"]
-        assert len(fits) == 3 + 1  # three configurations, then the trial
+        # three configurations; the trial takes the chosen one's fit (the same epochs)
+        assert len(fits) == 3
         assert not any(test & f for f in fits)  # nothing fitted on this seed's test split
         # the test split is predicted once per trial, by the trained model; tuning
         # predicted the validation part only
@@ -359,13 +364,54 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
     outcomes = tuning_store.finished()
     assert {len(o.configurations) for o in outcomes.values()} == {3}  # an equal budget
     for record in records:
+        assert record.tuning["reused_fit"] is True
         assert 0.0 <= record.tuning["chosen"]["model.shrink"] <= 1.0
         assert record.config["tuned"] == record.tuning["chosen"]
     before = len(list(seen.iterdir()))
     store.path.unlink()  # the trials run again, but their tuning is read back
     run_benchmark(bench, store, LocalExecutor(settings, registry=registry),
                   Console(record=True), tuner=runner)
-    assert len(list(seen.iterdir())) == before + 2 * 2  # 2 fits + 2 predictions, no tuning
+    # 2 fits + 2 predictions, no tuning: a kept fit is used once
+    assert len(list(seen.iterdir())) == before + 2 * 2
+    assert not list((tmp_path / "cache" / "fitted").iterdir())  # the others dropped
+
+
+@pytest.mark.slow
+def test_the_trial_that_takes_tunings_fit_scores_as_one_trained_again(tmp_path, monkeypatch):
+    """The chosen configuration trained by the search for the trial's whole budget is
+    the trial's training: taking it gives the record that training it again gives."""
+    from rich.console import Console
+
+    from cryobench.run.driver import run_benchmark
+    from cryobench.run.local import LocalExecutor
+
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    registry = Registry()
+    raw = doc({"configurations": 2, "scheduler": "fifo",
+               "space": {"train.lr": {"loguniform": [1e-3, 1e-2]}}},
+              [{"name": "cnn", "model": "cnn"}], train={"max_epochs": 2, "batch_size": 8})
+    bench = parse_benchmark(raw, registry)
+    runner, _ = tuner(tmp_path, bench)
+    settings = WorkerSettings(tmp_path, cache_root())
+    store = ResultStore(tmp_path / "reuse.jsonl")
+    run = lambda: run_benchmark(bench, store, LocalExecutor(settings, registry=registry),  # noqa: E731
+                                Console(record=True), tuner=runner)
+    taken, = run()
+    assert taken.ok and taken.tuning["reused_fit"] is True
+    store.path.unlink()  # tuning is read back; its kept fit was used, so it trains
+    again, = run()
+    assert again.ok and "reused_fit" not in again.tuning
+    assert taken.metrics == again.metrics and taken.confusion == again.confusion
+    assert taken.fit["history"] == again.fit["history"]
+
+    # a search shorter than the trial's budget keeps nothing: the trial trains
+    short = parse_benchmark({**raw, "tune": {**raw["tune"], "max_epochs": 1}}, registry)
+    runner, _ = tuner(tmp_path, short, "short")
+    record, = run_benchmark(short, ResultStore(tmp_path / "short.jsonl"),
+                            LocalExecutor(settings, registry=registry), Console(record=True),
+                            tuner=runner)
+    assert record.ok and "reused_fit" not in record.tuning
+    assert not list((tmp_path / "cache" / "fitted").iterdir())
 
 
 @pytest.mark.slow
@@ -459,3 +505,43 @@ def test_forgetting_a_search_keeps_every_other_line(tmp_path):
     assert [r.trial for r in store.read().records.values()] == ["t2"]
     assert store.path.read_bytes().endswith(b"not json\n")
     assert store.path.name == "b.tuning-configurations.jsonl"
+
+
+def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replayed(
+        tmp_path, monkeypatch):
+    """Stopped at step 2 by an earlier search: trained again, its deferred epochs and
+    steps 1-2 are not reported twice; the rest, later members included, are."""
+    from ray import tune
+
+    from cryobench.run import tuning
+
+    script = [{"epoch": 1, "val_macro_f1": 0.1, "deferred": True},
+              {"epoch": 2, "val_macro_f1": 0.2, "deferred": True},
+              {"epoch": 3, "val_macro_f1": 0.3}, {"epoch": 4, "val_macro_f1": 0.4},
+              {"epoch": 5, "val_macro_f1": 0.5},
+              {"epoch": 1, "val_macro_f1": 0.6, "member": 2}]
+
+    def fit(trial, env, config, fits=None):
+        for record in script:
+            env.on_epoch(record)
+        return 0.9
+
+    reported = []
+    monkeypatch.setattr(tune, "report", reported.append)
+    monkeypatch.setattr(tune, "get_context", lambda: type(
+        "Context", (), {"get_trial_id": staticmethod(lambda: "abcde_00003")})())
+    monkeypatch.setattr(tuning, "validation_score", fit)
+    monkeypatch.setattr(tuning, "check_candidate", lambda trial, env: None)
+    trial = expand_trials(parse_benchmark(doc({"space": SPACE}), Registry()))[0]
+    config = {"train.lr": 0.001}
+    earlier = [{"val_macro_f1": 0.1}, {"val_macro_f1": 0.2},
+               {"tuning_step": 1, "val_macro_f1": 0.3}, {"tuning_step": 2, "val_macro_f1": 0.4}]
+    settings = WorkerSettings(tmp_path, tmp_path)
+    tuning.tuning_trial(config, trial, settings, {},
+                        replay={3: (tuning.values_key(config), earlier)})
+    assert reported == earlier + [{"tuning_step": 3, "val_macro_f1": 0.5},
+                                  {"val_macro_f1": 0.6},
+                                  {"val_macro_f1": 0.9, "selection": 0.9}]
+    reported.clear()  # not replayed: everything
+    tuning.tuning_trial(config, trial, settings, {}, replay={})
+    assert [r.get("tuning_step") for r in reported] == [None, None, 1, 2, 3, None, None]
