@@ -69,9 +69,7 @@ class FittedStore:
         try:
             with open(self.path(key), "rb") as src:
                 fit = pickle.load(src)
-        except FileNotFoundError:
-            return None
-        except Exception:  # unreadable: another version's classes, a damaged file
+        except Exception:  # none kept, or unreadable: another version's classes, damage
             return None
         return fit if isinstance(fit, KeptFit) else None
 

@@ -263,7 +263,8 @@ class Tuning:
             param_space=space,
             tune_config=tune.TuneConfig(
                 # Tune runs a grid whole once per sample: once, then
-                num_samples=1 if _is_grid(space) else samples, scheduler=scheduler,
+                num_samples=1 if is_whole_grid(spec.space, spec.configurations)
+                else samples, scheduler=scheduler,
                 # the limit goes to the generator itself: Tune ignores
                 # max_concurrent_trials beside a search algorithm that is not a Searcher
                 search_alg=BasicVariantGenerator(
@@ -286,10 +287,6 @@ class Tuning:
             fit_key(trial, trial.with_values(c["values"])) for c in outcome.configurations
             if c["status"] == "finished" and c["values"] != outcome.chosen])
         return outcome
-
-
-def _is_grid(space: dict[str, Any]) -> bool:
-    return all(isinstance(v, dict) and "grid_search" in v for v in space.values())
 
 
 def search_space(spec: Any) -> tuple[dict[str, Any], int]:
