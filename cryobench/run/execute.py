@@ -138,14 +138,13 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
     the test part is not even taken, so nothing here can learn from it. A
     ``configuration`` (``"train.lr"`` -> value) is tried in place of tuning's choice.
 
-    With ``fits``, a configuration tried is kept there, and a trial takes tuning's
-    chosen configuration from there when the search trained it with the same settings
-    (``FittedTrial.reused``)."""
-    from cryobench.train.device import choose_device
+    With ``fits``, a trial takes tuning's chosen configuration from there when the search
+    kept its fit (``FittedTrial.reused``; :func:`validation_score` keeps them)."""
+    from cryobench.train.device import choose_device, use_threads
 
     spec = trial.applied() if configuration is None else trial.with_values(configuration)
-    key = fit_key(trial, spec) if fits is not None else ""
-    kept = fits.load(key) if fits is not None and configuration is None else None
+    kept = fits.load(fit_key(trial, spec)) if fits is not None and configuration is None \
+        else None
     clock = time.perf_counter
     t0 = clock()
     data = load_data(spec.dataset, env)
@@ -157,6 +156,7 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
     resampled = train if volumes is train.volumes else train.with_volumes(volumes, labels)
     t2 = clock()
     if kept is not None:
+        use_threads(spec.threads, kept.device)  # predicting as the fit would have
         timings = {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
                    "fit_seconds": kept.fit_seconds}
         return FittedTrial(data, split, train, val, resampled, kept.predictor, kept.device,
@@ -174,25 +174,29 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
     predictor = ensemble.fit(model, resampled, val, context)
     timings = {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
                "fit_seconds": clock() - t2}
-    if fits is not None and configuration is not None:
-        fits.save(key, KeptFit(predictor, context.device, timings["fit_seconds"]))
     return FittedTrial(data, split, train, val, resampled, predictor, context.device, timings)
 
 
 def validation_score(trial: TrialSpec, env: TrialEnvironment,
                      configuration: dict[str, Any] | None = None,
-                     fits: FittedStore | None = None) -> float:
+                     keep: FittedStore | None = None) -> float:
     """Macro F1 on the validation part of a trial fitted (with ``configuration``, when
     given) without its test part: what tuning selects by (over the classes the part
-    holds; a small part may miss one). The fit is kept in ``fits``, when given."""
+    holds; a small part may miss one). A fit that scores is kept in ``keep``, when
+    given, for the trial that may take it."""
     from sklearn.metrics import f1_score
 
-    fitted = fit_trial(trial, env, configuration, fits)
+    fitted = fit_trial(trial, env, configuration)
     val = fitted.val
     probabilities = checked_probabilities(fitted.predictor.predict_proba(val.volumes),
                                           len(val), fitted.data.num_classes)
-    return float(f1_score(val.labels, probabilities.argmax(1), labels=np.unique(val.labels),
-                          average="macro", zero_division=0))
+    score = float(f1_score(val.labels, probabilities.argmax(1), labels=np.unique(val.labels),
+                           average="macro", zero_division=0))
+    if keep is not None:
+        spec = trial.applied() if configuration is None else trial.with_values(configuration)
+        keep.save(fit_key(trial, spec), KeptFit(fitted.predictor, fitted.device,
+                                                fitted.timings["fit_seconds"]))
+    return score
 
 
 def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
@@ -209,8 +213,8 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
     timings = {**fitted.timings, "predict_seconds": time.perf_counter() - tick}
     scores = score(test.labels, probabilities.argmax(1), data.class_names)
     report = predictor.report(test) if hasattr(predictor, "report") else {}
-    if fitted.reused:
-        fits.discard([fit_key(trial, trial.applied())])  # type: ignore[union-attr]
+    if fits is not None:  # used, or not readable: not needed again
+        fits.discard([fit_key(trial, trial.applied())])
     return TrialRecord(
         key=trial.key, benchmark=trial.benchmark, arm=trial.arm, seed=trial.seed,
         fold=trial.fold, status="ok", config=trial.record_config(),

@@ -62,8 +62,8 @@ class FittedStore:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-        except (OSError, pickle.PicklingError, TypeError, AttributeError):
-            return  # a predictor that cannot be kept is trained again by its trial
+        except Exception:  # a predictor that cannot be kept is trained again by its trial
+            self.discard([key])  # and no older file stands in for it
 
     def load(self, key: str) -> KeptFit | None:
         try:
@@ -77,5 +77,20 @@ class FittedStore:
         for key in keys:
             try:
                 self.path(key).unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def sweep(self, older_than_seconds: float = 86_400.0) -> None:
+        """Temporary files a killed worker left (a day old: not one being written)."""
+        import time
+
+        try:
+            leftovers = list(self.root.glob(".*.tmp"))
+        except OSError:
+            return
+        for path in leftovers:
+            try:
+                if time.time() - path.stat().st_mtime > older_than_seconds:
+                    path.unlink()
             except OSError:
                 pass

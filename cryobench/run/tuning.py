@@ -255,7 +255,8 @@ class Tuning:
         collector = collect_callback(lambda done: phase(label, done, samples), keep)
         trainable = tune.with_resources(
             tune.with_parameters(tuning_trial, trial=trial, settings=self.settings,
-                                 datasets=datasets, replay=ended),
+                                 datasets=datasets, replay=ended,
+                                 keep_fits=self.keeps_fits()),
             {"cpu": self.resources.cpus_per_trial, "gpu": self.resources.gpus_per_trial})
         phase(label, 0, samples)
         tuner = tune.Tuner(
@@ -283,10 +284,19 @@ class Tuning:
             raise unsaved[0]
         outcome = choose(trial.key, trial.arm, trial.seed, collector.configurations())
         # the trial takes the chosen configuration's fit; the others are not needed
-        FittedStore(self.settings.cache_dir).discard([
-            fit_key(trial, trial.with_values(c["values"])) for c in outcome.configurations
-            if c["status"] == "finished" and c["values"] != outcome.chosen])
+        fits = FittedStore(self.settings.cache_dir)
+        fits.discard([fit_key(trial, trial.with_values(c["values"]))
+                      for c in outcome.configurations if c["values"] != outcome.chosen])
+        fits.sweep()
         return outcome
+
+    def keeps_fits(self) -> bool:
+        """Whether the searches keep their fits for the trials (``run.fitted``): on this
+        machine, or on a cluster whose cache folder is set (running.md asks for shared
+        storage there); else a worker's fit could sit on a node no trial reads, and no
+        search would remove it."""
+        cluster = self.address or os.environ.get("RAY_ADDRESS")
+        return not cluster or "CRYOBENCH_CACHE_DIR" in os.environ
 
 
 def search_space(spec: Any) -> tuple[dict[str, Any], int]:
@@ -303,7 +313,8 @@ def search_space(spec: Any) -> tuple[dict[str, Any], int]:
 
 def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSettings,
                  datasets: dict[str, Any],
-                 replay: dict[int, tuple[str, list[dict[str, Any]]]] | None = None) -> None:
+                 replay: dict[int, tuple[str, list[dict[str, Any]]]] | None = None,
+                 keep_fits: bool = False) -> None:
     """The Tune trainable: one configuration trained on the training split, each epoch's
     validation macro F1 reported (for the scheduler), then the fitted predictor's; or,
     when it ended in an earlier search, what it reported then.
@@ -353,8 +364,9 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
     try:
         check_candidate(budget.with_values(config), env)
         # the trial takes the chosen configuration's fit when it trains the same epochs
-        fits = FittedStore(settings.cache_dir) if budget.train == trial.train else None
-        score = validation_score(budget, env, config, fits)
+        keep = FittedStore(settings.cache_dir) if keep_fits and budget.train == trial.train \
+            else None
+        score = validation_score(budget, env, config, keep)
     except Exception as exc:  # a configuration that fails (diverges, is refused) loses
         if settings.debug:
             raise

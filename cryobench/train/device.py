@@ -20,3 +20,10 @@ def choose_device(requested: str) -> torch.device:
 def autocast(device: torch.device) -> torch.autocast:
     """bf16 on CUDA; never on CPU (measured there: over 10x slower than float32)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def use_threads(threads: int, device: str) -> None:
+    """The CPU threads torch computes with (the same seed gives other figures with
+    another count): set by training, and by a trial that takes a kept fit."""
+    if threads and device == "cpu":
+        torch.set_num_threads(max(1, int(threads)))

@@ -22,7 +22,7 @@ from cryobench.components import FitContext, FitReport
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import TrialFailed
 from cryobench.specs import TrainConfig
-from cryobench.train.device import autocast
+from cryobench.train.device import autocast, use_threads
 from cryobench.train.heads import use_cosine_head
 
 
@@ -74,8 +74,7 @@ def train_module(
     """
     cfg: TrainConfig = context.train
     device = torch.device(context.device)
-    if context.threads and device.type == "cpu":
-        torch.set_num_threads(max(1, int(context.threads)))
+    use_threads(context.threads, device.type)
     epochs = max_epochs or cfg.max_epochs
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(context.seed)

@@ -23,6 +23,17 @@ from cryobench_ensembles.members import concatenated_probabilities
 Inputs = Callable[[np.ndarray], np.ndarray]
 
 
+class MemberOutputs:
+    """The members' probabilities side by side: the programs' inputs over members (a
+    class, not a closure, so that the fitted combination can be pickled and kept)."""
+
+    def __init__(self, members: list[Any]) -> None:
+        self.members = members
+
+    def __call__(self, volumes: np.ndarray) -> np.ndarray:
+        return concatenated_probabilities(self.members, volumes)
+
+
 class GPCombination:
     """The programs' softmax over classes, on the parts' outputs for new volumes."""
 
@@ -58,10 +69,7 @@ def fit_gp(model: Model, train: Subtomograms, val: Subtomograms, context: FitCon
     else:
         base = fit_bagging(model, train, val, context, members=members, balanced=False,
                            share_stage1=True)
-        vote = base
-
-        def inputs(volumes: np.ndarray) -> np.ndarray:
-            return concatenated_probabilities(vote.members, volumes)
+        inputs = MemberOutputs(base.members)
     features = inputs(val.volumes)
     programs = evolve_one_vs_rest(features, val.labels, context.num_classes,
                                   seed=context.seed, settings=settings)

@@ -186,6 +186,9 @@ def test_gp_combines_members_of_a_model_without_parts_deterministically():
     assert first.fit_report.figures["inputs"] == 2 * 3  # two members x three classes
     p = first.predict_proba(test.volumes)
     assert p.shape == (6, 3) and np.allclose(p.sum(1), 1)
+    import pickle  # a tuning configuration's fit is kept for its trial (run.fitted)
+
+    assert np.array_equal(pickle.loads(pickle.dumps(first)).predict_proba(test.volumes), p)
     report = first.report(test)
     assert [r["class"] for r in report["gp"]] == list(test.class_names)
     assert len(report["members"]) == 2 and "macro_f1" in report["combined"]

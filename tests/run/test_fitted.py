@@ -20,8 +20,10 @@ def test_a_kept_fit_reads_back_and_is_dropped_on_request(tmp_path):
 
 def test_what_cannot_be_kept_or_read_back_is_none_and_leaves_no_file(tmp_path):
     store = FittedStore(tmp_path)
+    store.save("lock", KeptFit(1, "cpu", 1.0))
     store.save("lock", KeptFit(threading.Lock(), "cpu", 1.0))  # cannot be pickled
-    assert not list((tmp_path / "fitted").iterdir())  # not even a temporary file
+    # no file, not even a temporary one: the older fit under the key is gone too
+    assert not list((tmp_path / "fitted").iterdir())
     store.path("damaged").write_bytes(b"\x80\x05not a pickle")
     assert store.load("damaged") is None
     store.path("foreign").write_bytes(__import__("pickle").dumps({"not": "a KeptFit"}))
@@ -34,3 +36,45 @@ def test_a_cache_folder_that_cannot_be_written_is_not_an_error(tmp_path):
     store = FittedStore(blocked)
     store.save("abc", KeptFit(1, "cpu", 1.0))
     assert store.load("abc") is None
+
+
+def test_a_temporary_file_a_killed_worker_left_is_swept_a_day_later(tmp_path):
+    import os
+    import time
+
+    store = FittedStore(tmp_path)
+    store.save("abc", KeptFit(1, "cpu", 1.0))
+    old, fresh = store.root / ".abc.1.tmp", store.root / ".abc.2.tmp"
+    for path in (old, fresh):
+        path.write_bytes(b"half")
+    os.utime(old, (time.time() - 2 * 86_400,) * 2)
+    store.sweep()
+    assert not old.exists() and fresh.exists() and store.load("abc") is not None
+
+
+def test_searches_on_a_cluster_keep_fits_only_where_the_cache_folder_is_set(
+        tmp_path, monkeypatch):
+    from cryobench.config import parse_benchmark
+    from cryobench.registry import Registry
+    from cryobench.run.execute import WorkerSettings
+    from cryobench.run.results import ResultStore
+    from cryobench.run.tuning import Tuning, TuningOutcome
+
+    bench = parse_benchmark({"benchmark": {"name": "b", "seeds": [0]},
+                             "dataset": {"source": "synthetic", "box": 12},
+                             "tune": {"space": {"train.lr": {"uniform": [1e-3, 1e-2]}}},
+                             "arm": [{"name": "cnn", "model": "cnn"}]}, Registry())
+
+    def tuning(address):
+        return Tuning(WorkerSettings(tmp_path, tmp_path), bench.resources,
+                      ResultStore(tmp_path / "t.jsonl", TuningOutcome),
+                      log_file=tmp_path / "log", storage=tmp_path / "s", address=address)
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("CRYOBENCH_CACHE_DIR", raising=False)
+    assert tuning(None).keeps_fits()  # this machine: one cache folder
+    assert not tuning("10.0.0.5:6379").keeps_fits()
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
+    assert not tuning(None).keeps_fits()
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path))
+    assert tuning("10.0.0.5:6379").keeps_fits()
