@@ -143,8 +143,7 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
     from cryobench.train.device import choose_device, use_threads
 
     spec = trial.applied() if configuration is None else trial.with_values(configuration)
-    kept = fits.load(fit_key(trial, spec)) if fits is not None and configuration is None \
-        else None
+    kept = fits.load(fit_key(trial)) if fits is not None and configuration is None else None
     clock = time.perf_counter
     t0 = clock()
     data = load_data(spec.dataset, env)
@@ -193,9 +192,8 @@ def validation_score(trial: TrialSpec, env: TrialEnvironment,
     score = float(f1_score(val.labels, probabilities.argmax(1), labels=np.unique(val.labels),
                            average="macro", zero_division=0))
     if keep is not None:
-        spec = trial.applied() if configuration is None else trial.with_values(configuration)
-        keep.save(fit_key(trial, spec), KeptFit(fitted.predictor, fitted.device,
-                                                fitted.timings["fit_seconds"]))
+        keep.save(fit_key(trial, configuration), KeptFit(fitted.predictor, fitted.device,
+                                                         fitted.timings["fit_seconds"]))
     return score
 
 
@@ -214,7 +212,7 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
     scores = score(test.labels, probabilities.argmax(1), data.class_names)
     report = predictor.report(test) if hasattr(predictor, "report") else {}
     if fits is not None:  # used, or not readable: not needed again
-        fits.discard([fit_key(trial, trial.applied())])
+        fits.discard([fit_key(trial)])
     return TrialRecord(
         key=trial.key, benchmark=trial.benchmark, arm=trial.arm, seed=trial.seed,
         fold=trial.fold, status="ok", config=trial.record_config(),

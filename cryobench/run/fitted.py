@@ -13,25 +13,21 @@ trained again, never an error.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryobench.data.cache import content_key, remove_stale_partials, save_file
 from cryobench.run.plan import TrialSpec
 
 
-def fit_key(budget: TrialSpec, spec: TrialSpec) -> str:
-    """``spec`` (a configuration of ``budget``, the trial as tuning or training runs
-    it) fitted: its content, and the trial's own ``[train]``, which a model's earlier
-    stage trains with whatever is tuned (the multi-path CNN's stage 1)."""
-    text = json.dumps({"fit": spec.config(), "untuned_train": budget.train.identity()},
-                      sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+def fit_key(trial: TrialSpec, values: dict[str, Any] | None = None) -> str:
+    """The trial (as tuning or training runs it) fitted with ``values`` (tuning's choice
+    when not given): its content, and its own ``[train]``, which a model's earlier stage
+    trains with whatever is tuned (the multi-path CNN's stage 1)."""
+    spec = trial.applied() if values is None else trial.with_values(values)
+    return content_key({"fit": spec.config(), "untuned_train": trial.train.identity()})
 
 
 @dataclass
@@ -51,17 +47,10 @@ class FittedStore:
         return self.root / f"{key}.pkl"
 
     def save(self, key: str, fit: KeptFit) -> None:
-        """Written whole or not at all (a temporary file renamed)."""
+        """Written whole or not at all (the cache's private name, then a rename)."""
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    pickle.dump(fit, out, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, self.path(key))
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            data = pickle.dumps(fit, protocol=pickle.HIGHEST_PROTOCOL)
+            save_file(self.path(key), lambda path: path.write_bytes(data))
         except Exception:  # a predictor that cannot be kept is trained again by its trial
             self.discard([key])  # and no older file stands in for it
 
@@ -74,23 +63,10 @@ class FittedStore:
         return fit if isinstance(fit, KeptFit) else None
 
     def discard(self, keys: list[str]) -> None:
+        """The entries, and what killed writers of them left half written."""
         for key in keys:
             try:
                 self.path(key).unlink(missing_ok=True)
-            except OSError:
-                pass
-
-    def sweep(self, older_than_seconds: float = 86_400.0) -> None:
-        """Temporary files a killed worker left (a day old: not one being written)."""
-        import time
-
-        try:
-            leftovers = list(self.root.glob(".*.tmp"))
-        except OSError:
-            return
-        for path in leftovers:
-            try:
-                if time.time() - path.stat().st_mtime > older_than_seconds:
-                    path.unlink()
+                remove_stale_partials(self.path(key))
             except OSError:
                 pass

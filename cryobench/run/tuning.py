@@ -284,10 +284,9 @@ class Tuning:
             raise unsaved[0]
         outcome = choose(trial.key, trial.arm, trial.seed, collector.configurations())
         # the trial takes the chosen configuration's fit; the others are not needed
-        fits = FittedStore(self.settings.cache_dir)
-        fits.discard([fit_key(trial, trial.with_values(c["values"]))
-                      for c in outcome.configurations if c["values"] != outcome.chosen])
-        fits.sweep()
+        FittedStore(self.settings.cache_dir).discard([
+            fit_key(trial, c["values"]) for c in outcome.configurations
+            if c["values"] != outcome.chosen])
         return outcome
 
     def keeps_fits(self) -> bool:

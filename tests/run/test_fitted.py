@@ -38,18 +38,20 @@ def test_a_cache_folder_that_cannot_be_written_is_not_an_error(tmp_path):
     assert store.load("abc") is None
 
 
-def test_a_temporary_file_a_killed_worker_left_is_swept_a_day_later(tmp_path):
-    import os
-    import time
+def test_dropping_a_fit_also_drops_what_a_killed_writer_left_of_it(tmp_path):
+    from cryobench.data.cache import private_name
 
     store = FittedStore(tmp_path)
     store.save("abc", KeptFit(1, "cpu", 1.0))
-    old, fresh = store.root / ".abc.1.tmp", store.root / ".abc.2.tmp"
-    for path in (old, fresh):
+    store.save("other", KeptFit(2, "cpu", 1.0))
+    dead = store.path("abc").with_name(".abc.pkl.partial-999999999")  # no such process
+    alive = store.path("abc").with_name(".abc.pkl.partial-1")  # init: still writing
+    for path in (dead, alive):
         path.write_bytes(b"half")
-    os.utime(old, (time.time() - 2 * 86_400,) * 2)
-    store.sweep()
-    assert not old.exists() and fresh.exists() and store.load("abc") is not None
+    assert private_name(store.path("abc")).name.startswith(".abc.pkl.partial-")
+    store.discard(["abc"])
+    assert not dead.exists() and alive.exists() and store.load("abc") is None
+    assert store.load("other") == KeptFit(2, "cpu", 1.0)
 
 
 def test_searches_on_a_cluster_keep_fits_only_where_the_cache_folder_is_set(
