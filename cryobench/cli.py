@@ -189,8 +189,11 @@ def _print_costs(trials: list[Any], results: Path) -> None:
     """Each arm's epochs (tuning and training, at most) and their cost, measured from
     earlier trials of the same arm in ``results``."""
     from cryobench.run.estimate import arm_costs, duration, measured_records
+    from cryobench.run.fitted import fits_reach_trials
 
-    costs = arm_costs(trials, measured_records(results))
+    # a cluster is known here only by $RAY_ADDRESS (validate has no --address)
+    costs = arm_costs(trials, measured_records(results),
+                      fits_reach_trials(bool(os.environ.get("RAY_ADDRESS")), os.environ))
     tuned = {t.arm: t.tune for t in trials if t.tune}
     table = Table(title="budget and cost on this machine (at most: early stopping and "
                         "ASHA end some sooner)")

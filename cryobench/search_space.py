@@ -32,7 +32,8 @@ TUNE_PARAMS = (
           high=SEED_MAX),
     Param("include_file_values", bool, True, "the arm's values as the file gives them are "
           "its first configuration (one of the budget), so tuning chooses nothing that "
-          "scored below them on validation"),
+          "scored below them on validation (unless ASHA stopped them, with several "
+          "configurations at once)"),
 )
 BUDGET_KEYS = tuple(p.name for p in TUNE_PARAMS)
 KINDS = ("uniform", "loguniform", "randint", "choice")
@@ -160,6 +161,14 @@ def is_whole_grid(space: tuple[SearchDimension, ...], configurations: int) -> bo
     once (random draws would repeat some and miss others)."""
     return all(d.kind == "choice" for d in space) and \
         math.prod(len(d.values) for d in space) <= configurations
+
+
+def configurations_tried(space: tuple[SearchDimension, ...], configurations: int) -> int:
+    """How many configurations a search trains: a grid tried whole has its own size,
+    at most the budget."""
+    if is_whole_grid(space, configurations):
+        return math.prod(len(d.values) for d in space)
+    return configurations
 
 
 def tune_spec(space: tuple[SearchDimension, ...], budget: dict[str, Any],

@@ -13,6 +13,7 @@ from typing import Any
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 from cryobench.run.results import TUNING_FILES, ResultStore
+from cryobench.search_space import configurations_tried
 
 #: a measured epoch of the trial's network, validation included, times its members
 EPOCH_SECONDS = "epoch_seconds"
@@ -75,18 +76,26 @@ class ArmCost:
         return self.seconds_per_epoch * (self.tuning_epochs + self.training_epochs)
 
 
-def arm_costs(trials: list[TrialSpec], records: list[TrialRecord]) -> list[ArmCost]:
-    """Per arm, in file order: its epochs at most, and their cost where measured."""
+def arm_costs(trials: list[TrialSpec], records: list[TrialRecord],
+              fits_kept: bool = True) -> list[ArmCost]:
+    """Per arm, in file order: its epochs at most, and their cost where measured; a model
+    that fits on its own counts one "epoch" a fit. ``fits_kept``: whether the searches'
+    fits reach the trials (``run.fitted.fits_reach_trials``)."""
     by_arm: dict[str, list[TrialSpec]] = {}
     for t in trials:
         by_arm.setdefault(t.arm, []).append(t)
+
+    def epochs(t: TrialSpec, budget: int) -> int:
+        return budget if t.uses.uses_train else 1
+
     out = []
     for arm, rows in by_arm.items():
-        tuning = sum(t.tune.configurations * t.tune.max_epochs for t in rows if t.tune)
+        tuning = sum(configurations_tried(t.tune.space, t.tune.configurations)
+                     * epochs(t, t.tune.max_epochs) for t in rows if t.tune)
         # a tuned trial takes its search's fit of the chosen configuration when the
         # search trained it for the trial's whole budget (run.fitted)
-        training = sum(0 if t.tune and t.tune.max_epochs == t.train.max_epochs
-                       else t.train.max_epochs if t.uses.uses_train else 1 for t in rows)
+        training = sum(0 if fits_kept and t.tune and t.tune.max_epochs == t.train.max_epochs
+                       else epochs(t, t.train.max_epochs) for t in rows)
         rates = [r for r in (seconds_per_epoch(t, records) for t in rows) if r is not None]
         out.append(ArmCost(arm, len(rows), tuning, training, median(rates) if rates else None))
     return out

@@ -14,12 +14,20 @@ trained again, never an error.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryobench.data.cache import content_key, remove_stale_partials, save_file
+from cryobench.data.cache import CACHE_ENV, content_key, remove_stale_partials, save_file
 from cryobench.run.plan import TrialSpec
+
+
+def fits_reach_trials(several_nodes: bool, environ: Mapping[str, str]) -> bool:
+    """Whether a search's fits can be kept for its trials: on one machine, or on several
+    whose cache folder is set (running.md asks for shared storage there); else a
+    worker's fit could sit on a node that no trial reads, and that no search cleans."""
+    return not several_nodes or CACHE_ENV in environ
 
 
 def fit_key(trial: TrialSpec, values: dict[str, Any] | None = None) -> str:

@@ -31,10 +31,14 @@ from cryobench.specs import Resources
 
 RECORD_KEY = "cryobench_record"
 EPOCH_KEY = "cryobench_epoch"
-#: Set before Ray is imported: Tune's plain output (silenced by verbose=0) and no SIGINT
-#: handler of its own, so that Ctrl-C reaches the driver, which stops cleanly.
-RAY_ENVIRONMENT = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_SIGINT_HANDLER": "1",
-                   "RAY_DEDUP_LOGS": "0", "TUNE_DISABLE_AUTO_INIT": "1"}
+#: Set before Ray is imported, unless the user has: Tune's plain output (silenced by
+#: verbose=0), every worker's log line, and no Ray started by Tune behind our back.
+RAY_DEFAULTS = {"RAY_AIR_NEW_OUTPUT": "0", "RAY_DEDUP_LOGS": "0",
+                "TUNE_DISABLE_AUTO_INIT": "1"}
+#: Set whatever the user has: no SIGINT handler of Tune's own, so that Ctrl-C reaches the
+#: driver, which stops cleanly (with Tune's, an interrupted search would end as if it had
+#: finished, and its partial outcome would be kept as the search's).
+RAY_FORCED = {"TUNE_DISABLE_SIGINT_HANDLER": "1"}
 
 
 class RayExecutor:
@@ -137,13 +141,14 @@ def forward_callback(trials: list[TrialSpec], sink: TrialSink) -> Any:
             if index not in self.done:
                 self.done.add(index)
                 self.sink.finished(self.trials[index], TrialRecord.failure(
-                    self.trials[index], f"the worker failed twice: {_last_line(trial)}",
+                    self.trials[index], f"the worker failed twice: {last_error_line(trial)}",
                     str(trial.get_error() or "")))
 
     return Forward(trials, sink)
 
 
-def _last_line(trial: Any) -> str:
+def last_error_line(trial: Any) -> str:
+    """A failed Tune trial's error, its last line (the exception, not the traceback)."""
     error = str(trial.get_error() or "").strip().splitlines()
     return error[-1] if error else "no error was reported (killed, or out of memory?)"
 
@@ -152,8 +157,9 @@ def _last_line(trial: Any) -> str:
 def ray_session(address: str | None, log_file: Path) -> Iterator[None]:
     """Ray started (or joined), with its output sent to ``log_file``; stopped after.
     Inside a session already open (tuning, then the trials) it is that session."""
-    for name, value in RAY_ENVIRONMENT.items():
+    for name, value in RAY_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    os.environ.update(RAY_FORCED)
     import ray  # first: importing it installs its own terminal handlers, replaced below
 
     if ray.is_initialized():

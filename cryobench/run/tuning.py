@@ -20,7 +20,6 @@ before and makes the same decisions, and only the configurations that had not en
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -32,10 +31,10 @@ import numpy as np
 from cryobench.errors import CryobenchError
 from cryobench.interrupts import interrupts_deferred
 from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
-from cryobench.run.fitted import FittedStore, fit_key
+from cryobench.run.fitted import FittedStore, fit_key, fits_reach_trials
 from cryobench.run.plan import TrialSpec
 from cryobench.run.results import ResultStore
-from cryobench.search_space import is_whole_grid
+from cryobench.search_space import configurations_tried, is_whole_grid
 from cryobench.specs import Resources, SearchDimension
 
 SCORE_KEY = "val_macro_f1"
@@ -277,25 +276,29 @@ class Tuning:
             run_config=tune.RunConfig(
                 name=f"tuning-{trial.key}", storage_path=str(self.storage.resolve()),
                 verbose=0, callbacks=[collector],
-                # a configuration that fails (even its worker dying) loses; no retry
-                failure_config=tune.FailureConfig(max_failures=0)))
+                # a configuration whose worker fails (memory, a plugin's bug, a node
+                # lost) is tried once more, as a trial is; a failure it reports
+                # (diverged, refused) is its outcome
+                failure_config=tune.FailureConfig(max_failures=1)))
         tuner.fit()
         if unsaved:
             raise unsaved[0]
         outcome = choose(trial.key, trial.arm, trial.seed, collector.configurations())
         # the trial takes the chosen configuration's fit; the others are not needed
+        chosen = fit_key(trial, outcome.chosen) if outcome.ok else None
         FittedStore(self.settings.cache_dir).discard([
-            fit_key(trial, c["values"]) for c in outcome.configurations
-            if c["values"] != outcome.chosen])
+            key for key in (fit_key(trial, c["values"]) for c in outcome.configurations)
+            if key != chosen])
         return outcome
 
     def keeps_fits(self) -> bool:
-        """Whether the searches keep their fits for the trials (``run.fitted``): on this
-        machine, or on a cluster whose cache folder is set (running.md asks for shared
-        storage there); else a worker's fit could sit on a node no trial reads, and no
-        search would remove it."""
-        cluster = self.address or os.environ.get("RAY_ADDRESS")
-        return not cluster or "CRYOBENCH_CACHE_DIR" in os.environ
+        """Whether the searches keep their fits for the trials (``run.fitted``), asked of
+        the Ray session itself: ``ray.init`` without an address also joins a cluster
+        started on this machine."""
+        import ray
+
+        nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+        return fits_reach_trials(nodes > 1, os.environ)
 
 
 def search_space(spec: Any) -> tuple[dict[str, Any], int]:
@@ -304,10 +307,10 @@ def search_space(spec: Any) -> tuple[dict[str, Any], int]:
     draws would repeat some and miss others)."""
     from ray import tune
 
+    samples = configurations_tried(spec.space, spec.configurations)
     if is_whole_grid(spec.space, spec.configurations):
-        return ({d.target: tune.grid_search(list(d.values)) for d in spec.space},
-                math.prod(len(d.values) for d in spec.space))
-    return {d.target: tune_sampler(d) for d in spec.space}, spec.configurations
+        return {d.target: tune.grid_search(list(d.values)) for d in spec.space}, samples
+    return {d.target: tune_sampler(d) for d in spec.space}, samples
 
 
 def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSettings,
@@ -336,28 +339,32 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
 
     env = settings.environment()
     env.datasets.update(datasets)
+    assert trial.tune is not None
+    budget = replace(trial, train=replace(trial.train, max_epochs=trial.tune.max_epochs))
     steps = 0
 
     def on_epoch(record: dict[str, Any]) -> None:
         # the scheduler counts the epochs of the first network only (an ensemble's later
         # members would be compared with another configuration's first), and not those
-        # before a loss's final phase (LDAM's re-weighting), when nothing may stop yet
+        # before a loss's final phase (LDAM's re-weighting), when nothing may stop yet;
+        # nor the budget's last, which may fall on a rung once some are not counted: a
+        # configuration trained whole is judged by its selection score alone
         nonlocal steps
         if SCORE_KEY not in record:
             return
         first = record.get("member", 1) == 1
-        judged = first and not record.get("deferred")
+        judged = first and not record.get("deferred") and \
+            record.get("epoch", 0) < budget.train.max_epochs
         steps += judged
         # the scheduler stops at a step, so what was replayed is the first network's
-        # epochs through that step: its deferred ones come before its first step
-        if replayed and first and steps <= replayed:
+        # epochs through that step: its deferred ones come before its first step, and
+        # its last, never a step, after its last
+        if replayed and first and (steps < replayed or judged and steps == replayed):
             return
         tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]} if judged
                     else {SCORE_KEY: record[SCORE_KEY]})
 
     env.on_epoch = on_epoch
-    assert trial.tune is not None
-    budget = replace(trial, train=replace(trial.train, max_epochs=trial.tune.max_epochs))
     # Tune wants the scheduler's metric in every report; the last carries no step, so
     # ASHA does not judge it
     try:
@@ -366,13 +373,12 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
         keep = FittedStore(settings.cache_dir) if keep_fits and budget.train == trial.train \
             else None
         score = validation_score(budget, env, config, keep)
-    except Exception as exc:  # a configuration that fails (diverges, is refused) loses
+    except CryobenchError as exc:  # diverged, or refused: it loses, and would again
         if settings.debug:
             raise
-        message = str(exc) if isinstance(exc, CryobenchError) else \
-            f"{type(exc).__name__}: {exc}"
-        tune.report({SCORE_KEY: 0.0, ERROR_KEY: message})
+        tune.report({SCORE_KEY: 0.0, ERROR_KEY: str(exc)})
         return
+    # anything else (memory, a plugin's bug, the worker dying) is Tune's to try again
     tune.report({SCORE_KEY: score, SELECTION_KEY: score})
 
 
@@ -403,10 +409,12 @@ def collect_callback(progress: Callable[[int], None],
                      | None = None) -> Any:
     """A Tune callback that collects, in the driver, every configuration's curve and
     score as they arrive, in the order they were sampled, and hands each configuration
-    that ends, trained whole or stopped by the scheduler, to ``keep`` with its sample
-    number and what it reported. Not one that failed: a worker that died, or an error
-    that another attempt may not meet (memory), is tried again by a later search."""
+    that ends (trained whole, stopped by the scheduler, or failed as it would again:
+    diverged, refused) to ``keep`` with its sample number and what it reported. Not one
+    whose worker failed twice (memory, a node lost): a later search tries it again."""
     from ray import tune
+
+    from cryobench.run.ray_executor import last_error_line
 
     class Collect(tune.Callback):
         def __init__(self, progress: Callable[[int], None] | None,
@@ -454,16 +462,24 @@ def collect_callback(progress: Callable[[int], None],
         def on_trial_complete(self, iteration: int, trials: list, trial: Any,
                               **info: Any) -> None:
             row = self.row(trial)
-            if self.keep is not None and row["status"] != "failed":
+            if self.keep is not None:
                 self.keep(_sample_number(trial.trial_id), row["values"],
                           self.reports.get(trial.trial_id, []))
             self.count()
+
+        def on_trial_recover(self, iteration: int, trials: list, trial: Any,
+                             **info: Any) -> None:
+            # trained again from its start: it reports everything again
+            row = self.row(trial)
+            row.update(status="stopped", curve=[], score=None)
+            row.pop("error", None)
+            self.reports.pop(trial.trial_id, None)
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any,
                            **info: Any) -> None:
             row = self.row(trial)
             row["status"] = "failed"
-            row["error"] = str(trial.get_error() or "the worker died").strip().splitlines()[-1]
+            row["error"] = f"the worker failed twice: {last_error_line(trial)}"
             self.count()
 
         def configurations(self) -> list[dict[str, Any]]:

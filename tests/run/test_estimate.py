@@ -72,3 +72,25 @@ def test_a_tuned_trial_costs_its_search_and_only_trains_when_the_search_was_shor
 
     assert costs(4) == (2 * 3 * 4, 0)
     assert costs(2) == (2 * 3 * 2, 2 * 4)
+
+
+def test_a_search_costs_what_it_trains():
+    """A grid tried whole trains its own size; a model that fits on its own fits once a
+    configuration, whatever the epoch budget; without kept fits the trial trains again."""
+    from cryobench.registry import Registry
+
+    def cost(model, space, configurations=8, fits_kept=True):
+        doc = {"benchmark": {"name": "b", "seeds": [0]},
+               "dataset": {"source": "synthetic", "box": 12, "voxel_size": 4.0},
+               "train": {"max_epochs": 5},
+               "tune": {"configurations": configurations, "max_epochs": 5,
+                        "grace_period": 1, "space": space},
+               "arm": [{"name": "a", "model": model}]}
+        found, = arm_costs(expand_trials(parse_benchmark(doc, Registry())), [], fits_kept)
+        return found.tuning_epochs, found.training_epochs
+
+    lr = {"train.lr": {"loguniform": [1e-3, 1e-2]}}
+    assert cost("cnn", {"train.lr": {"choice": [1e-3, 1e-2]}}) == (2 * 5, 0)
+    assert cost("cnn", {"train.lr": {"choice": [1e-3, 3e-3, 1e-2]}}, 2) == (2 * 5, 0)
+    assert cost("svm", {"model.C": {"loguniform": [0.1, 10.0]}}, 4) == (4, 0)
+    assert cost("cnn", lr, 3, fits_kept=False) == (3 * 5, 5)

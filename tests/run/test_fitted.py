@@ -54,29 +54,34 @@ def test_dropping_a_fit_also_drops_what_a_killed_writer_left_of_it(tmp_path):
     assert store.load("other") == KeptFit(2, "cpu", 1.0)
 
 
-def test_searches_on_a_cluster_keep_fits_only_where_the_cache_folder_is_set(
+def test_searches_on_several_nodes_keep_fits_only_where_the_cache_folder_is_set(
         tmp_path, monkeypatch):
+    """Asked of the Ray session: ray.init without an address also joins a cluster
+    started on this machine, and an address may name a cluster of one node."""
+    import ray
+
     from cryobench.config import parse_benchmark
     from cryobench.registry import Registry
     from cryobench.run.execute import WorkerSettings
+    from cryobench.run.fitted import fits_reach_trials
     from cryobench.run.results import ResultStore
     from cryobench.run.tuning import Tuning, TuningOutcome
 
+    assert fits_reach_trials(False, {})
+    assert not fits_reach_trials(True, {})
+    assert fits_reach_trials(True, {"CRYOBENCH_CACHE_DIR": "/shared/cache"})
     bench = parse_benchmark({"benchmark": {"name": "b", "seeds": [0]},
                              "dataset": {"source": "synthetic", "box": 12},
                              "tune": {"space": {"train.lr": {"uniform": [1e-3, 1e-2]}}},
                              "arm": [{"name": "cnn", "model": "cnn"}]}, Registry())
-
-    def tuning(address):
-        return Tuning(WorkerSettings(tmp_path, tmp_path), bench.resources,
-                      ResultStore(tmp_path / "t.jsonl", TuningOutcome),
-                      log_file=tmp_path / "log", storage=tmp_path / "s", address=address)
-
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    tuning = Tuning(WorkerSettings(tmp_path, tmp_path), bench.resources,
+                    ResultStore(tmp_path / "t.jsonl", TuningOutcome),
+                    log_file=tmp_path / "log", storage=tmp_path / "s")
     monkeypatch.delenv("CRYOBENCH_CACHE_DIR", raising=False)
-    assert tuning(None).keeps_fits()  # this machine: one cache folder
-    assert not tuning("10.0.0.5:6379").keeps_fits()
-    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
-    assert not tuning(None).keeps_fits()
+    nodes = [{"Alive": True}, {"Alive": False}]  # a node that left does not count
+    monkeypatch.setattr(ray, "nodes", lambda: nodes)
+    assert tuning.keeps_fits()
+    nodes.append({"Alive": True})
+    assert not tuning.keeps_fits()
     monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path))
-    assert tuning("10.0.0.5:6379").keeps_fits()
+    assert tuning.keeps_fits()

@@ -103,3 +103,21 @@ def test_a_worker_that_dies_is_retried_once_then_recorded_as_failed(tmp_path, mo
     assert record.status == "failed"
     assert record.error.startswith("the worker failed twice: ")
     assert [e[0] for e in events.log].count("started") == 2  # the retry started it again
+
+
+def test_tunes_own_ctrl_c_handler_stays_off_whatever_the_environment_says(
+        tmp_path, monkeypatch):
+    """With Tune's handler, Ctrl-C would end a search as if it had finished, and its
+    partial outcome would be kept; the user's other Ray settings are theirs."""
+    import os
+
+    import ray
+
+    from cryobench.run.ray_executor import ray_session
+
+    monkeypatch.setenv("TUNE_DISABLE_SIGINT_HANDLER", "0")
+    monkeypatch.setenv("RAY_DEDUP_LOGS", "1")
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)  # a session already open
+    with ray_session(None, tmp_path / "ray.log"):
+        assert os.environ["TUNE_DISABLE_SIGINT_HANDLER"] == "1"
+        assert os.environ["RAY_DEDUP_LOGS"] == "1"

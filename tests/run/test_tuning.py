@@ -466,31 +466,51 @@ def test_a_search_cut_off_replays_the_configurations_that_ended(tmp_path, monkey
 
 
 class FakeTrial:
-    def __init__(self, number, config):
-        self.trial_id, self.config = f"abcde_{number:05d}", config
+    def __init__(self, number, config, error=None):
+        self.trial_id, self.config, self.error = f"abcde_{number:05d}", config, error
+
+    def get_error(self):
+        return self.error
 
 
-def test_a_configuration_that_failed_is_not_kept_for_replay():
-    """Memory, a dying worker or a plugin's bug may not recur: a later search tries it
-    again. Finished and stopped ones are kept, with their sample number."""
+def test_what_a_configuration_ends_with_is_kept_for_replay_unless_its_worker_failed():
+    """Finished, stopped and failed as it would fail again (diverged, refused: it
+    reports so) are kept, with their sample number. A worker that failed twice (memory,
+    a node lost) may not fail a third time: a later search tries it again. A worker
+    tried again reports from the start, so its first attempt's reports are dropped."""
     from cryobench.run.tuning import collect_callback
 
     kept = []
     collect = collect_callback(lambda done: None, lambda *args: kept.append(args))
+    diverged = "the training loss is nan in epoch 2: training diverged"
     runs = {0: [{"val_macro_f1": 0.4, "tuning_step": 1}, {"val_macro_f1": 0.5,
                                                            "selection": 0.5}],
-            1: [{"val_macro_f1": 0.0, "error": "MemoryError: out of memory"}],
-            2: [{"val_macro_f1": 0.1, "tuning_step": 1}]}  # then stopped by ASHA
+            1: [{"val_macro_f1": 0.0, "error": diverged}],
+            2: [{"val_macro_f1": 0.1, "tuning_step": 1}],  # then stopped by ASHA
+            3: [{"val_macro_f1": 0.2, "tuning_step": 1}],  # then its worker dies twice
+            4: [{"val_macro_f1": 0.3, "tuning_step": 1}]}  # dies, then is trained whole
     for number, results in runs.items():
-        trial = FakeTrial(number, {"train.lr": 0.001 * (number + 1)})
+        trial = FakeTrial(number, {"train.lr": 0.001 * (number + 1)},
+                          "Traceback (most recent call last):\n  ...\nMemoryError: out")
         collect.on_trial_start(0, [], trial)
         for result in results:
             collect.on_trial_result(0, [], trial, {**result, "time_total_s": 1.0})
+        if number == 3:
+            collect.on_trial_error(0, [], trial)
+            continue
+        if number == 4:
+            collect.on_trial_recover(0, [], trial)
+            for result in runs[0]:
+                collect.on_trial_result(0, [], trial, {**result, "time_total_s": 1.0})
         collect.on_trial_complete(0, [], trial)
-    assert [(n, v["train.lr"]) for n, v, _ in kept] == [(0, 0.001), (2, 0.003)]
-    assert kept[0][2] == runs[0] and kept[1][2] == runs[2]  # only what was reported
-    assert [c["status"] for c in collect.configurations()] == ["finished", "failed",
-                                                                "stopped"]
+    assert [n for n, _, _ in kept] == [0, 1, 2, 4]
+    assert [r for _, _, r in kept] == [runs[0], runs[1], runs[2], runs[0]]
+    rows = collect.configurations()
+    assert [c["status"] for c in rows] == ["finished", "failed", "stopped", "failed",
+                                           "finished"]
+    assert rows[1]["error"] == diverged
+    assert rows[3]["error"] == "the worker failed twice: MemoryError: out"
+    assert rows[4]["curve"] == [0.4] and rows[4]["score"] == 0.5
 
 
 def test_forgetting_a_search_keeps_every_other_line(tmp_path):
@@ -510,7 +530,9 @@ def test_forgetting_a_search_keeps_every_other_line(tmp_path):
 def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replayed(
         tmp_path, monkeypatch):
     """Stopped at step 2 by an earlier search: trained again, its deferred epochs and
-    steps 1-2 are not reported twice; the rest, later members included, are."""
+    steps 1-2 are not reported twice; the rest, later members included, are. The
+    budget's last epoch is never a step (deferred epochs are not counted, so a rung
+    could fall on it): a configuration trained whole is judged by its selection score."""
     from ray import tune
 
     from cryobench.run import tuning
@@ -518,7 +540,7 @@ def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replaye
     script = [{"epoch": 1, "val_macro_f1": 0.1, "deferred": True},
               {"epoch": 2, "val_macro_f1": 0.2, "deferred": True},
               {"epoch": 3, "val_macro_f1": 0.3}, {"epoch": 4, "val_macro_f1": 0.4},
-              {"epoch": 5, "val_macro_f1": 0.5},
+              {"epoch": 5, "val_macro_f1": 0.5}, {"epoch": 6, "val_macro_f1": 0.55},
               {"epoch": 1, "val_macro_f1": 0.6, "member": 2}]
 
     def fit(trial, env, config, fits=None):
@@ -532,16 +554,23 @@ def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replaye
         "Context", (), {"get_trial_id": staticmethod(lambda: "abcde_00003")})())
     monkeypatch.setattr(tuning, "validation_score", fit)
     monkeypatch.setattr(tuning, "check_candidate", lambda trial, env: None)
-    trial = expand_trials(parse_benchmark(doc({"space": SPACE}), Registry()))[0]
+    trial = expand_trials(parse_benchmark(doc({"space": SPACE, "max_epochs": 6,
+                                               "grace_period": 1}), Registry()))[0]
     config = {"train.lr": 0.001}
     earlier = [{"val_macro_f1": 0.1}, {"val_macro_f1": 0.2},
                {"tuning_step": 1, "val_macro_f1": 0.3}, {"tuning_step": 2, "val_macro_f1": 0.4}]
     settings = WorkerSettings(tmp_path, tmp_path)
     tuning.tuning_trial(config, trial, settings, {},
                         replay={3: (tuning.values_key(config), earlier)})
-    assert reported == earlier + [{"tuning_step": 3, "val_macro_f1": 0.5},
-                                  {"val_macro_f1": 0.6},
-                                  {"val_macro_f1": 0.9, "selection": 0.9}]
+    rest = [{"val_macro_f1": 0.55}, {"val_macro_f1": 0.6},
+            {"val_macro_f1": 0.9, "selection": 0.9}]
+    assert reported == earlier + [{"tuning_step": 3, "val_macro_f1": 0.5}] + rest
+    reported.clear()  # stopped at its last step: the last epoch, never a step, goes on
+    stopped_last = earlier + [{"tuning_step": 3, "val_macro_f1": 0.5}]
+    tuning.tuning_trial(config, trial, settings, {},
+                        replay={3: (tuning.values_key(config), stopped_last)})
+    assert reported == stopped_last + rest
     reported.clear()  # not replayed: everything
     tuning.tuning_trial(config, trial, settings, {}, replay={})
-    assert [r.get("tuning_step") for r in reported] == [None, None, 1, 2, 3, None, None]
+    assert [r.get("tuning_step") for r in reported] == [None, None, 1, 2, 3, None, None,
+                                                        None]
