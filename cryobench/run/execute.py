@@ -128,6 +128,7 @@ class FittedTrial:
     predictor: Any
     device: str
     timings: dict[str, float]
+    machine: dict[str, str]  # what the fit's figures depend on (train.device.machine_of)
     reused: bool = False  # the predictor is tuning's fit of the chosen configuration
 
 
@@ -140,7 +141,7 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
 
     With ``fits``, a trial takes tuning's chosen configuration from there when the search
     kept its fit (``FittedTrial.reused``; :func:`validation_score` keeps them)."""
-    from cryobench.train.device import choose_device, use_threads
+    from cryobench.train.device import choose_device, machine_of, use_threads
 
     spec = trial.applied() if configuration is None else trial.with_values(configuration)
     kept = fits.load(fit_key(trial)) if fits is not None and configuration is None else None
@@ -159,7 +160,7 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
         timings = {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
                    "fit_seconds": kept.fit_seconds}
         return FittedTrial(data, split, train, val, resampled, kept.predictor, kept.device,
-                           timings, reused=True)
+                           timings, kept.machine or {}, reused=True)
     context = FitContext(
         num_classes=data.num_classes, train=spec.train,
         loss=spec.loss.build(env.registry),
@@ -173,7 +174,8 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
     predictor = ensemble.fit(model, resampled, val, context)
     timings = {"data_seconds": t1 - t0, "resample_seconds": t2 - t1,
                "fit_seconds": clock() - t2}
-    return FittedTrial(data, split, train, val, resampled, predictor, context.device, timings)
+    return FittedTrial(data, split, train, val, resampled, predictor, context.device, timings,
+                       machine_of(context.device))
 
 
 def validation_score(trial: TrialSpec, env: TrialEnvironment,
@@ -193,7 +195,8 @@ def validation_score(trial: TrialSpec, env: TrialEnvironment,
                            average="macro", zero_division=0))
     if keep is not None:
         keep.save(fit_key(trial, configuration), KeptFit(fitted.predictor, fitted.device,
-                                                         fitted.timings["fit_seconds"]))
+                                                         fitted.timings["fit_seconds"],
+                                                         fitted.machine))
     return score
 
 
@@ -222,5 +225,5 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
         sizes={"train": len(fitted.train), "train_resampled": len(fitted.resampled),
                "val": len(fitted.val), "test": len(test)},
         timings=timings, fit=fit_report_of(predictor).as_dict(), report=report,
-        device=fitted.device,
+        device=fitted.device, machine=fitted.machine,
         tuning={**trial.tuning, "reused_fit": True} if fitted.reused else trial.tuning or {})

@@ -43,6 +43,7 @@ class KeptFit:
     predictor: Any
     device: str
     fit_seconds: float
+    machine: dict[str, str] | None = None  # where it was fitted (older files: unknown)
 
 
 class FittedStore:

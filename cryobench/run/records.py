@@ -42,6 +42,9 @@ class TrialRecord:
     fit: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     device: str = ""
+    #: what the figures depend on beyond the seed: torch, the CPU and its instruction set,
+    #: threads, the GPU (``train.device.machine_of``); empty in older records
+    machine: dict[str, str] = field(default_factory=dict)
     #: what tuning tried and chose for this trial (empty when the arm is not tuned)
     tuning: dict[str, Any] = field(default_factory=dict)
     error: str = ""

@@ -156,6 +156,7 @@ class MlflowTracker:
                 "seed": str(record.seed), "fold": str(record.fold), "trial_key": record.key,
                 "classes": record.classes_label, "status": record.status,
                 "mlflow.runName": f"{record.arm} / seed {record.seed}"}
+        tags.update({f"machine.{k}": v for k, v in record.machine.items()})
         if record.error:
             tags["error"] = record.error[:5000]
         run_id = self.client.create_run(self.experiment_id, tags=tags).info.run_id

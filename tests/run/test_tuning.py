@@ -403,6 +403,7 @@ def test_the_trial_that_takes_tunings_fit_scores_as_one_trained_again(tmp_path, 
     assert again.ok and "reused_fit" not in again.tuning
     assert taken.metrics == again.metrics and taken.confusion == again.confusion
     assert taken.fit["history"] == again.fit["history"]
+    assert taken.machine == again.machine and taken.machine["cpu_isa"]  # the search's
 
     # a search shorter than the trial's budget keeps nothing: the trial trains
     short = parse_benchmark({**raw, "tune": {**raw["tune"], "max_epochs": 1}}, registry)

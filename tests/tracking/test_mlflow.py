@@ -88,6 +88,7 @@ def test_every_trial_is_recorded_and_the_leaderboards_agree(tmp_path):
     child = next(r for r in children if r.data.tags["arm"] == "cnn + focal")
     assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert child.data.params["loss.name"] == "focal" and child.data.params["loss.gamma"] == "2.0"
+    assert child.data.tags["machine.cpu_isa"] and child.data.tags["machine.torch"]
     assert {"macro_f1", "macro_gmean", "f1_TRiC", "recall_ribosome", "fit_seconds"} <= \
         set(child.data.metrics)
     history = c.get_metric_history(child.info.run_id, "train_loss")

@@ -88,6 +88,12 @@ def test_trial_returns_plain_data(tmp_path):
     assert set(r.metrics) == {"macro_f1", "macro_gmean", "balanced_accuracy"}
     assert r.fit["samples_per_second"] > 0 and r.device == "cpu"
     assert np.array(r.confusion).sum() == 18
+    # what the figures depend on beyond the seed (another CPU's kernels give others)
+    import torch
+
+    assert r.machine["torch"] == torch.__version__ and r.machine["cpu"]
+    assert r.machine["cpu_isa"] == torch.backends.cpu.get_cpu_capability()
+    assert r.machine["threads"] == str(trial.threads) and "gpu" not in r.machine
 
 
 def test_splits_never_leak_into_training(tmp_path):
