@@ -15,13 +15,14 @@ alone, and the test figures of that epoch are its result:
   python scripts/protocol_study.py [--seeds 0 1 2] [--out protocol-study.json]
   python scripts/protocol_study.py --profile large-val-fixed --seeds 0 1 2 [--out ...]
   python scripts/protocol_study.py --read protocol-study.json   (the tables again)
-  python scripts/protocol_study.py --read protocol-study.json \
-      --tuned cryobench-results/protocol.tuned.jsonl               (own rate beside shared)
+  python scripts/protocol_study.py --tuned cryobench-results/protocol.tuned.jsonl \
+      --shared cryobench-results/protocol.fixed.jsonl              (own rate beside shared)
 
 `--tuned` sets the result file of `cryobench run benchmarks/protocol.toml --profile
 tuned` (each arm's learning rate and method parameter chosen on validation by Ray Tune,
-then trained under "fixed, best") beside the study's "fixed, best" with the shared
-learning rate: the same seeds, so the same splits, paired.
+then trained under "fixed, best") beside `--profile fixed`'s (the shared learning rate,
+"fixed, best"): the same seeds, so the same splits, paired. Run both on one machine:
+on another CPU the same trial can follow another trajectory.
 
 `--profile large-val-fixed` runs the same four protocols with a validation part twice
 as large (0.2 of the non-test part instead of 0.1: 262 particles instead of 131 on the
@@ -245,13 +246,15 @@ def paired(results: dict[str, Any], arms: list[str], seeds: list[int],
     return "\n".join(lines)
 
 
-def tuned_beside(results: dict[str, Any], tuned_file: Path) -> str:
+def tuned_beside(tuned_file: Path, shared_file: Path) -> str:
     """Each arm's own tuned configuration beside the shared learning rate, both under
-    "fixed, best", paired by seed: the test macro F1 of each, their difference, the
-    validation F1 each was chosen on (how far selection on the validation part can be
-    trusted), the order of the arms under each and Kendall's tau between the orders.
-    Only the trials of protocol.toml's tuned profile as it is now are read (a result
-    file keeps the trials of earlier searches too)."""
+    "fixed, best" and both run on the same machine, paired by seed: the test macro F1 of
+    each, their difference, the validation F1 each was chosen on (how far selection on
+    the validation part can be trusted), the order of the arms under each and Kendall's
+    tau between the orders. Only the trials of protocol.toml's tuned and fixed profiles
+    as they are now are read (a result file keeps earlier trials too). Across machines
+    the same trial is not the same trajectory (docs/benchmark-files.md#seeds), so a pair
+    whose records name different machines is reported."""
     from scipy.stats import kendalltau
 
     from cryobench.config import load_benchmark
@@ -260,15 +263,19 @@ def tuned_beside(results: dict[str, Any], tuned_file: Path) -> str:
     from cryobench.run.results import ResultStore
     from cryobench.stats import summarise_values
 
-    bench = load_benchmark(ROOT / "benchmarks" / "protocol.toml", Registry(), profile="tuned")
-    current = {t.key for t in expand_trials(bench)}
-    tuned = {(r.arm, r.seed): r for r in ResultStore(tuned_file).finished().values()
-             if r.key in current}
-    arms = list(dict.fromkeys(r["arm"] for r in results.values()))
-    seeds = [s for s in complete_seeds(results)
-             if all((a, s) in tuned for a in arms)]
+    def trials(path: Path, profile: str) -> dict[tuple[str, int], Any]:
+        bench = load_benchmark(ROOT / "benchmarks" / "protocol.toml", Registry(),
+                               profile=profile)
+        current = {t.key for t in expand_trials(bench)}
+        return {(r.arm, r.seed): r for r in ResultStore(path).finished().values()
+                if r.key in current}
+
+    tuned, shared = trials(tuned_file, "tuned"), trials(shared_file, "fixed")
+    arms = list(dict.fromkeys(arm for arm, _ in shared))
+    seeds = sorted({s for _, s in shared if all((a, s) in tuned and (a, s) in shared
+                                                for a in arms)})
     if not seeds:
-        return f"No seed has every arm both in the study and in {tuned_file}."
+        return f"No seed has every arm both in {shared_file} and in {tuned_file}."
 
     def cell(values: list[float]) -> str:
         s = summarise_values(values)
@@ -282,28 +289,34 @@ def tuned_beside(results: dict[str, Any], tuned_file: Path) -> str:
              "| arm | shared lr | own, tuned | own - shared | validation F1 | chosen |",
              "|---|---:|---:|---:|---|---|"]
     means: dict[str, dict[str, float]] = {"shared": {}, "own": {}}
-    tally = [0, 0, 0]
+    tally, machines = [0, 0, 0], []
     for arm in arms:
-        runs = [results[f"{arm} / seed {s}"] for s in seeds]
-        shared = [kept_test_f1(r, "fixed, best") for r in runs]
-        own = [tuned[arm, s].metrics["macro_f1"] for s in seeds]
-        diffs = [100 * (o - h) for o, h in zip(own, shared)]
+        pairs = [(shared[arm, s], tuned[arm, s]) for s in seeds]
+        base = [h.metrics["macro_f1"] for h, _ in pairs]
+        own = [t.metrics["macro_f1"] for _, t in pairs]
+        diffs = [100 * (o - b) for o, b in zip(own, base)]
         for d in diffs:
             tally[0 if d > 0.05 else 2 if d < -0.05 else 1] += 1
-        means["shared"][arm], means["own"][arm] = float(np.mean(shared)), float(np.mean(own))
-        val = ", ".join(f"{max(h['val_macro_f1'] for h in r['history']):.2f} / "
-                        f"{tuned[arm, s].tuning['score']:.2f}" for r, s in zip(runs, seeds))
+        means["shared"][arm], means["own"][arm] = float(np.mean(base)), float(np.mean(own))
+        val = ", ".join(f"{max(e['val_macro_f1'] for e in h.history):.2f} / "
+                        f"{t.tuning['score']:.2f}" for h, t in pairs)
         chosen = "; ".join(", ".join(f"{k.split('.')[-1]} {_short(v)}" for k, v in
-                                     sorted(tuned[arm, s].tuning["chosen"].items()))
-                           for s in seeds)
-        lines.append(f"| {arm} | {cell(shared)} | {cell(own)} | {np.mean(diffs):+.1f} "
+                                     sorted(t.tuning["chosen"].items())) for _, t in pairs)
+        lines.append(f"| {arm} | {cell(base)} | {cell(own)} | {np.mean(diffs):+.1f} "
                      f"[{', '.join(f'{d:+.1f}' for d in diffs)}] | {val} | {chosen} |")
+        machines += [(arm, s, h.machine, t.machine) for s, (h, t) in zip(seeds, pairs)]
     ranks = {k: [1 + sum(m[o] > m[a] for o in arms) for a in arms] for k, m in means.items()}
     tau = kendalltau(ranks["shared"], ranks["own"]).statistic if len(arms) > 1 else 1.0
     lines += ["", f"Own minus shared: {tally[0]} pairs won, {tally[1]} tied, {tally[2]} lost. "
               "Rank by mean (1 = best), shared -> own: " + "; ".join(
                   f"{a} {r} -> {t}" for a, r, t in zip(arms, ranks["shared"], ranks["own"]))
               + f". Kendall's tau between the orders: {tau:.2f}."]
+    unlike = [f"{a} / seed {s}" for a, s, h, t in machines if h and t and h != t]
+    unknown = sum(1 for _, _, h, t in machines if not (h and t))
+    lines.append("Machines: " + (f"differ for {', '.join(unlike)}" if unlike else
+                                 "no pair ran on two different machines")
+                 + (f" ({unknown} pair(s) from records that do not say)" if unknown else "")
+                 + ".")
     return "\n".join(lines)
 
 
@@ -361,8 +374,15 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="tables as Markdown")
     parser.add_argument("--figure", type=Path, help="also draw the curves to this PNG")
     parser.add_argument("--tuned", type=Path, help="a `--profile tuned` result file to set "
-                        "beside the shared learning rate's \"fixed, best\"")
+                        "beside --shared")
+    parser.add_argument("--shared", type=Path, help="a `--profile fixed` result file (the "
+                        "shared learning rate's \"fixed, best\") from the same machine")
     args = parser.parse_args()
+    if args.tuned or args.shared:
+        if not (args.tuned and args.shared):
+            parser.error("--tuned and --shared go together")
+        print(tuned_beside(args.tuned, args.shared))
+        return
     results = json.loads(args.read.read_text()) if args.read else train_all(
         args.seeds, args.out, args.profile)
     for profile, runs in by_profile(results).items():
@@ -374,9 +394,6 @@ def main() -> None:
             path = args.figure if profile == "fixed" else args.figure.with_name(
                 f"{args.figure.stem}-{profile}{args.figure.suffix}")
             figure(runs, path)
-        if args.tuned and profile == "fixed":
-            print("\n### each arm's own learning rate\n")
-            print(tuned_beside(runs, args.tuned))
 
 
 if __name__ == "__main__":
