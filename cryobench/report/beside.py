@@ -119,7 +119,12 @@ def _difference(row: str, mine: dict[Block, TrialRecord], theirs: dict[Block, Tr
     if not same:
         return ProfileDifference(row, None, None, "other data or split: not paired")
     differences = [theirs[b].metrics[metric] - mine[b].metrics[metric] for b in same]
-    return ProfileDifference(row, paired_test(differences, ratio), None)
+    # on another CPU the same trial may follow another trajectory (benchmark-files.md):
+    # such a pair differs by more than its setting
+    unlike = sum(1 for b in same if mine[b].machine and theirs[b].machine
+                 and mine[b].machine != theirs[b].machine)
+    note = f"{unlike} of {len(same)} pairs from other machines" if unlike else ""
+    return ProfileDifference(row, paired_test(differences, ratio), None, note)
 
 
 def _same_data(a: TrialRecord, b: TrialRecord) -> bool:

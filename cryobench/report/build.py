@@ -284,7 +284,7 @@ def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
                 continue
             t = found.test
             difference = found.note if t is None else _points(t.difference, True) + (
-                " *" if found.significant else "")
+                " *" if found.significant else "") + (f" ({found.note})" if found.note else "")
             cells += [_figure_cell(column, row), str(column.ranks.get(row, "–")), difference,
                       _p(found.p_holm)]
         rows.append(tuple(cells))

@@ -162,6 +162,17 @@ def test_a_profile_is_set_beside_another_arm_by_arm(tiny_run, tmp_path):
     try:
         done = report(path, "--out", str(tmp_path / "s"), "--profile", "serial",
                       "--beside", "", env=env)
+        # one arm's records as if trained on another CPU: marked, since there the same
+        # trial may follow another trajectory
+        lines = [json.loads(line) for line in (results / "tiny.jsonl").read_text().splitlines()]
+        arm = lines[0]["arm"]
+        for line in lines:
+            if line["arm"] == arm:
+                assert line["machine"]["cpu_isa"]
+                line["machine"] = {**line["machine"], "cpu_isa": "another"}
+        (results / "tiny.serial.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        other = report(path, "--out", str(tmp_path / "m"), "--profile", "serial",
+                       "--beside", "", env=env)
     finally:
         (results / "tiny.serial.jsonl").unlink()
     assert done.returncode == 0, done.stderr
@@ -170,6 +181,10 @@ def test_a_profile_is_set_beside_another_arm_by_arm(tiny_run, tmp_path):
     assert "under no profile" in section and "no profile: τ = 1.00" in section
     assert section.count("| +0.0 |") == 3 and (tmp_path / "s" / "figures" /
                                                 "profiles.png").stat().st_size > 5000
+    assert "other machines" not in section
+    assert other.returncode == 0, other.stderr
+    section = (tmp_path / "m" / "report.md").read_text().split("## Beside other profiles")[1]
+    assert section.count("pairs from other machines") == 1
 
 
 # --- looked at as a person would: the HTML in a real headless browser ----------------------
