@@ -10,11 +10,11 @@ learning rate is not beaten by the one the file happened to choose.
 
 Outcomes are kept in ``<results>/<name>.tuning.jsonl``, keyed like the trial, so an
 interrupted run does not tune again what it has tuned. Each configuration is also kept as
-it ends (trained to its last epoch, or stopped by the scheduler), with everything it
-reported (``<name>.tuning-configurations.jsonl``): a search cut off halfway replays those
-when it runs again, in the order sampled, so the scheduler is shown what it was shown
+it ends (trained to its last epoch, stopped by the scheduler, or failed as it would fail
+again), with everything it reported (``<name>.tuning-configurations.jsonl``): a search
+cut off halfway replays those when it runs again, in the order sampled, so the scheduler is shown what it was shown
 before and makes the same decisions, and only the configurations that had not ended
-(and any that failed) are trained.
+(and any whose worker failed) are trained.
 """
 
 from __future__ import annotations
