@@ -12,9 +12,9 @@ Outcomes are kept in ``<results>/<name>.tuning.jsonl``, keyed like the trial, so
 interrupted run does not tune again what it has tuned. Each configuration is also kept as
 it ends (trained to its last epoch, stopped by the scheduler, or failed as it would fail
 again), with everything it reported (``<name>.tuning-configurations.jsonl``): a search
-cut off halfway replays those when it runs again, in the order sampled, so the scheduler is shown what it was shown
-before and makes the same decisions, and only the configurations that had not ended
-(and any whose worker failed) are trained.
+cut off halfway replays those when it runs again, in the order sampled, so the
+scheduler is shown what it was shown before and makes the same decisions, and only the
+configurations that had not ended (and any whose worker failed) are trained.
 """
 
 from __future__ import annotations
