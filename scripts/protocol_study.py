@@ -263,19 +263,29 @@ def tuned_beside(tuned_file: Path, shared_file: Path) -> str:
     from cryobench.run.results import ResultStore
     from cryobench.stats import summarise_values
 
-    def trials(path: Path, profile: str) -> dict[tuple[str, int], Any]:
+    def trials(path: Path, profile: str) -> tuple[dict[tuple[str, int], Any], list[Any]]:
         bench = load_benchmark(ROOT / "benchmarks" / "protocol.toml", Registry(),
                                profile=profile)
-        current = {t.key for t in expand_trials(bench)}
+        specs = expand_trials(bench)
+        current = {t.key for t in specs}
         return {(r.arm, r.seed): r for r in ResultStore(path).finished().values()
-                if r.key in current}
+                if r.key in current}, specs
 
-    tuned, shared = trials(tuned_file, "tuned"), trials(shared_file, "fixed")
-    arms = list(dict.fromkeys(arm for arm, _ in shared))
-    seeds = sorted({s for _, s in shared if all((a, s) in tuned and (a, s) in shared
-                                                for a in arms)})
+    tuned, specs = trials(tuned_file, "tuned")
+    shared, _ = trials(shared_file, "fixed") if shared_file.exists() else ({}, [])
+    # where a search chose the file's own values (its first configuration), its trial is
+    # the shared-rate trial: the same configuration, seed, split and epochs
+    first = {(t.arm, t.seed): dict(t.tune.first) for t in specs if t.tune}
+    for (arm, seed), record in tuned.items():
+        if (arm, seed) not in shared and first.get((arm, seed)) and \
+                record.tuning["chosen"] == first[arm, seed]:
+            shared[arm, seed] = record
+    arms = list(dict.fromkeys(t.arm for t in specs))
+    seeds = sorted({s for _, s in tuned if all((a, s) in tuned and (a, s) in shared
+                                               for a in arms)})
     if not seeds:
-        return f"No seed has every arm both in {shared_file} and in {tuned_file}."
+        return f"No seed has every arm both in {shared_file} (or its search's own first " \
+               f"configuration) and in {tuned_file}."
 
     def cell(values: list[float]) -> str:
         s = summarise_values(values)
@@ -299,7 +309,8 @@ def tuned_beside(tuned_file: Path, shared_file: Path) -> str:
             tally[0 if d > 0.05 else 2 if d < -0.05 else 1] += 1
         means["shared"][arm], means["own"][arm] = float(np.mean(base)), float(np.mean(own))
         val = ", ".join(f"{max(e['val_macro_f1'] for e in h.history):.2f} / "
-                        f"{t.tuning['score']:.2f}" for h, t in pairs)
+                        f"{t.tuning['score']:.2f}" + (" (the file's)" if h is t else "")
+                        for h, t in pairs)
         chosen = "; ".join(", ".join(f"{k.split('.')[-1]} {_short(v)}" for k, v in
                                      sorted(t.tuning["chosen"].items())) for _, t in pairs)
         lines.append(f"| {arm} | {cell(base)} | {cell(own)} | {np.mean(diffs):+.1f} "
