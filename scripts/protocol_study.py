@@ -246,13 +246,13 @@ def paired(results: dict[str, Any], arms: list[str], seeds: list[int],
     return "\n".join(lines)
 
 
-def tuned_beside(tuned_file: Path, shared_file: Path) -> str:
+def tuned_beside(tuned_file: Path, shared_file: Path, profile: str = "tuned") -> str:
     """Each arm's own tuned configuration beside the shared learning rate, both under
     "fixed, best" and both run on the same machine, paired by seed: the test macro F1 of
     each, their difference, the validation F1 each was chosen on (how far selection on
     the validation part can be trusted), the order of the arms under each and Kendall's
-    tau between the orders. Only the trials of protocol.toml's tuned and fixed profiles
-    as they are now are read (a result file keeps earlier trials too). Across machines
+    tau between the orders. Only the trials of protocol.toml's ``profile`` (tuned) and
+    fixed profiles as they are now are read (a result file keeps earlier trials too). Across machines
     the same trial is not the same trajectory (docs/benchmark-files.md#seeds), so a pair
     whose records name different machines is reported."""
     from scipy.stats import kendalltau
@@ -263,6 +263,8 @@ def tuned_beside(tuned_file: Path, shared_file: Path) -> str:
     from cryobench.run.results import ResultStore
     from cryobench.stats import summarise_values
 
+    from cryobench.specs import values_of
+
     def trials(path: Path, profile: str) -> tuple[dict[tuple[str, int], Any], list[Any]]:
         bench = load_benchmark(ROOT / "benchmarks" / "protocol.toml", Registry(),
                                profile=profile)
@@ -271,11 +273,12 @@ def tuned_beside(tuned_file: Path, shared_file: Path) -> str:
         return {(r.arm, r.seed): r for r in ResultStore(path).finished().values()
                 if r.key in current}, specs
 
-    tuned, specs = trials(tuned_file, "tuned")
+    tuned, specs = trials(tuned_file, profile)
     shared, _ = trials(shared_file, "fixed") if shared_file.exists() else ({}, [])
-    # where a search chose the file's own values (its first configuration), its trial is
-    # the shared-rate trial: the same configuration, seed, split and epochs
-    first = {(t.arm, t.seed): dict(t.tune.first) for t in specs if t.tune}
+    # where a search chose the file's own values, its trial is the shared-rate trial:
+    # the same configuration, seed, split and epochs
+    first = {(t.arm, t.seed): values_of(t, [d.target for d in t.tune.space])
+             for t in specs if t.tune}
     for (arm, seed), record in tuned.items():
         if (arm, seed) not in shared and first.get((arm, seed)) and \
                 record.tuning["chosen"] == first[arm, seed]:
@@ -386,13 +389,15 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, help="also draw the curves to this PNG")
     parser.add_argument("--tuned", type=Path, help="a `--profile tuned` result file to set "
                         "beside --shared")
+    parser.add_argument("--tuned-profile", default="tuned", help="the profile of --tuned "
+                        "(tuned, or lr-grid)")
     parser.add_argument("--shared", type=Path, help="a `--profile fixed` result file (the "
                         "shared learning rate's \"fixed, best\") from the same machine")
     args = parser.parse_args()
     if args.tuned or args.shared:
         if not (args.tuned and args.shared):
             parser.error("--tuned and --shared go together")
-        print(tuned_beside(args.tuned, args.shared))
+        print(tuned_beside(args.tuned, args.shared, args.tuned_profile))
         return
     results = json.loads(args.read.read_text()) if args.read else train_all(
         args.seeds, args.out, args.profile)
