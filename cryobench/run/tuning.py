@@ -34,6 +34,7 @@ from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
 from cryobench.run.fitted import FittedStore, fit_key, fits_reach_trials
 from cryobench.run.plan import TrialSpec
 from cryobench.run.results import ResultStore
+from cryobench.run.views import trial_label
 from cryobench.search_space import configurations_tried, is_whole_grid
 from cryobench.specs import Resources, SearchDimension
 
@@ -223,7 +224,7 @@ class Tuning:
 
         spec = trial.tune
         assert spec is not None
-        label = f"tuning {trial.arm} / seed {trial.seed}"
+        label = f"tuning {trial_label(trial)}"  # two class subsets: two searches
         if spec.scheduler == "asha":
             # rungs strictly before the last epoch: a configuration that has trained its
             # whole budget is judged by its selection score, never stopped by a rung

@@ -15,6 +15,10 @@ def test_expansion_is_arm_by_subset_by_seed(minimal_doc, registry):
     assert len(trials) == 1 * 2 + 2 * 2
     assert [(t.arm, t.seed) for t in trials[:2]] == [("plain", 0), ("plain", 1)]
     assert len({t.key for t in trials}) == len(trials)
+    # what progress and tuning's phases show: two subsets are two lines
+    from cryobench.run.views import trial_label
+
+    assert len({trial_label(t) for t in trials}) == len(trials)
 
 
 def test_kfold_adds_a_fold_axis(minimal_doc, registry):
