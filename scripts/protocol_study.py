@@ -252,9 +252,10 @@ def tuned_beside(tuned_file: Path, shared_file: Path, profile: str = "tuned") ->
     each, their difference, the validation F1 each was chosen on (how far selection on
     the validation part can be trusted), the order of the arms under each and Kendall's
     tau between the orders. Only the trials of protocol.toml's ``profile`` (tuned) and
-    fixed profiles as they are now are read (a result file keeps earlier trials too). Across machines
-    the same trial is not the same trajectory (docs/benchmark-files.md#seeds), so a pair
-    whose records name different machines is reported."""
+    fixed profiles as they are now are read (a result file keeps earlier trials too).
+    Across machines the same trial is not the same trajectory
+    (docs/benchmark-files.md#seeds), so a pair whose records name different machines is
+    reported."""
     from scipy.stats import kendalltau
 
     from cryobench.config import load_benchmark
@@ -265,9 +266,9 @@ def tuned_beside(tuned_file: Path, shared_file: Path, profile: str = "tuned") ->
 
     from cryobench.specs import values_of
 
-    def trials(path: Path, profile: str) -> tuple[dict[tuple[str, int], Any], list[Any]]:
+    def trials(path: Path, name: str) -> tuple[dict[tuple[str, int], Any], list[Any]]:
         bench = load_benchmark(ROOT / "benchmarks" / "protocol.toml", Registry(),
-                               profile=profile)
+                               profile=name)
         specs = expand_trials(bench)
         current = {t.key for t in specs}
         return {(r.arm, r.seed): r for r in ResultStore(path).finished().values()
