@@ -63,6 +63,7 @@ class Boosting(Ensemble):
 
     name = "boosting"
     summary = "SAMME multi-class AdaBoost with held-out member errors"
+    revision = 1  # 1: out-of-bag error weighted by w_i / P(i left out), not a plain mean
     params = (
         Param("members", int, 5, "most members (fewer when one is no better than chance)",
               low=1),

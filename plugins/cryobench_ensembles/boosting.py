@@ -5,12 +5,26 @@ its training split perfectly: the training error of a member is then 0 and SAMME
 (or gives the member infinite weight). The member's error is measured where it means
 something: on the particles its bag left out (``out_of_bag``) or on the validation part.
 
-For the same reason, in ``resample`` mode with ``out_of_bag`` errors a particle counts
-as a mistake in the weight update only where the member did not train on it: a
-memorising member's in-bag predictions say nothing. In ``weights`` mode every member
-trains on every particle, so the weights change only through its training mistakes: a
-member that memorises its training split leaves them as they were (use short training,
-or ``resample``).
+SAMME needs the error under the current weights. A bag of n draws leaves particle i out
+with probability P_i = (1 - w_i)^n, so the heavy particles, the hard ones boosting is
+about, are rarely left out: a plain weighted mean over the left-out particles is biased
+low (the member's weight too large, the chance stop too rare). Each left-out particle is
+weighted by w_i / P_i instead (inverse-probability weighting, as a Hajek ratio).
+
+In the weight update (``resample`` mode, ``out_of_bag`` errors) a particle counts as a
+mistake only where the member did not train on it: a memorising member's in-bag
+predictions say nothing. The update stays per particle, without the 1 / P_i: that
+weight corrects a sum over particles (the error), not one particle's mistake, and
+exp(a_m / P_i) would hand all the weight to whichever heavy particle was left out. An
+in-bag particle keeps its weight (unknown, not counted right or wrong) and loses share
+only to the left-out mistakes on normalising, so boosting concentrates more slowly than
+SAMME (whose update puts (K - 1) / K of the weight on the member's mistakes). Each
+member draws a fresh bag, so a particle that stays hard is promoted whenever it is left
+out, which grows likelier as its weight falls.
+
+In ``weights`` mode every member trains on every particle, so the weights change only
+through its training mistakes: a member that memorises its training split leaves them as
+they were (use short training, or ``resample``).
 """
 
 from __future__ import annotations
@@ -75,25 +89,42 @@ def weighted_error(wrong: np.ndarray, weights: np.ndarray) -> float:
     return float((weights * wrong).sum() / weights.sum())
 
 
+def out_of_bag_error(wrong: np.ndarray, weights: np.ndarray, bag: np.ndarray
+                     ) -> float | None:
+    """The member's error under the current weights, from the particles ``bag`` left out,
+    each weighted by w_i / P_i with P_i = (1 - w_i)^n its chance of being left out (w
+    normalised, n draws): the plain weighted mean over them is biased low, since heavy
+    particles are rarely left out. None when no particle of positive weight was."""
+    held_out = _held_out(bag, len(weights)) & (weights > 0)
+    if not held_out.any():
+        return None
+    share = weights[held_out] / weights.sum()
+    log_ipw = np.log(share) - len(bag) * np.log1p(-share)  # P_i can underflow: logs
+    return weighted_error(wrong[held_out], np.exp(log_ipw - log_ipw.max()))  # scale-free
+
+
 def fit_boosting(model: Model, train: Subtomograms, val: Subtomograms, context: FitContext,
                  *, members: int, mode: str, error_on: str) -> WeightedVote:
     """Fit up to ``members`` members by SAMME; ``mode`` 'weights' trains each on the whole
     split with the boosting weights as sample weights, 'resample' on a bag drawn with
     probabilities proportional to them."""
     state = SammeState(np.full(len(train), 1.0 / len(train)), context.num_classes)
+    measured_on: list[str] = []
     for m in range(members):
         bag = _draw(state.weights, member_seed(context.seed, 10_000 + m)) \
             if mode == "resample" else None
         member = _fit_member(model, train, val, context, state.weights, bag, m, members)
         wrong = member.predict_proba(train.volumes).argmax(1) != train.labels
-        error = _member_error(member, wrong, state.weights, bag, val, error_on)
+        error, where = _member_error(member, wrong, state.weights, bag, val, error_on)
+        measured_on.append(where)
         if bag is not None and error_on == "out_of_bag":
             wrong = wrong & _held_out(bag, len(train))
         if not state.add(member, error, wrong):
             break
     return WeightedVote(state.members, state.alphas,
                         {"members": len(state.members), "alphas": state.alphas,
-                         "errors": state.errors, "error_on": error_on, "mode": mode})
+                         "errors": state.errors, "errors_on": measured_on,
+                         "error_on": error_on, "mode": mode})
 
 
 def _draw(weights: np.ndarray, seed: int) -> np.ndarray:
@@ -112,17 +143,20 @@ def _fit_member(model: Model, train: Subtomograms, val: Subtomograms, context: F
 
 
 def _member_error(member: Predictor, wrong: np.ndarray, weights: np.ndarray,
-                  bag: np.ndarray | None, val: Subtomograms, error_on: str) -> float:
+                  bag: np.ndarray | None, val: Subtomograms, error_on: str
+                  ) -> tuple[float, str]:
+    """The member's error and where it was measured: out of bag falls back to the
+    training split (recorded as such) when the bag left no particle out."""
     if error_on == "out_of_bag":
         assert bag is not None
-        held_out = _held_out(bag, len(weights))
-        if held_out.any():
-            return weighted_error(wrong[held_out], weights[held_out])
-        error_on = "training"  # every particle was drawn: nothing is held out
+        error = out_of_bag_error(wrong, weights, bag)
+        if error is not None:
+            return error, "out_of_bag"
+        error_on = "training"
     if error_on == "validation":
         predicted = member.predict_proba(val.volumes).argmax(1)
-        return float(np.mean(predicted != val.labels))
-    return weighted_error(wrong, weights)
+        return float(np.mean(predicted != val.labels)), "validation"
+    return weighted_error(wrong, weights), "training"
 
 
 def _held_out(bag: np.ndarray, n: int) -> np.ndarray:
