@@ -18,10 +18,15 @@ columns, never a Python call per row; repeated programs are looked up, not rerun
 Population 500 x 50 generations on 1300 rows x 20 features takes about 10 s on one core
 (measured in docs/classical.md).
 
+K classes are decided as the fitness rewarded each program: the programs whose output is
+``>= 0`` claim a particle; several claims or none are settled by a bounded, robust score
+(:func:`claim_scores`), never by outputs standardised by mean and spread, which a heavy
+tail from protected division flattens.
+
 Public API: :func:`evolve` (one binary problem) and :func:`evolve_one_vs_rest` (K
-classes), their results :class:`Program` and :class:`OneVsRestPrograms`, the run's
-:class:`GPSettings`, and :func:`program_fitness` / :func:`compile_program` to score a
-program written as a string.
+classes), their results :class:`Program` and :class:`OneVsRestPrograms` (decided by
+:func:`robust_scales` and :func:`claim_scores`), the run's :class:`GPSettings`, and
+:func:`program_fitness` / :func:`compile_program` to score a program written as a string.
 """
 
 from __future__ import annotations
@@ -39,8 +44,11 @@ from deap import base, gp, tools
 
 #: A fitness measure: (scores [n], positive [n] bool) -> value to maximise.
 FitnessMeasure = Callable[[np.ndarray, np.ndarray], float]
-#: Outputs beyond this magnitude are clipped when standardised (a program may overflow).
+#: Outputs beyond this magnitude are clipped before they are scaled (a program may overflow).
 OUTPUT_LIMIT = 1e9
+#: What a claim (output >= 0) adds to a program's squashed score, in (-1, 1): claims
+#: outrank non-claims by at least this much, so a softmax gives them e^2 times the mass.
+CLAIM_BONUS = 2.0
 #: A denominator closer to zero than this makes protected division return 1.
 DIVISION_EPSILON = 1e-9
 
@@ -217,20 +225,33 @@ def evolve(x: np.ndarray, positive: np.ndarray, *, seed: int,
 
 @dataclass(frozen=True, eq=False)
 class OneVsRestPrograms:
-    """One program per class ("class k versus the rest"); a particle's class is the
-    argmax of the programs' standardised outputs, given as their softmax."""
+    """One program per class ("class k versus the rest"), decided as their fitness
+    rewarded them: the programs whose output is ``>= 0`` claim the particle, and one claim
+    is its class. Several claims, or none, are settled by :func:`claim_scores`: each
+    output over its robust spread on the fitting rows, squashed, so that the heavy tail
+    protected division gives some programs cannot outweigh the others."""
 
     programs: tuple[Program, ...]
-    means: np.ndarray  # of each program's (clipped) outputs on the training rows
-    scales: np.ndarray
+    scales: np.ndarray  # each program's robust spread on the fitting rows (robust_scales)
 
-    def standardised(self, x: np.ndarray) -> np.ndarray:
-        """``[n, K]``: each program's output, standardised by its training statistics."""
-        return (_clipped_outputs(self.programs, x) - self.means) / self.scales
+    @classmethod
+    def fitted(cls, programs: Sequence[Program], x: np.ndarray) -> OneVsRestPrograms:
+        """The programs, with their spreads measured on the fitting rows ``x``."""
+        programs = tuple(programs)
+        return cls(programs, robust_scales(_clipped_outputs(programs, _matrix(x))))
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """``[n, K]`` :func:`claim_scores`: a row's largest is its class."""
+        return claim_scores(_clipped_outputs(self.programs, x), self.scales)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The class of each row: its one claimant, else the best robust score."""
+        return self.scores(x).argmax(axis=1)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Softmax over classes of the standardised outputs: rows sum to one."""
-        return softmax(self.standardised(x))
+        """Softmax of :meth:`scores`: rows sum to one and their argmax is
+        :meth:`predict`; a claim gets at least e^2 times a non-claim's probability."""
+        return softmax(self.scores(x))
 
 
 def evolve_one_vs_rest(x: np.ndarray, labels: np.ndarray, num_classes: int, *, seed: int,
@@ -238,11 +259,45 @@ def evolve_one_vs_rest(x: np.ndarray, labels: np.ndarray, num_classes: int, *, s
     """One :func:`evolve` per class, each with its own seed derived from ``seed``."""
     x = _matrix(x)
     labels = np.asarray(labels)
-    programs = tuple(evolve(x, labels == k, seed=derived_seed(seed, k), settings=settings)
-                     for k in range(num_classes))
-    outputs = _clipped_outputs(programs, x)
-    scales = outputs.std(axis=0)
-    return OneVsRestPrograms(programs, outputs.mean(axis=0), np.where(scales > 0, scales, 1.0))
+    programs = [evolve(x, labels == k, seed=derived_seed(seed, k), settings=settings)
+                for k in range(num_classes)]
+    return OneVsRestPrograms.fitted(programs, x)
+
+
+def robust_scales(outputs: np.ndarray) -> np.ndarray:
+    """Per column of ``outputs [n, K]``: the median absolute deviation, a program's
+    typical spread that a few huge outputs (protected division) do not move.
+
+    Where more than half the rows share one value (MAD 0), the median deviation of the
+    rows that differ; 1 for a constant program.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    deviations = np.abs(outputs - np.median(outputs, axis=0))
+    return np.array([_spread(column) for column in deviations.T])
+
+
+def _spread(deviations: np.ndarray) -> float:
+    mad = float(np.median(deviations))
+    if mad > 0:
+        return mad
+    differing = deviations[deviations > 0]
+    return float(np.median(differing)) if differing.size else 1.0
+
+
+def claim_scores(outputs: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """``[n, K]`` scores whose row-wise argmax is the decision: :data:`CLAIM_BONUS` where
+    a program claims the row (output ``>= 0``), plus its output over its scale squashed
+    into ``(-1, 1)``.
+
+    A claim thus always outranks a non-claim, and among several claims (or none) the
+    most confident relative to its own spread wins, by a bounded margin. arctan, not
+    tanh: tanh rounds to exactly 1 beyond about 19 spreads, tying heavy-tailed claims,
+    while arctan keeps their order up to about 1e15 spreads.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    with np.errstate(over="ignore"):  # output / a tiny scale may be inf: arctan is pi/2
+        squashed = np.arctan(outputs / scales) * (2 / np.pi)
+    return CLAIM_BONUS * (outputs >= 0) + squashed
 
 
 def derived_seed(seed: int, *keys: int) -> int:

@@ -1,18 +1,20 @@
 """The tree-GP engine: fitness as defined, evolution that learns, seeding that repeats
-and leaves global random state alone."""
+and leaves global random state alone, and K classes decided as the fitness rewarded."""
 
 from __future__ import annotations
 
 import json
 import math
+import pickle
 import random
 
 import numpy as np
 import pytest
 
 from cryobench.gp import (
-    GPSettings, balanced_accuracy, binary_gmean, compile_program, evolve,
-    evolve_one_vs_rest, program_fitness, protected_div,
+    GPSettings, OneVsRestPrograms, Program, balanced_accuracy, binary_gmean, claim_scores,
+    compile_program, evolve, evolve_one_vs_rest, program_fitness, protected_div,
+    robust_scales,
 )
 from cryobench.metrics import score
 
@@ -119,11 +121,103 @@ def test_one_vs_rest_programs_give_probabilities_whose_argmax_is_the_class():
     assert len(model.programs) == 3
     p = model.predict_proba(x)
     assert p.shape == (len(x), 3) and np.allclose(p.sum(1), 1.0)
+    np.testing.assert_array_equal(p.argmax(1), model.predict(x))
     assert score(labels, p.argmax(1), ("a", "b", "c")).macro_gmean > 0.85
-    # standardised on the training rows: mean 0 and spread 1 per program
-    z = model.standardised(x)
-    np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-9)
-    np.testing.assert_allclose(z.std(0), 1.0, atol=1e-9)
+    # kept with its trial: pickles, and predicts the same afterwards
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict_proba(x), p)
+
+
+# --- deciding K classes ---------------------------------------------------------------------
+
+
+def _given(*expressions: str, n_features: int) -> tuple[Program, ...]:
+    """Hand-written programs, as if evolved."""
+    return tuple(Program(e, n_features, math.nan, 1, 0, ()) for e in expressions)
+
+
+def test_exact_programs_give_the_exact_labels():
+    # three well-separated classes: every evolved program is perfect on its rows
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1, 2], [60, 12, 8])
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    x = centres[labels] + rng.normal(scale=0.5, size=(len(labels), 2))
+    model = evolve_one_vs_rest(x, labels, 3, seed=2, settings=SMALL)
+    assert [p.fitness for p in model.programs] == [1.0, 1.0, 1.0]
+    np.testing.assert_array_equal(model.predict(x), labels)
+
+
+def test_a_program_with_a_huge_tail_does_not_flatten_the_others():
+    # each column is one program's output, exact: >= 0 exactly on its class. Program 1
+    # reaches 1e8 on three rows, as protected division does; program 0 is far below zero
+    # on class 2 and just below on class 1. Standardised by mean and spread, program 1's
+    # ordinary claims sit below its mean (about -0.2) while program 0's near misses on
+    # class 1 sit above its own (about +0.6): class 1 went to class 0.
+    labels = np.repeat([0, 1, 2], 20)
+    outputs = np.array([[1.0, -1.0, -1.0], [-0.1, 1.0, -1.0], [-10.0, -1.0, 1.0]])[labels]
+    outputs[[20, 21, 22], 1] = 1e8
+    model = OneVsRestPrograms.fitted(_given("x0", "x1", "x2", n_features=3), outputs)
+    np.testing.assert_array_equal(model.predict(outputs), labels)
+    np.testing.assert_array_equal(model.predict_proba(outputs).argmax(1), labels)
+    assert model.scales[1] == pytest.approx(2.0)  # the tail does not reach the spread
+
+
+def test_several_claims_or_none_are_settled_by_a_bounded_robust_score():
+    scales = np.array([100.0, 1.0, 1.0])
+    outputs = np.array([
+        [-5.0, -1.0, -3.0],  # no claim: -0.05 spreads beats -1, though -5 < -1
+        [50.0, 2.0, -1.0],  # two claims: 2 spreads beat 0.5, though 50 > 2
+        [0.0, -1e-3, -1e-3],  # one claim, at the threshold: it wins
+        [1e9, 1e-6, -1e9],  # bounded: a huge claim does not erase a small one
+    ])
+    model = OneVsRestPrograms(_given("x0", "x1", "x2", n_features=3), scales)
+    np.testing.assert_array_equal(model.predict(outputs), [0, 1, 0, 0])
+    scores = claim_scores(outputs, scales)
+    claims = outputs >= 0
+    assert (scores[claims] >= 2).all() and (scores[claims] <= 3).all()
+    assert (scores[~claims] >= -1).all() and (scores[~claims] < 0).all()
+    p = model.predict_proba(outputs)
+    np.testing.assert_allclose(p.sum(1), 1.0)
+    # claims share their mass within a factor e; each has e^2 times any non-claim's
+    assert p[3, 0] / p[3, 1] <= math.e + 1e-9 and p.min() > 0
+    for row, claimed in zip(p, claims):
+        if claimed.any() and not claimed.all():
+            assert row[claimed].min() >= math.e ** 2 * row[~claimed].max() * (1 - 1e-9)
+
+
+def test_robust_scales_are_median_absolute_deviations_that_ignore_a_tail():
+    outputs = np.array([[1.0, 1.0, 2.0], [2.0, 1.0, 2.0], [3.0, 1.0, 2.0], [4.0, 5.0, 2.0],
+                        [1e8, 9.0, 2.0]])
+    # column 0: median 3, deviations 2, 1, 0, 1, ~1e8 -> 1; column 1: median 1, most rows
+    # equal it -> the median deviation of the others (4, 8) = 6; column 2: constant -> 1
+    np.testing.assert_allclose(robust_scales(outputs), [1.0, 6.0, 1.0])
+
+
+def _base_outputs(counts: list[int], seed: int, accuracy: float = 0.95
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A good base classifier's probabilities (mostly one-hot on its guess), plus noise:
+    (features, true labels, the base's guesses)."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(counts)), counts)
+    k = len(counts)
+    guess = labels.copy()
+    wrong = rng.random(len(labels)) > accuracy
+    guess[wrong] = (labels[wrong] + rng.integers(1, k, wrong.sum())) % k
+    p = 0.7 * np.eye(k)[guess] + 0.3 * rng.dirichlet(np.ones(k), len(labels))
+    return p + rng.normal(scale=0.05, size=p.shape), labels, guess
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_combining_a_near_perfect_base_stays_near_its_accuracy(seed):
+    counts = [60, 10, 15, 30]
+    x, labels, _ = _base_outputs(counts, seed)
+    x_test, labels_test, guess_test = _base_outputs(counts, 100 + seed)
+    model = evolve_one_vs_rest(x, labels, 4, seed=seed,
+                               settings=GPSettings(population=100, generations=20))
+    predicted = model.predict(x_test)
+    names = ("a", "b", "c", "d")
+    base = score(labels_test, guess_test, names).macro_f1
+    assert (predicted == labels_test).mean() >= (guess_test == labels_test).mean() - 0.05
+    assert score(labels_test, predicted, names).macro_f1 >= base - 0.1
 
 
 @pytest.mark.parametrize(("settings", "message"), [

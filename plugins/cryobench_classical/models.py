@@ -59,11 +59,13 @@ class GSVMRU(ClassicalModel):
 
 
 class GPClassifier(ClassicalModel):
-    """One evolved program per class (cryobench.gp); a particle's class is the argmax of
-    the programs' standardised outputs, given as their softmax."""
+    """One evolved program per class (cryobench.gp); a particle's class is the one whose
+    program claims it (output >= 0), as the fitness rewarded; several claims or none are
+    settled by a bounded, robust score (cryobench.gp.claim_scores)."""
 
     name = "gp_classifier"
     summary = "genetic programming (DEAP), one program per class versus the rest"
+    revision = 1  # 1: decided by the programs' claims (output >= 0), not standardised argmax
     min_per_class = 2  # one-vs-rest: a program needs positives to learn from
     params = (
         *FEATURE_PARAMS,

@@ -100,6 +100,7 @@ class GeneticProgramming(Ensemble):
 
     name = "gp"
     summary = "GP-evolved combination of a model's parts or members (DEAP)"
+    revision = 1  # 1: decided by the programs' claims (output >= 0), not standardised argmax
     params = (
         Param("population", int, 500, "programs per generation", low=2),
         Param("generations", int, 50, "generations of evolution", low=0),

@@ -4,7 +4,9 @@ without parts, the probabilities of bagging-style members.
 
 The programs are evolved on the validation part, which the members never trained on
 (it only stopped their training early), with an imbalance-aware fitness (AVE: the mean
-of the class's and the rest's accuracy, or the binary G-mean).
+of the class's and the rest's accuracy, or the binary G-mean). A particle goes to the
+class whose program claims it (output >= 0), as that fitness rewarded; several claims or
+none are settled by a bounded, robust score (cryobench.gp.claim_scores).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ class MemberOutputs:
 
 
 class GPCombination:
-    """The programs' softmax over classes, on the parts' outputs for new volumes."""
+    """The programs' decision (cryobench.gp.OneVsRestPrograms) on the parts' outputs for
+    new volumes, as probabilities whose argmax is that decision."""
 
     def __init__(self, inputs: Inputs, programs: OneVsRestPrograms, base: Predictor,
                  figures: dict[str, Any]) -> None:

@@ -34,6 +34,9 @@ SMALL = {
 
 #: A GP needs a few more generations to learn the three tiny classes.
 LEARNS = {**SMALL, "gp_classifier": {"components": 6, "population": 100, "generations": 10}}
+#: One 15-particle test split is too noisy to judge a GP fitted on 60 (one program that
+#: overfits takes the ties): it is scored over three splits.
+SPLIT_SEEDS = {"gp_classifier": (0, 1, 2)}
 
 
 def registry() -> Registry:
@@ -182,12 +185,15 @@ def test_every_classical_model_passes_the_conformance_checks(name):
 @pytest.mark.parametrize("features", ["pca", "invariant"])
 @pytest.mark.parametrize("name", SMALL)
 def test_every_classical_model_classifies_tiny_data_above_chance(name, features):
-    train, val, test = _splits(n=90)
     model = registry().create("model", name, {**LEARNS[name], "features": features})
-    predictor = model.fit(train, val, tiny_context(3, seed=0))
-    p = predictor.predict_proba(test.volumes)
-    assert p.shape == (len(test), 3) and np.allclose(p.sum(1), 1.0)
-    assert score(test.labels, p.argmax(1), test.class_names).macro_f1 > 0.6  # chance: 1/3
+    f1 = []
+    for seed in SPLIT_SEEDS.get(name, (0,)):
+        train, val, test = _splits(n=90, seed=seed)
+        predictor = model.fit(train, val, tiny_context(3, seed=0))
+        p = predictor.predict_proba(test.volumes)
+        assert p.shape == (len(test), 3) and np.allclose(p.sum(1), 1.0)
+        f1.append(score(test.labels, p.argmax(1), test.class_names).macro_f1)
+    assert np.mean(f1) > 0.6, f1  # chance: 1/3
     report = predictor.fit_report
     assert report.figures["features"] == features and report.figures["fit_seconds"] > 0
     json.dumps(report.as_dict())  # the result file holds it
