@@ -176,6 +176,10 @@ class FitContext:
     #: own earlier stage trains with (the multi-path CNN's stage 1), so that every
     #: configuration tried, and every arm, shares that stage; None: ``train``
     untuned_train: TrainConfig | None = None
+    #: the trial's seed, which an ensemble's members keep when each gets its own ``seed``:
+    #: what a stage shared by every arm and member of a split (the multi-path CNN's
+    #: stage 1, trained once on ``unsampled_train``) is seeded with; None: ``seed``
+    shared_seed: int | None = None
 
     def replace(self, **changes: Any) -> FitContext:
         """A copy with some fields changed (a member of an ensemble, a stage of a model)."""

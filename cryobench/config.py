@@ -26,6 +26,7 @@ from cryobench.specs import (
     Arm, Benchmark, ComponentSpec, DatasetSpec, Resources, SearchDimension, SplitConfig,
     SweepPoint, TrainConfig, TuneSpec, with_values,
 )
+from cryobench.train.precision import PRECISIONS, resolve_precision
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,6 +67,9 @@ TRAIN_PARAMS = (
           choices=("best", "last")),
     Param("device", str, "auto", "where to train", choices=("auto", "cpu", "cuda")),
     Param("eval_batch_size", int, 128, "batch size for prediction", low=1),
+    Param("precision", str, "auto", "what the forward passes compute in: auto is bfloat16 "
+          "on CUDA and on CPUs with native bf16 (AVX512_BF16, AMX), float32 elsewhere",
+          choices=PRECISIONS),
 )
 RESOURCE_PARAMS = (
     Param("cpus_per_trial", float, 2.0, "CPU cores per trial", low=0.1),
@@ -184,6 +188,12 @@ def _parse(v: _Validator, raw: dict[str, Any], profile: str | None) -> Benchmark
     return bench
 
 
+def train_config(params: dict[str, Any]) -> TrainConfig:
+    """``[train]`` with its precision resolved on this machine (the trial key says it)."""
+    return TrainConfig(**{**params, "precision": resolve_precision(params["precision"],
+                                                                   params["device"])})
+
+
 def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
            profile: str | None) -> Benchmark:
     bench = v.params("benchmark", doc.get("benchmark"), BENCHMARK_PARAMS)
@@ -191,7 +201,7 @@ def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
     dataset = v.dataset("dataset", doc.get("dataset"))
     split = SplitConfig(**v.params("split", doc.get("split", {}), SPLIT_PARAMS))
     train_raw = doc.get("train", {})
-    train = TrainConfig(**v.params("train", train_raw, TRAIN_PARAMS))
+    train = train_config(v.params("train", train_raw, TRAIN_PARAMS))
     resources = Resources(**v.params("resources", doc.get("resources", {}), RESOURCE_PARAMS))
     v.search = v.tune_table(doc.get("tune"), train)
     if v.search is not None and split.val_fraction == 0:
@@ -398,8 +408,8 @@ class _Validator:
             for j, a in enumerate(augment if listed else [augment])
         )
         train_over = self.table(f"{key}.train", arm.get("train", {}))
-        train = TrainConfig(**self.params(f"{key}.train", {**train_raw, **train_over},
-                                          TRAIN_PARAMS))
+        train = train_config(self.params(f"{key}.train", {**train_raw, **train_over},
+                                         TRAIN_PARAMS))
         datasets = self.arm_datasets(f"{key}.dataset", arm.get("dataset"), dataset)
         capabilities = self.registry.get("model", specs["model"].name).capabilities
         result = Arm(name=arm["name"], augment=augments, train=train, datasets=datasets,

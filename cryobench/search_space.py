@@ -43,6 +43,7 @@ UNTUNABLE = {
     "max_epochs": "the tuning budget sets it: [tune] max_epochs",
     "device": "it is where training runs, not how",
     "eval_batch_size": "it does not change what is learnt",
+    "precision": "it is how this hardware computes, chosen once for the run",
 }
 
 Fail = Callable[[str, str], NoReturn]

@@ -92,13 +92,16 @@ class TrainConfig:
     eval_batch_size: int
     monitor: str = "val_macro_f1"  # or "val_loss" (cross-entropy on the validation part)
     restore: str = "best"  # or "last"
+    #: resolved where the run starts (``cryobench.train.precision``): float32 or bfloat16
+    precision: str = "float32"
 
     def identity(self) -> dict[str, Any]:
         """What a trial key (or a cache key) holds of the settings. The stopping rules
-        came later: at their defaults (the engine's behaviour before them) they are left
-        out, so results made before them keep their keys."""
+        and the precision came later: at their defaults (the engine's behaviour on a CPU
+        before them) they are left out, so results made before them keep their keys."""
         out = asdict(self)
-        for name, default in (("monitor", "val_macro_f1"), ("restore", "best")):
+        for name, default in (("monitor", "val_macro_f1"), ("restore", "best"),
+                              ("precision", "float32")):
             if out[name] == default:
                 del out[name]
         return out

@@ -167,7 +167,7 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
         augmentations=[a.build(env.registry) for a in spec.augment],
         seed=spec.seed, device=str(choose_device(spec.train.device)), threads=spec.threads,
         cache_dir=env.cache_dir, on_epoch=env.on_epoch, unsampled_train=train,
-        untuned_train=trial.train,
+        untuned_train=trial.train, shared_seed=spec.seed,
     )
     model = spec.model.build(env.registry)
     ensemble = spec.ensemble.build(env.registry)

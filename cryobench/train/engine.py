@@ -24,6 +24,7 @@ from cryobench.errors import TrialFailed
 from cryobench.specs import TrainConfig
 from cryobench.train.device import autocast, use_threads
 from cryobench.train.heads import use_cosine_head
+from cryobench.train.precision import resolve_precision
 
 
 @dataclass
@@ -41,13 +42,24 @@ class FitResult:
     samples_per_second: float
     history: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0  # optimiser steps taken
+    precision: str = "float32"  # what the forward passes computed in
+    precision_fallback: str | None = None  # why float32 where bf16 was asked for
 
     def report(self) -> FitReport:
         """The figures a trial records, with the per-epoch history."""
-        return FitReport({"epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
-                          "best_val_f1": self.best_val_f1, "fit_seconds": self.fit_seconds,
-                          "samples_per_second": self.samples_per_second, "steps": self.steps},
-                         list(self.history))
+        figures = {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
+                   "best_val_f1": self.best_val_f1, "fit_seconds": self.fit_seconds,
+                   "samples_per_second": self.samples_per_second, "steps": self.steps,
+                   "precision": self.precision}
+        if self.precision_fallback:
+            figures["precision_fallback"] = self.precision_fallback
+        return FitReport(figures, list(self.history))
+
+    def predictor(self, batch_size: int, report: FitReport | None = None) -> TorchPredictor:
+        """The trained module as a predictor that predicts as it was trained."""
+        device = next(self.module.parameters()).device
+        return TorchPredictor(self.module, device, batch_size,
+                              self.report() if report is None else report, self.precision)
 
 
 def as_tensor(volumes: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -89,7 +101,50 @@ def train_module(
             module.to(memory_format=torch.channels_last_3d)
         criterion = (loss or context.loss.build(train.counts())).to(device)
         batches = _Batches(train, context, device, channels_last)
-        return _fit(module, criterion, batches, val, context, epochs, augment)
+        precision, fallback = checked_precision(
+            module, batches, resolve_precision(cfg.precision, cfg.device))
+        result = _fit(module, criterion, batches, val, context, epochs, augment, precision)
+        result.precision_fallback = fallback
+        return result
+
+
+#: how far bf16's gradients may be from float32's (relative norm, per tensor) on the first
+#: batch: bf16's rounding, carried back through the layers, gives up to 0.15 in the
+#: multi-path CNN's first layers at 24^3-40^3; the oneDNN fault below 0.37 to infinity
+BF16_GRADIENT_TOLERANCE = 0.3
+
+
+def checked_precision(module: nn.Module, batches: _Batches, precision: str
+                      ) -> tuple[str, str | None]:
+    """``precision``, or float32 where bf16 computes other gradients than float32 on the
+    first mini-batch (and why): on CPU, oneDNN's bf16 weight gradient of a 3D convolution
+    whose input is smaller than its kernel (a 3^3 conv on 2^3, a 5^3 on 4^3: the last
+    layers at box 16) is wrong or not finite (torch 2.13). Weights, RNG and batch-norm
+    statistics are left as they were."""
+    if precision != "bfloat16":
+        return precision, None
+    x, t = batches.x[:batches.batch_size], batches.targets[:batches.batch_size]
+    t = unweigh_targets(t)[0]
+    grads = {}
+    was_training = module.training
+    module.eval()  # no dropout, no batch-norm statistics: the same function twice
+    try:
+        for candidate in ("float32", "bfloat16"):
+            module.zero_grad(set_to_none=True)
+            with autocast(batches.device, candidate):
+                logits = module(x)
+            (-(t * torch.log_softmax(logits.float(), 1)).sum(1)).mean().backward()
+            grads[candidate] = {name: p.grad.detach().clone()
+                                for name, p in module.named_parameters() if p.grad is not None}
+    finally:
+        module.zero_grad(set_to_none=True)
+        module.train(was_training)
+    for name, exact in grads["float32"].items():
+        error = float((grads["bfloat16"][name] - exact).norm() / exact.norm().clamp_min(1e-30))
+        if not error <= BF16_GRADIENT_TOLERANCE:
+            return "float32", (f"bf16 gradient of {name} off by {error:.3g} of float32's "
+                               "on the first batch")
+    return precision, None
 
 
 def _load_partial(module: nn.Module, state: dict[str, Any]) -> None:
@@ -147,7 +202,7 @@ def unweigh_targets(targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtomograms,
-         context: FitContext, epochs: int, augment: bool) -> FitResult:
+         context: FitContext, epochs: int, augment: bool, precision: str) -> FitResult:
     cfg = context.train
     generator = torch.Generator(device="cpu").manual_seed(context.seed)
     optimizer = make_optimizer(module, cfg)
@@ -167,7 +222,7 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
             best.forget(epoch)
         tick = time.perf_counter()
         loss_sum, count, taken = _train_epoch(module, criterion, optimizer, batches,
-                                              transforms, generator)
+                                              transforms, generator, precision)
         train_seconds += time.perf_counter() - tick
         seen, steps = seen + count, steps + taken
         _check_trained(loss_sum, taken, epoch + 1, batches)
@@ -176,7 +231,8 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
         if epoch < final_phase:  # no stopping yet: neither early stopping nor a scheduler
             record["deferred"] = 1.0
         if len(val):
-            record.update(_validate(module, val, batches.device, cfg.eval_batch_size))
+            record.update(_validate(module, val, batches.device, cfg.eval_batch_size,
+                                    precision))
         history.append(record)
         if context.on_epoch:
             context.on_epoch(record)
@@ -190,7 +246,7 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
     kept_record = history[(kept.epoch if kept else len(history)) - 1]
     return FitResult(module, len(history), kept.epoch if kept else len(history),
                      kept_record.get("val_macro_f1"), time.perf_counter() - start,
-                     seen / max(train_seconds, 1e-9), history, steps)
+                     seen / max(train_seconds, 1e-9), history, steps, precision)
 
 
 class _Best:
@@ -233,8 +289,8 @@ def _check_trained(loss_sum: float, steps: int, epoch: int, batches: _Batches) -
 
 
 def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
-                 batches: _Batches, transforms: list, generator: torch.Generator
-                 ) -> tuple[float, int, int]:
+                 batches: _Batches, transforms: list, generator: torch.Generator,
+                 precision: str) -> tuple[float, int, int]:
     """One pass over the training split; returns (summed batch loss x size, samples,
     optimiser steps).
 
@@ -247,7 +303,7 @@ def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim
         for transform in transforms:
             x, t = transform.apply(x, t, generator)
         t, w = unweigh_targets(t)  # all ones without sample weights
-        with autocast(batches.device):
+        with autocast(batches.device, precision):
             logits = module(x)
         loss = (criterion(logits.float(), t) * w).mean()
         optimizer.zero_grad(set_to_none=True)
@@ -260,10 +316,11 @@ def _train_epoch(module: nn.Module, criterion: nn.Module, optimizer: torch.optim
 
 
 def _validate(module: nn.Module, val: Subtomograms, device: torch.device,
-              batch_size: int) -> dict[str, float]:
+              batch_size: int, precision: str) -> dict[str, float]:
     """Macro F1 over the classes present (a tiny validation part may miss one), and the
     plain cross-entropy (the same yardstick whatever loss the arm trains with)."""
-    logits = torch.from_numpy(predict_logits(module, val.volumes, device, batch_size))
+    logits = torch.from_numpy(predict_logits(module, val.volumes, device, batch_size,
+                                             precision))
     labels = torch.from_numpy(val.labels).long()
     predicted = logits.argmax(1).numpy()
     return {"val_macro_f1": float(f1_score(val.labels, predicted, labels=np.unique(val.labels),
@@ -273,12 +330,13 @@ def _validate(module: nn.Module, val: Subtomograms, device: torch.device,
 
 @torch.no_grad()
 def predict_logits(module: nn.Module, volumes: np.ndarray, device: torch.device,
-                   batch_size: int) -> np.ndarray:
+                   batch_size: int, precision: str = "float32") -> np.ndarray:
+    """Logits in float32, the forward pass in the trial's ``precision``."""
     module.eval()
     out = []
     for start in range(0, len(volumes), batch_size):
         x = as_tensor(volumes[start:start + batch_size], device)
-        with autocast(device):
+        with autocast(device, precision):
             out.append(module(x).float().cpu())
     return torch.cat(out).numpy()
 
@@ -305,12 +363,14 @@ class TorchPredictor:
     """Softmax probabilities from a trained module."""
 
     def __init__(self, module: nn.Module, device: torch.device, batch_size: int = 128,
-                 fit_report: FitReport | None = None) -> None:
+                 fit_report: FitReport | None = None, precision: str = "float32") -> None:
         self.module, self.device, self.batch_size = module, device, batch_size
         self.fit_report = fit_report or FitReport()
+        self.precision = precision  # predicts as it was trained (validation included)
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray:
-        logits = predict_logits(self.module, volumes, self.device, self.batch_size)
+        logits = predict_logits(self.module, volumes, self.device, self.batch_size,
+                                getattr(self, "precision", "float32"))
         z = logits - logits.max(1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(1, keepdims=True)

@@ -27,11 +27,8 @@ class TorchModel(Model):
         return False
 
     def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
-        import torch
-
-        from cryobench.train.engine import TorchPredictor, train_module
+        from cryobench.train.engine import train_module
 
         result = train_module(lambda: self.build_module(context.num_classes, train.box),
                               train, val, context, channels_last=self.channels_last())
-        return TorchPredictor(result.module, torch.device(context.device),
-                              context.train.eval_batch_size, result.report())
+        return result.predictor(context.train.eval_batch_size)

@@ -34,7 +34,9 @@ class Job:
 
     def fit_member(self, indices: np.ndarray, seed: int):
         bag = self.train.take(indices)
-        changes = {} if self.share_stage1 else {"unsampled_train": bag}
+        # not shared: the member learns the model's earlier stage from its own bag, seeded
+        # as itself
+        changes = {} if self.share_stage1 else {"unsampled_train": bag, "shared_seed": None}
         context = member_context(self.context, self.fitted, self.count, seed=seed, **changes)
         self.fitted += 1
         return self.model.fit(bag, self.val, context)

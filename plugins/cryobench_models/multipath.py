@@ -26,7 +26,9 @@ class MultiPathModel(TorchModel):
     """Stage 1: path k learns "class k versus the rest" on the imbalanced training split
     (the paper's Table III). Stage 2: the paths' feature maps are concatenated, pooled and
     classified by dense layers; the whole network trains from the stage-1 weights.
-    Stage-1 weights are cached per (training data, seed, path) and shared by every arm."""
+    Stage 1 is trained once per split (the unsampled training split, the trial's seed,
+    each path) and cached: every arm and every ensemble member of that split starts from
+    the same paths."""
 
     name = "multipath"
     summary = "multi-path 3D CNN, one path per class (Luo et al. 2019)"
@@ -64,8 +66,6 @@ class MultiPathModel(TorchModel):
         return MultiPath(paths, num_classes, self.hidden, self.dropout)
 
     def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
-        import torch
-
         from cryobench.train.engine import train_module
 
         kinds = self.path_kinds(context.num_classes)
@@ -87,15 +87,14 @@ class MultiPathModel(TorchModel):
         result = train_module(lambda: self.build_module(context.num_classes, train.box, kinds),
                               train, val, context, init=init or None,
                               channels_last=self.channels_last())
-        device = torch.device(context.device)
         candidates = {key: p for key, (_, p) in pairs.items()} or {
             (k, kind): p for k, (kind, (_, p)) in enumerate(zip(kinds, stage1))}
         report = result.report()
         report.parts = {f"stage1 {train.class_names[k]} {kind}": p.fit_report
                         for (k, kind), p in candidates.items()
                         if p is not None and p.fit_report.figures}
-        return MultiPathPredictor(result.module, device, context.train.eval_batch_size,
-                                  candidates, kinds, report)
+        return MultiPathPredictor(result.predictor(context.train.eval_batch_size, report),
+                                  candidates, kinds)
 
     def _stage1(self, k: int, kind: str, train: Subtomograms, val: Subtomograms,
                 context: FitContext, digest: str):
@@ -105,6 +104,7 @@ class MultiPathModel(TorchModel):
 
         from cryobench.data.cache import save_file
         from cryobench.train.engine import TorchPredictor, train_module
+        from cryobench.train.precision import resolve_precision
         from cryobench_models.networks import PathClassifier, SerialPath
 
         if self.stage1_epochs == 0:
@@ -114,25 +114,30 @@ class MultiPathModel(TorchModel):
 
         cache = self._cache_file(kind, k, digest, context)
         device = torch.device(context.device)
+        stage_train = _stage1_train(context)
         if cache is not None and cache.exists():
             module = build()
             module.load_state_dict(torch.load(cache, map_location=device, weights_only=True))
             module.to(device).eval()
-            report = FitReport()  # trained by an earlier trial
+            report = FitReport()  # trained by an earlier trial or member
+            precision = resolve_precision(stage_train.precision, stage_train.device)
         else:
             stage_context = context.replace(num_classes=2, sample_weight=None, on_epoch=None,
-                                            augmentations=[], train=_stage1_train(context))
+                                            augmentations=[], train=stage_train,
+                                            seed=_stage1_seed(context))
             result = train_module(build, _one_vs_rest(train, k), _one_vs_rest(val, k),
                                   stage_context,
                                   max_epochs=self.stage1_epochs,
                                   channels_last=self.channels_last(),
                                   loss=nn.CrossEntropyLoss(reduction="none"), augment=False)
-            module, report = result.module, result.report()
+            module, report, precision = result.module, result.report(), result.precision
+            report.figures["shared"] = "split"  # the estimate counts it once per split
             if cache is not None:
                 save_file(cache, lambda path: torch.save(module.state_dict(), path))
         state = {name.removeprefix("path."): t for name, t in module.state_dict().items()
                  if name.startswith("path.")}
-        return state, TorchPredictor(module, device, context.train.eval_batch_size, report)
+        return state, TorchPredictor(module, device, context.train.eval_batch_size, report,
+                                     precision)
 
     def _cache_file(self, kind: str, k: int, digest: str, context: FitContext) -> Path | None:
         if context.cache_dir is None:
@@ -141,13 +146,18 @@ class MultiPathModel(TorchModel):
                                "class": k,
                                "widths": list(self.widths), "layout": self.layout,
                                "dropout": self.dropout, "epochs": self.stage1_epochs,
-                               "seed": context.seed, "device": context.device,
+                               "seed": _stage1_seed(context), "device": context.device,
                                # stage 1 has its own epoch budget; the rest is shared
                                "train": {**_stage1_train(context).identity(),
                                          "max_epochs": None}},
                               sort_keys=True)
         name = hashlib.blake2b(settings.encode(), digest_size=16).hexdigest()
         return Path(context.cache_dir) / "stage1" / f"{name}.pt"
+
+
+def _stage1_seed(context: FitContext) -> int:
+    """The trial's seed, not an ensemble member's: one stage 1 per split."""
+    return context.shared_seed if context.shared_seed is not None else context.seed
 
 
 def _stage1_train(context: FitContext) -> TrainConfig:
@@ -185,12 +195,9 @@ def _one_vs_rest(data: Subtomograms, k: int) -> Subtomograms:
 class MultiPathPredictor:
     """The stage-2 network, plus the stage-1 paths for the Table III report."""
 
-    def __init__(self, module, device, batch_size, stage1: dict, kinds: list[str],
-                 fit_report: FitReport) -> None:
-        from cryobench.train.engine import TorchPredictor
-
-        self._network = TorchPredictor(module, device, batch_size)
-        self.fit_report = fit_report
+    def __init__(self, network, stage1: dict, kinds: list[str]) -> None:
+        self._network = network  # a TorchPredictor
+        self.fit_report = network.fit_report
         self._stage1, self._kinds = stage1, kinds  # (class, path kind) -> binary predictor
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray:

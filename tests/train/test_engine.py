@@ -59,6 +59,36 @@ def test_multipath_stage1_then_stage2_learns_and_reuses_stage1(tmp_path):
     assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
 
 
+@pytest.mark.slow
+def test_every_arm_and_every_member_of_a_split_shares_one_stage_1(tmp_path):
+    """``share_stage1``: one stage 1 per split, trained once on the unsampled split with
+    the trial's seed, whatever the sampler, the ensemble or its members' own seeds."""
+    base = {"model": {"name": "multipath", "stage1_epochs": 1, "widths": [4, 4, 4]}}
+    arms = [base, {**base, "ensemble": {"name": "bagging", "members": 2}},
+            {**base, "ensemble": {"name": "boosting", "members": 2}},
+            {**base, "sampler": "oversample", "ensemble": {"name": "bagging", "members": 2}}]
+    e = env(tmp_path)
+    trained = []
+    for arm in arms:
+        record = run_trial(expand_trials(bench(arm, epochs=1, lr=0.003))[0], e)
+        assert record.ok, record.error
+        trained.append(_stage1_parts(record.fit))
+        assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 3  # one per class
+    assert trained == [3, 0, 0, 0]  # the first trial trained the three paths, once
+    # not shared: each member learns stage 1 from its own bag
+    own = {**base, "ensemble": {"name": "bagging", "members": 2, "share_stage1": False}}
+    record = run_trial(expand_trials(bench(own, epochs=1, lr=0.003))[0], e)
+    assert _stage1_parts(record.fit) == 6
+    assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 9
+
+
+def _stage1_parts(fit: dict) -> int:
+    """Stage-1 paths trained within a fit (a cached path reports nothing)."""
+    parts = fit.get("parts", {})
+    return (sum(name.startswith("stage1") for name in parts)
+            + sum(_stage1_parts(part) for part in parts.values()))
+
+
 def test_a_tried_configuration_trains_stage_2_with_it_on_the_files_stage_1(tmp_path):
     """Tuning ``train.lr`` tunes the multi-path CNN's stage 2, the part where strategies
     differ; every configuration reuses the stage 1 trained with the file's ``[train]``."""
@@ -159,7 +189,7 @@ def test_early_stopping_restores_the_weights_of_the_best_epoch(monkeypatch):
 
     scores, snapshots = iter([0.2, 0.9, 0.3, 0.1, 0.8, 0.8]), []
 
-    def scripted(module, val, device, batch_size):
+    def scripted(module, val, device, batch_size, precision):
         snapshots.append({k: v.clone() for k, v in module.state_dict().items()})
         return {"val_macro_f1": next(scores), "val_loss": 1.0}
 
@@ -209,7 +239,7 @@ def test_restore_last_keeps_the_last_epochs_weights_and_a_fixed_budget_runs_ever
 
     scores, snapshots = iter([0.9, 0.2, 0.1, 0.3]), []
 
-    def scripted(module, val, device, batch_size):
+    def scripted(module, val, device, batch_size, precision):
         snapshots.append({k: v.clone() for k, v in module.state_dict().items()})
         return {"val_macro_f1": next(scores), "val_loss": 1.0}
 
@@ -229,7 +259,7 @@ def test_the_validation_figures_are_real_macro_f1_and_cross_entropy():
 
     train, val = tiny_split()
     module = small_cnn().eval()
-    figures = engine._validate(module, val, torch.device("cpu"), 8)
+    figures = engine._validate(module, val, torch.device("cpu"), 8, "float32")
     logits = engine.predict_logits(module, val.volumes, torch.device("cpu"), 8)
     p = torch.softmax(torch.from_numpy(logits).double(), 1).numpy()
     assert figures["val_loss"] == pytest.approx(log_loss(val.labels, p, labels=[0, 1]),
@@ -320,7 +350,7 @@ def test_sample_weights_are_a_split_wide_weighted_mean_whatever_the_batch():
     criterion = torch.nn.CrossEntropyLoss(reduction="none")
     batches = engine._Batches(train, context, torch.device("cpu"), False)
     total, count, steps = engine._train_epoch(module, criterion, torch.optim.SGD(
-        module.parameters(), lr=0.0), batches, [], torch.Generator().manual_seed(0))
+        module.parameters(), lr=0.0), batches, [], torch.Generator().manual_seed(0), "float32")
     with torch.no_grad():
         per_sample = criterion(module(torch.from_numpy(train.volumes)),
                                torch.from_numpy(train.labels)).numpy()
