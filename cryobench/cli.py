@@ -186,18 +186,21 @@ def _measure_costs(bench: Any, trials: list[Any], results: Path,
 
 
 def _print_costs(trials: list[Any], results: Path) -> None:
-    """Each arm's epochs (tuning and training, at most) and their cost, measured from
-    earlier trials of the same arm in ``results``."""
-    from cryobench.run.estimate import arm_costs, duration, measured_records
+    """Each arm's epochs (tuning and training, every member's, at most) and their cost,
+    measured from earlier trials of the same arm in ``results``; the stage that every arm
+    of a split shares (the multi-path CNN's stage 1) once per split."""
+    from cryobench.run.estimate import arm_costs, duration, measured_records, shared_cost
     from cryobench.run.fitted import fits_reach_trials
 
+    records = measured_records(results)
     # a cluster is known here only by $RAY_ADDRESS (validate has no --address)
-    costs = arm_costs(trials, measured_records(results),
+    costs = arm_costs(trials, records,
                       fits_reach_trials(bool(os.environ.get("RAY_ADDRESS")), os.environ))
+    shared = shared_cost(trials, records)
     tuned = {t.arm: t.tune for t in trials if t.tune}
     table = Table(title="budget and cost on this machine (at most: early stopping and "
                         "ASHA end some sooner)")
-    for column in ("arm", "trials", "tuning", "epochs", "s/epoch", "cost"):
+    for column in ("arm", "trials", "members", "tuning", "epochs", "s/epoch", "cost"):
         table.add_column(column, justify="left" if column in ("arm", "tuning") else "right",
                          overflow="fold")
     for cost in costs:
@@ -205,14 +208,20 @@ def _print_costs(trials: list[Any], results: Path) -> None:
         search = (f"{spec.configurations} configurations x {spec.max_epochs} epochs "
                   f"({spec.scheduler}) over {', '.join(d.target for d in spec.space)}"
                   + ("; the file's values first" if spec.first else "") if spec else "–")
-        table.add_row(Text(cost.arm), str(cost.trials), Text(search),
+        table.add_row(Text(cost.arm), str(cost.trials),
+                      str(cost.members) if cost.members else "–", Text(search),
                       str(cost.tuning_epochs + cost.training_epochs),
                       f"{cost.seconds_per_epoch:.1f}" if cost.seconds_per_epoch else "–",
                       duration(cost.seconds) if cost.seconds is not None else "–")
+    if shared.splits:
+        table.add_row(Text("shared by every arm of a split (stage 1)"), "", "",
+                      Text(f"once for each of {shared.splits} splits"), "", "",
+                      duration(shared.seconds) if shared.seconds is not None else "–")
     console.print(table)
     known = [c.seconds for c in costs if c.seconds is not None]
     if len(known) == len(costs):
-        console.print(Text(f"estimated: at most {duration(sum(known))} one trial at a time"))
+        total = sum(known) + (shared.seconds or 0.0)
+        console.print(Text(f"estimated: at most {duration(total)} one trial at a time"))
     else:
         console.print(Text(f"not measured yet for {len(costs) - len(known)} arm(s): no "
                            f"finished trial of the same arm on the same data in {results} "

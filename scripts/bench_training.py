@@ -32,7 +32,9 @@ Training FLOPs are counted, not assumed: ``FlopCounterMode`` over one forward an
 backward pass (the old 3x forward overcounted by up to 13 %: the first layer needs no
 input gradient). The output starts with the exact command and the machine, so the
 figures can be quoted. With ``--compile``: the default multi-path CNN in the bare loop,
-eager against ``torch.compile``, interleaved the same way (compilation time apart).
+eager against ``torch.compile``, interleaved the same way (compilation time apart). At
+the end, always: the default multi-path CNN in the engine, float32 against bf16 autocast
+(``[train] precision``), interleaved the same way.
 """
 
 from __future__ import annotations
@@ -115,12 +117,12 @@ def random_split(samples: int, box: int = BOX, classes: int = CLASSES) -> Subtom
 
 def engine_rate(model, data: Subtomograms, registry: Registry, *, device: str = "cpu",
                 threads: int | None = None, channels_last: bool | None = None,
-                epochs: int = 1) -> float:
+                epochs: int = 1, precision: str = "float32") -> float:
     """Training samples/s of ``epochs`` engine epochs (no validation) for a model plugin:
     the engine's own count, training passes only (not building the module)."""
     cfg = TrainConfig(max_epochs=epochs, batch_size=BATCH, optimizer="adam", lr=1e-3,
                       weight_decay=0.0, momentum=0.9, schedule="constant", patience=0,
-                      device=device, eval_batch_size=256)
+                      device=device, eval_batch_size=256, precision=precision)
     context = FitContext(num_classes=CLASSES, train=cfg, loss=registry.create("loss", "ce"),
                          augmentations=[], seed=0, device=device, threads=threads)
     if channels_last is None:
@@ -465,6 +467,29 @@ def compile_comparison(model, x: torch.Tensor, y: torch.Tensor, args) -> None:
           f"{' ?' if ratio.width() > WIDE else ''}; first epoch with compilation {first:.0f} s")
 
 
+def precision_comparison(model, data: Subtomograms, registry: Registry, args) -> None:
+    """The engine's training step in float32 against bf16 autocast (``[train] precision``),
+    interleaved over the rounds, on the default multi-path CNN."""
+    from cryobench.train.precision import cpu_has_native_bf16
+
+    runs = {p: (lambda epochs, p=p: engine_rate(model, data, registry, threads=args.threads,
+                                                epochs=epochs, precision=p))
+            for p in ("float32", "bfloat16")}
+    runs["float32"](1), runs["bfloat16"](1)  # warm-up, not counted
+    rate = max(runs["float32"](1), runs["bfloat16"](1))
+    epochs = max(1, math.ceil(args.min_seconds * rate / trained_per_epoch(len(data))))
+    rates: dict[str, list[float]] = {"float32": [], "bfloat16": []}
+    for round_ in range(args.repeats):
+        for name in (("float32", "bfloat16") if round_ % 2 == 0 else ("bfloat16", "float32")):
+            rates[name].append(window(runs[name], len(data), epochs, args.min_seconds)[0])
+    ratio = Spread([b / f for b, f in zip(rates["bfloat16"], rates["float32"])])
+    native = "native bf16" if cpu_has_native_bf16() else "no native bf16: emulated, slow"
+    print(f"\nprecision, default multipath, engine, {args.repeats} rounds ({native}): float32 "
+          f"{Spread(rates['float32']).show()} samples/s, bfloat16 "
+          f"{Spread(rates['bfloat16']).show()} samples/s, bfloat16/float32 {ratio.show(2)}"
+          f"{' ?' if ratio.width() > WIDE else ''}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=256, help="volumes per epoch")
@@ -502,6 +527,8 @@ def main() -> None:
     if args.compile:
         compile_comparison(registry.create("model", "multipath", {"stage1_epochs": 0}), x, y,
                            args)
+    precision_comparison(registry.create("model", "multipath", {"stage1_epochs": 0}), data,
+                         registry, args)
     load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"\nload average at end: {load}; {time.perf_counter() - started:.0f} s in all")
 

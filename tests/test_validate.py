@@ -249,8 +249,9 @@ def test_measure_trains_two_epochs_of_each_arm_once_for_the_estimate(tmp_path):
                                                                       ("svm", 0, "ok")]
     assert records[0]["fit"]["epochs_run"] == 2
     # the network's second epoch; a model without epochs is its whole fit
-    assert records[0]["timings"]["epoch_seconds"] > 0
-    assert "epoch_seconds" not in records[1]["timings"]
+    assert records[0]["timings"]["member_epoch_seconds"] > 0
+    assert records[0]["timings"]["members"] == 1
+    assert "member_epoch_seconds" not in records[1]["timings"]
     before = kept.read_text()
     again = cli("validate", str(path), "--results", str(results), "--measure", env=env)
     assert "estimated: at most" in again.stdout and kept.read_text() == before

@@ -15,15 +15,22 @@ from cryobench.run.records import TrialRecord
 from cryobench.run.results import TUNING_FILES, ResultStore
 from cryobench.search_space import configurations_tried
 
-#: a measured epoch of the trial's network, validation included, times its members
+#: a measured epoch of one member of the trial's model, validation included (records of
+#: ``measure``); MEMBERS: how many members trained
+MEMBER_EPOCH_SECONDS = "member_epoch_seconds"
+MEMBERS = "members"
+#: what older measured records kept: an epoch of every member at once
 EPOCH_SECONDS = "epoch_seconds"
+#: a part of a fit report that every arm and member of a split shares, trained once per
+#: split (the multi-path CNN's stage 1): its figures say ``shared: "split"``
+SHARED = "shared"
 
 #: what may differ between a measured trial and the one estimated: the per-epoch cost
 #: is the same whatever the seed, the fold or the tuning
 NOT_COST = ("schema", "seed", "fold", "tune", "tuned")
 #: the training settings that change what an epoch costs; the others (the epoch budget,
 #: the learning rate and its schedule, the stopping rule) do not
-COST_OF_TRAINING = ("batch_size", "eval_batch_size", "device")
+COST_OF_TRAINING = ("batch_size", "eval_batch_size", "device", "precision")
 
 
 def measured_records(folder: Path) -> list[TrialRecord]:
@@ -44,20 +51,62 @@ def _cost_identity(config: dict[str, Any]) -> str:
     return json.dumps(kept, sort_keys=True, default=str)
 
 
-def seconds_per_epoch(trial: TrialSpec, records: list[TrialRecord]) -> float | None:
-    """The median fit seconds per epoch of the measured trials like this one."""
+@dataclass(frozen=True)
+class Measured:
+    """What one finished trial says of its cost: one member's epoch, its members, and what
+    it trained of the stage shared by its split (0: taken from the cache)."""
+
+    member_epoch_seconds: float
+    members: int
+    shared_seconds: float
+
+
+def measured_cost(record: TrialRecord, uses_train: bool = True) -> Measured | None:
+    """A record's cost figures; None where it says nothing of them."""
+    timings, shared = record.timings, shared_seconds(record.fit)
+    if MEMBER_EPOCH_SECONDS in timings:  # measured epoch by epoch (``measure``)
+        return Measured(timings[MEMBER_EPOCH_SECONDS], int(timings.get(MEMBERS, 1)), shared)
+    if EPOCH_SECONDS in timings:  # an older measurement: every member's epoch at once
+        return Measured(timings[EPOCH_SECONDS], 1, shared)
+    seconds, epochs, fits = training(record.fit)
+    if epochs:
+        return Measured(seconds / epochs, fits, shared)
+    if record.fit.get("epochs_run") and "fit_seconds" in timings:  # a report without its
+        return Measured((timings["fit_seconds"] - shared) / record.fit["epochs_run"], 1,
+                        shared)                                  # own seconds
+    if not uses_train and "fit_seconds" in timings:  # a model that fits on its own: its
+        return Measured(timings["fit_seconds"], 1, 0.0)  # "epoch" is the whole fit
+    return None
+
+
+def training(fit: dict[str, Any]) -> tuple[float, int, int]:
+    """(seconds, epochs, fits) of the trainings a fit report is made of (an ensemble's
+    members, a combiner's model), the shared stage left out."""
+    if fit.get(SHARED):
+        return 0.0, 0, 0
+    if fit.get("epochs_run") and "fit_seconds" in fit:
+        return float(fit["fit_seconds"]), int(fit["epochs_run"]), 1
+    parts = [training(part) for part in fit.get("parts", {}).values()]
+    return (sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts))
+
+
+def shared_seconds(fit: dict[str, Any]) -> float:
+    """Seconds a fit spent training the stage its split shares (0: from the cache)."""
+    if fit.get(SHARED):
+        return float(fit.get("fit_seconds", 0.0))
+    return sum(shared_seconds(part) for part in fit.get("parts", {}).values())
+
+
+def _alike(trial: TrialSpec, records: list[TrialRecord]) -> list[Measured]:
     wanted = _cost_identity(trial.config())
-    rates = []
-    for r in records:
-        if _cost_identity(r.config) != wanted:
-            continue
-        if EPOCH_SECONDS in r.timings:  # measured epoch by epoch (``measure``)
-            rates.append(r.timings[EPOCH_SECONDS])
-            continue
-        # a model that fits on its own has no epochs: its "epoch" is the whole fit
-        epochs = r.fit.get("epochs_run") or (None if trial.uses.uses_train else 1)
-        if epochs and "fit_seconds" in r.timings:
-            rates.append(r.timings["fit_seconds"] / epochs)
+    found = (measured_cost(r, trial.uses.uses_train) for r in records
+             if _cost_identity(r.config) == wanted)
+    return [m for m in found if m is not None]
+
+
+def seconds_per_epoch(trial: TrialSpec, records: list[TrialRecord]) -> float | None:
+    """The median seconds of one member's epoch in the measured trials like this one."""
+    rates = [m.member_epoch_seconds for m in _alike(trial, records)]
     return median(rates) if rates else None
 
 
@@ -65,9 +114,10 @@ def seconds_per_epoch(trial: TrialSpec, records: list[TrialRecord]) -> float | N
 class ArmCost:
     arm: str
     trials: int
-    tuning_epochs: int  # at most: ASHA stops some configurations before their budget
-    training_epochs: int  # at most: early stopping may end a trial before its budget
-    seconds_per_epoch: float | None  # None: not measured on this machine yet
+    members: int | None  # trained per trial, as measured (None: not yet)
+    tuning_epochs: int  # at most, every member's: ASHA stops some configurations sooner
+    training_epochs: int  # at most, every member's: early stopping may end a trial sooner
+    seconds_per_epoch: float | None  # one member's epoch; None: not measured here yet
 
     @property
     def seconds(self) -> float | None:
@@ -76,11 +126,23 @@ class ArmCost:
         return self.seconds_per_epoch * (self.tuning_epochs + self.training_epochs)
 
 
+@dataclass(frozen=True)
+class SharedCost:
+    """The stage every arm and member of a split shares, trained once per split."""
+
+    splits: int
+    seconds_per_split: float | None
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.seconds_per_split is None else self.splits * self.seconds_per_split
+
+
 def arm_costs(trials: list[TrialSpec], records: list[TrialRecord],
               fits_kept: bool = True) -> list[ArmCost]:
-    """Per arm, in file order: its epochs at most, and their cost where measured; a model
-    that fits on its own counts one "epoch" a fit. ``fits_kept``: whether the searches'
-    fits reach the trials (``run.fitted.fits_reach_trials``)."""
+    """Per arm, in file order: its epochs at most (every member's), and their cost where
+    measured; a model that fits on its own counts one "epoch" a fit. ``fits_kept``:
+    whether the searches' fits reach the trials (``run.fitted.fits_reach_trials``)."""
     by_arm: dict[str, list[TrialSpec]] = {}
     for t in trials:
         by_arm.setdefault(t.arm, []).append(t)
@@ -90,15 +152,37 @@ def arm_costs(trials: list[TrialSpec], records: list[TrialRecord],
 
     out = []
     for arm, rows in by_arm.items():
+        measured = [m for t in rows for m in _alike(t, records)]
+        members = max((m.members for m in measured), default=None)
         tuning = sum(configurations_tried(t.tune.space, t.tune.configurations)
                      * epochs(t, t.tune.max_epochs) for t in rows if t.tune)
-        # a tuned trial takes its search's fit of the chosen configuration when the
-        # search trained it for the trial's whole budget (run.fitted)
-        training = sum(0 if fits_kept and t.tune and t.tune.max_epochs == t.train.max_epochs
-                       else epochs(t, t.train.max_epochs) for t in rows)
-        rates = [r for r in (seconds_per_epoch(t, records) for t in rows) if r is not None]
-        out.append(ArmCost(arm, len(rows), tuning, training, median(rates) if rates else None))
+        # a tuned trial takes its search's fit of the chosen configuration when the search
+        # trained it for the trial's whole budget (run.fitted)
+        training_ = sum(0 if fits_kept and t.tune and t.tune.max_epochs == t.train.max_epochs
+                        else epochs(t, t.train.max_epochs) for t in rows)
+        rates = [m.member_epoch_seconds for m in measured]
+        out.append(ArmCost(arm, len(rows), members, tuning * (members or 1),
+                           training_ * (members or 1), median(rates) if rates else None))
     return out
+
+
+def shared_cost(trials: list[TrialSpec], records: list[TrialRecord]) -> SharedCost:
+    """The shared stage's cost: once per split (seed, fold, data) of the trials whose
+    model trained one in a record here, at the median of what it took there."""
+    def stage(config: dict[str, Any]) -> str:
+        import json
+
+        return json.dumps([config.get("dataset"), config.get("model")], sort_keys=True,
+                          default=str)
+
+    seconds: dict[str, list[float]] = {}
+    for r in records:
+        if (spent := shared_seconds(r.fit)) > 0:
+            seconds.setdefault(stage(r.config), []).append(spent)
+    splits = {(t.seed, t.fold, stage(t.config())) for t in trials
+              if stage(t.config()) in seconds}
+    per_split = [median(seconds[s]) for _, _, s in splits]
+    return SharedCost(len(splits), sum(per_split) / len(per_split) if per_split else None)
 
 
 def unmeasured_arms(trials: list[TrialSpec], records: list[TrialRecord]
@@ -116,10 +200,10 @@ def measure(trials: list[TrialSpec], env: Any, store: ResultStore,
             started: Callable[[TrialSpec], None] = lambda t: None, debug: bool = False
             ) -> list[TrialRecord]:
     """Train each trial for two epochs, untuned (its seed's data, its arm's settings),
-    and keep the records in ``store`` with the second epoch's seconds (times the
-    ensemble's members): an arm's cost per epoch on this machine. What the first epoch
-    pays once (a model's earlier stage, a simulated data set, torch's first calls) is
-    left out: the multi-path CNN's stage 1 is trained once per seed for every arm."""
+    and keep the records in ``store`` with a member's second epoch's seconds and the
+    members trained: an arm's cost per epoch on this machine. What the first epoch pays
+    once (a simulated data set, torch's first calls) is left out; what a split shares
+    (the multi-path CNN's stage 1) is in the record's fit, counted once per split."""
     import time
 
     from cryobench.run.execute import prepare_data, run_isolated
@@ -137,7 +221,8 @@ def measure(trials: list[TrialSpec], env: Any, store: ResultStore,
         env.on_epoch = None
         laps = [b - a for times in ends.values() for a, b in zip(times, times[1:])]
         if record.ok and laps:
-            record.timings[EPOCH_SECONDS] = median(laps) * len(ends)
+            record.timings[MEMBER_EPOCH_SECONDS] = median(laps)
+            record.timings[MEMBERS] = len(ends)
         store.append(record)
         records.append(record)
     return records

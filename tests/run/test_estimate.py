@@ -94,3 +94,51 @@ def test_a_search_costs_what_it_trains():
     assert cost("cnn", {"train.lr": {"choice": [1e-3, 3e-3, 1e-2]}}, 2) == (2 * 5, 0)
     assert cost("svm", {"model.C": {"loguniform": [0.1, 10.0]}}, 4) == (4, 0)
     assert cost("cnn", lr, 3, fits_kept=False) == (3 * 5, 5)
+
+
+def _ensemble_trials(seeds=(0, 1, 2)):
+    from cryobench.registry import Registry
+
+    doc = {"benchmark": {"name": "b", "seeds": list(seeds)},
+           "dataset": {"source": "synthetic", "box": 12, "voxel_size": 4.0},
+           "train": {"max_epochs": 30},
+           "arm": [{"name": "plain", "model": "multipath"},
+                   {"name": "bagging", "model": "multipath",
+                    "ensemble": {"name": "bagging", "members": 5}}]}
+    return expand_trials(parse_benchmark(doc, Registry()))
+
+
+def test_every_members_epochs_count_and_the_shared_stage_once_per_split():
+    """An ensemble of five trains five networks: 5 x 30 epochs a trial, at one member's
+    epoch cost; stage 1 is trained once per split for every arm (not per arm, not per
+    member), from what the first trial of a split spent on it."""
+    from cryobench.run.estimate import shared_cost
+
+    trials = _ensemble_trials()
+    plain, bagging = trials[0], next(t for t in trials if t.arm == "bagging")
+    stage1 = {"epochs_run": 6, "fit_seconds": 10.0, "shared": "split"}
+    first = measured(plain, 100.0)  # stage 2 (30 epochs, 60 s) after stage 1 (2 x 10 s)
+    first.fit.update({"epochs_run": 30, "fit_seconds": 60.0,
+                      "parts": {"stage1 a conv3": stage1, "stage1 b conv5": stage1}})
+    member = {"epochs_run": 30, "fit_seconds": 90.0, "parts": {}}  # stage 1 from the cache
+    ensemble = measured(bagging, 450.0)
+    ensemble.fit.update({"members": 5,
+                         "parts": {f"member {i}": member for i in range(1, 6)}})
+    costs = {c.arm: c for c in arm_costs(trials, [first, ensemble])}
+    assert (costs["plain"].members, costs["plain"].training_epochs) == (1, 3 * 30)
+    assert costs["plain"].seconds_per_epoch == 2.0
+    assert (costs["bagging"].members, costs["bagging"].training_epochs) == (5, 3 * 5 * 30)
+    assert costs["bagging"].seconds == 3 * 5 * 30 * 3.0
+    shared = shared_cost(trials, [first, ensemble])
+    assert (shared.splits, shared.seconds_per_split, shared.seconds) == (3, 20.0, 60.0)
+
+
+def test_a_measured_record_gives_a_members_epoch_and_its_members():
+    from cryobench.run.estimate import MEMBER_EPOCH_SECONDS, MEMBERS
+
+    trials = _ensemble_trials(seeds=(0,))
+    bagging = next(t for t in trials if t.arm == "bagging")
+    record = measured(bagging, 30.0)
+    record.timings.update({MEMBER_EPOCH_SECONDS: 2.5, MEMBERS: 5})
+    cost = {c.arm: c for c in arm_costs(trials, [record])}["bagging"]
+    assert (cost.members, cost.seconds_per_epoch, cost.seconds) == (5, 2.5, 5 * 30 * 2.5)
