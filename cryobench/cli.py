@@ -144,7 +144,9 @@ def validate(
         table.add_column(column, overflow="fold")
     for arm in bench.arms:
         rows = [("model", arm.model), ("sampler", arm.sampler), ("loss", arm.loss),
-                *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble)]
+                *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble),
+                *[("train.augment", a) for a in
+                  (arm.recipe if arm.capabilities.uses_augmentations else ())]]
         for i, (what, spec) in enumerate(rows):
             params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items())
             table.add_row(Text(arm.name if i == 0 else ""), what, Text(spec.name), Text(params))

@@ -188,6 +188,12 @@ def _parse(v: _Validator, raw: dict[str, Any], profile: str | None) -> Benchmark
     return bench
 
 
+def _without_recipe(train: Any) -> Any:
+    """``[train]`` less its ``augment`` (the recipe's augmentations, components)."""
+    return {k: v for k, v in train.items() if k != "augment"} if isinstance(train, dict) \
+        else train
+
+
 def train_config(params: dict[str, Any]) -> TrainConfig:
     """``[train]`` with its precision resolved on this machine (the trial key says it)."""
     return TrainConfig(**{**params, "precision": resolve_precision(params["precision"],
@@ -201,7 +207,7 @@ def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
     dataset = v.dataset("dataset", doc.get("dataset"))
     split = SplitConfig(**v.params("split", doc.get("split", {}), SPLIT_PARAMS))
     train_raw = doc.get("train", {})
-    train = train_config(v.params("train", train_raw, TRAIN_PARAMS))
+    train = train_config(v.params("train", _without_recipe(train_raw), TRAIN_PARAMS))
     resources = Resources(**v.params("resources", doc.get("resources", {}), RESOURCE_PARAMS))
     v.search = v.tune_table(doc.get("tune"), train)
     if v.search is not None and split.val_fraction == 0:
@@ -400,25 +406,32 @@ class _Validator:
                                    ARM_DEFAULTS.get(field_), field_)
             for field_, kind in ARM_KINDS.items() if field_ != "augment"
         }
-        augment = arm.get("augment", ARM_DEFAULTS["augment"])
-        listed = isinstance(augment, list)
-        augments = tuple(
-            self.component(f"{key}.augment[{j}]" if listed else f"{key}.augment",
-                           "augmentation", a, ARM_DEFAULTS["augment"], "augment")
-            for j, a in enumerate(augment if listed else [augment])
-        )
+        augments = self.augmentations(f"{key}.augment",
+                                      arm.get("augment", ARM_DEFAULTS["augment"]))
         train_over = self.table(f"{key}.train", arm.get("train", {}))
-        train = train_config(self.params(f"{key}.train", {**train_raw, **train_over},
+        merged = {**train_raw, **train_over}
+        where = f"{key}.train.augment" if "augment" in train_over else "train.augment"
+        recipe = tuple(a for a in self.augmentations(where, merged.get("augment", []))
+                       if a.name != ARM_DEFAULTS["augment"])
+        train = train_config(self.params(f"{key}.train", _without_recipe(merged),
                                          TRAIN_PARAMS))
         datasets = self.arm_datasets(f"{key}.dataset", arm.get("dataset"), dataset)
         capabilities = self.registry.get("model", specs["model"].name).capabilities
         result = Arm(name=arm["name"], augment=augments, train=train, datasets=datasets,
-                     capabilities=capabilities, **specs)
+                     capabilities=capabilities, recipe=recipe, **specs)
         self.check_uses(key, result)
         result = replace(result, tune=self.arm_tune(f"{key}.tune", arm.get("tune"), result))
         self.check_datasets(key, f"{key}.dataset" if "dataset" in arm else "dataset", result,
                             split)
         return result
+
+    def augmentations(self, key: str, value: Any) -> tuple[ComponentSpec, ...]:
+        """One augmentation or a list of them (applied in order)."""
+        listed = isinstance(value, list)
+        return tuple(
+            self.component(f"{key}[{j}]" if listed else key, "augmentation", a,
+                           ARM_DEFAULTS["augment"], "augment")
+            for j, a in enumerate(value if listed else [value]))
 
     def check_datasets(self, key: str, where: str, arm: Arm, split: SplitConfig) -> None:
         """Each class subset of the arm: its classes exist, the split can be made, and
@@ -629,7 +642,9 @@ class _Validator:
     def check_setup(self, key: str, arm: Arm, setup: ArmSetup) -> None:
         """Each component's own refusal of a setup it cannot work in."""
         fields = [("model", arm.model), ("sampler", arm.sampler), ("loss", arm.loss),
-                  *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble)]
+                  *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble),
+                  *[("train.augment", a) for a in
+                    (arm.recipe if arm.capabilities.uses_augmentations else ())]]
         for field_, spec in fields:
             component = self.fail_as(f"{key}.{field_}", lambda: spec.build(self.registry))
             try:

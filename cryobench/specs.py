@@ -190,6 +190,9 @@ class Arm:
     capabilities: Capabilities = Capabilities()  # of the model
     tune: TuneSpec | None = None  # tuned per seed on the validation part before training
     sweep: SweepPoint | None = None  # one point of the benchmark's sweep
+    #: ``[train] augment``: the training recipe's augmentations, every arm's before its
+    #: own ``augment`` (which is its strategy); for models that train on batches
+    recipe: tuple[ComponentSpec, ...] = ()
 
     @property
     def family(self) -> str:

@@ -40,6 +40,8 @@ class TrialSpec:
     #: what tuning found (its ``chosen`` configuration, ``"train.lr"`` -> value, and
     #: every configuration it tried); not part of the key, which the search determines
     tuning: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    #: the training recipe's augmentations, applied before the arm's own (``Arm.recipe``)
+    recipe: tuple[ComponentSpec, ...] = ()
 
     def config(self) -> dict[str, Any]:
         """The content that determines the result, and nothing else.
@@ -66,6 +68,8 @@ class TrialSpec:
             config["loss"] = self.loss.identity()
         if self.uses.uses_augmentations:
             config["augment"] = [a.identity() for a in self.augment]
+            if self.recipe:  # only when set: files without one keep their keys
+                config["recipe"] = [a.identity() for a in self.recipe]
         if self.uses.thread_dependent:
             config["threads"] = self.threads
         if self.tune is not None:
@@ -124,5 +128,5 @@ def _trial(bench: Benchmark, arm: Arm, dataset: DatasetSpec, seed: int,
         benchmark=bench.name, arm=arm.name, seed=seed, fold=fold, dataset=dataset,
         split=bench.split, train=arm.train, resources=bench.resources, model=arm.model,
         sampler=arm.sampler, loss=arm.loss, augment=arm.augment, ensemble=arm.ensemble,
-        uses=arm.capabilities, threads=threads, tune=arm.tune,
+        uses=arm.capabilities, threads=threads, tune=arm.tune, recipe=arm.recipe,
     )

@@ -394,7 +394,8 @@ def check_candidate(trial: TrialSpec, env: Any) -> None:
     counts = dict(zip(data.class_names, np.bincount(data.labels,
                                                     minlength=data.num_classes).tolist()))
     setup = ArmSetup(trial.uses, trial.split, trial.train, counts)
-    for spec in (trial.model, trial.sampler, trial.loss, *trial.augment, trial.ensemble):
+    for spec in (trial.model, trial.sampler, trial.loss, *trial.augment, trial.ensemble,
+                 *(trial.recipe if trial.uses.uses_augmentations else ())):
         try:
             spec.build(env.registry).check_setup(setup)
         except ParamError as exc:

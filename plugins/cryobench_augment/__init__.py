@@ -67,6 +67,33 @@ class WedgeFlip(Augmentation):
         return out, targets
 
 
+class Shift(Augmentation):
+    """Random whole-voxel translations: a particle is never picked exactly at its centre.
+
+    A translation changes only the phases of the Fourier transform, so the missing wedge
+    stays where it is. Each particle moves by up to ``max_shift`` voxels along each axis,
+    cyclically (what leaves one face enters the opposite one: a slab of background a few
+    voxels thick at the box's edge).
+    """
+
+    name = "shift"
+    summary = "random whole-voxel translations (missing-wedge-safe)"
+    params = (Param("max_shift", int, 2, "largest shift along each axis, in voxels", low=0),)
+
+    def apply(self, volumes, targets, generator):
+        import torch
+
+        if self.max_shift == 0:
+            return volumes, targets
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(volumes), 3),
+                               generator=generator).tolist()
+        out = torch.stack([torch.roll(v, shifts=s, dims=(1, 2, 3))
+                           for v, s in zip(volumes, shifts)])
+        if volumes.is_contiguous(memory_format=torch.channels_last_3d):
+            out = out.contiguous(memory_format=torch.channels_last_3d)
+        return out, targets
+
+
 @hookimpl
 def cryobench_register_augmentations() -> list[type[Augmentation]]:
-    return [NoAugmentation, Mixup, WedgeFlip]
+    return [NoAugmentation, Mixup, WedgeFlip, Shift]
