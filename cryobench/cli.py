@@ -145,8 +145,7 @@ def validate(
     for arm in bench.arms:
         rows = [("model", arm.model), ("sampler", arm.sampler), ("loss", arm.loss),
                 *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble),
-                *[("train.augment", a) for a in
-                  (arm.recipe if arm.capabilities.uses_augmentations else ())]]
+                *[("train.augment", a) for a in arm.batch_recipe]]
         for i, (what, spec) in enumerate(rows):
             params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items())
             table.add_row(Text(arm.name if i == 0 else ""), what, Text(spec.name), Text(params))

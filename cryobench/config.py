@@ -177,7 +177,7 @@ def _parse(v: _Validator, raw: dict[str, Any], profile: str | None) -> Benchmark
     except ConfigError as exc:
         table, _, rest = exc.key.partition(".")
         field_, _, param = rest.partition(".")
-        if (table, rest.split(".")[0]) in given or (table == "sweep" and any(
+        if (table, rest.split(".")[0].partition("[")[0]) in given or (table == "sweep" and any(
                 t == "sweep" for t, _ in given)):
             raise ConfigError(exc.file, f"profile.{profile}.{exc.key}", exc.message) from None
         if table.startswith("arm[") and param in v.overrides.get(field_, {}):
@@ -305,7 +305,7 @@ class _Validator:
         """A profile parameter that no arm's component declares is a mistake."""
         for field_, values in self.overrides.items():
             declared = {p.name for arm in bench.arms
-                        for spec in (arm.augment if field_ == "augment"
+                        for spec in ((*arm.augment, *arm.recipe) if field_ == "augment"
                                      else (getattr(arm, field_),))
                         for p in self.registry.get(spec.kind, spec.name).params}
             for name in values:
@@ -420,6 +420,10 @@ class _Validator:
         result = Arm(name=arm["name"], augment=augments, train=train, datasets=datasets,
                      capabilities=capabilities, recipe=recipe, **specs)
         self.check_uses(key, result)
+        if "augment" in train_over and recipe and not capabilities.uses_augmentations:
+            self.fail(f"{key}.train.augment", f"model {specs['model'].name!r} does not train "
+                                              "on batches, so it cannot be augmented; remove "
+                                              "the augmentation")
         result = replace(result, tune=self.arm_tune(f"{key}.tune", arm.get("tune"), result))
         self.check_datasets(key, f"{key}.dataset" if "dataset" in arm else "dataset", result,
                             split)
@@ -643,8 +647,7 @@ class _Validator:
         """Each component's own refusal of a setup it cannot work in."""
         fields = [("model", arm.model), ("sampler", arm.sampler), ("loss", arm.loss),
                   *[("augment", a) for a in arm.augment], ("ensemble", arm.ensemble),
-                  *[("train.augment", a) for a in
-                    (arm.recipe if arm.capabilities.uses_augmentations else ())]]
+                  *[("train.augment", a) for a in arm.batch_recipe]]
         for field_, spec in fields:
             component = self.fail_as(f"{key}.{field_}", lambda: spec.build(self.registry))
             try:

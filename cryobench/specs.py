@@ -195,6 +195,12 @@ class Arm:
     recipe: tuple[ComponentSpec, ...] = ()
 
     @property
+    def batch_recipe(self) -> tuple[ComponentSpec, ...]:
+        """The recipe's augmentations where the model trains on batches (none where it
+        fits on its own)."""
+        return self.recipe if self.capabilities.uses_augmentations else ()
+
+    @property
     def family(self) -> str:
         """The arm as the file names it: the same for every point of a sweep."""
         return self.sweep.base if self.sweep else self.name

@@ -74,3 +74,21 @@ def test_shift_moves_each_particle_by_whole_voxels_and_keeps_its_voxels():
 def _shifts(limit: int):
     span = range(-limit, limit + 1)
     return [(a, b, c) for a in span for b in span for c in span]
+
+
+def test_a_profile_reaches_the_recipe_and_its_errors_name_the_profile():
+    doc = _doc({"augment": ["wedge_flip", {"name": "shift", "max_shift": 2}]})
+    doc["profile"] = {"small": {"components": {"augment": {"max_shift": 1}}},
+                      "bad": {"train": {"augment": [{"name": "shift", "max_shift": -1}]}}}
+    bench = parse_benchmark(doc, Registry(), profile="small")
+    assert bench.arms[0].recipe[1].params["max_shift"] == 1
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc, Registry(), profile="bad")
+    assert "profile.bad.train.augment[0]" in str(info.value)
+
+
+def test_an_arm_that_fits_on_its_own_cannot_ask_for_a_recipe():
+    arms = [{"name": "svm", "model": "svm", "train": {"augment": "shift"}}]
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(_doc({}, arms), Registry())
+    assert "arm[0].train.augment" in str(info.value)

@@ -53,11 +53,12 @@ def _cost_identity(config: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Measured:
-    """What one finished trial says of its cost: one member's epoch, its members, and what
-    it trained of the stage shared by its split (0: taken from the cache)."""
+    """What one finished trial says of its cost: an epoch of all its members, how many
+    there were (None: an older measurement that did not say), and what it trained of the
+    stage shared by its split (0: taken from the cache)."""
 
-    member_epoch_seconds: float
-    members: int
+    epoch_seconds: float
+    members: int | None
     shared_seconds: float
 
 
@@ -65,12 +66,13 @@ def measured_cost(record: TrialRecord, uses_train: bool = True) -> Measured | No
     """A record's cost figures; None where it says nothing of them."""
     timings, shared = record.timings, shared_seconds(record.fit)
     if MEMBER_EPOCH_SECONDS in timings:  # measured epoch by epoch (``measure``)
-        return Measured(timings[MEMBER_EPOCH_SECONDS], int(timings.get(MEMBERS, 1)), shared)
+        members = int(timings.get(MEMBERS, 1))
+        return Measured(timings[MEMBER_EPOCH_SECONDS] * members, members, shared)
     if EPOCH_SECONDS in timings:  # an older measurement: every member's epoch at once
-        return Measured(timings[EPOCH_SECONDS], 1, shared)
+        return Measured(timings[EPOCH_SECONDS], None, shared)
     seconds, epochs, fits = training(record.fit)
-    if epochs:
-        return Measured(seconds / epochs, fits, shared)
+    if epochs:  # ``epochs`` counts every member's: one epoch of them all is fits times
+        return Measured(seconds / epochs * fits, fits, shared)
     if record.fit.get("epochs_run") and "fit_seconds" in timings:  # a report without its
         return Measured((timings["fit_seconds"] - shared) / record.fit["epochs_run"], 1,
                         shared)                                  # own seconds
@@ -105,8 +107,9 @@ def _alike(trial: TrialSpec, records: list[TrialRecord]) -> list[Measured]:
 
 
 def seconds_per_epoch(trial: TrialSpec, records: list[TrialRecord]) -> float | None:
-    """The median seconds of one member's epoch in the measured trials like this one."""
-    rates = [m.member_epoch_seconds for m in _alike(trial, records)]
+    """The median seconds of an epoch of all the trial's members, in the measured trials
+    like this one."""
+    rates = [m.epoch_seconds for m in _alike(trial, records)]
     return median(rates) if rates else None
 
 
@@ -114,7 +117,7 @@ def seconds_per_epoch(trial: TrialSpec, records: list[TrialRecord]) -> float | N
 class ArmCost:
     arm: str
     trials: int
-    members: int | None  # trained per trial, as measured (None: not yet)
+    members: int | None  # trained per trial, as measured (None: not known yet)
     tuning_epochs: int  # at most, every member's: ASHA stops some configurations sooner
     training_epochs: int  # at most, every member's: early stopping may end a trial sooner
     seconds_per_epoch: float | None  # one member's epoch; None: not measured here yet
@@ -124,6 +127,17 @@ class ArmCost:
         if self.seconds_per_epoch is None:
             return None
         return self.seconds_per_epoch * (self.tuning_epochs + self.training_epochs)
+
+
+def _per_member(measured: list[Measured]) -> tuple[int | None, float | None]:
+    """An arm's members and one member's epoch, from its measurements: an epoch of them
+    all over the members (records that did not say how many count as many as those that
+    did, or one)."""
+    known = [m.members for m in measured if m.members]
+    members = max(known) if known else None
+    if not measured:
+        return members, None
+    return members, median(m.epoch_seconds for m in measured) / (members or 1)
 
 
 @dataclass(frozen=True)
@@ -152,28 +166,31 @@ def arm_costs(trials: list[TrialSpec], records: list[TrialRecord],
 
     out = []
     for arm, rows in by_arm.items():
-        measured = [m for t in rows for m in _alike(t, records)]
-        members = max((m.members for m in measured), default=None)
+        members, rate = _per_member([m for t in rows for m in _alike(t, records)])
         tuning = sum(configurations_tried(t.tune.space, t.tune.configurations)
                      * epochs(t, t.tune.max_epochs) for t in rows if t.tune)
         # a tuned trial takes its search's fit of the chosen configuration when the search
         # trained it for the trial's whole budget (run.fitted)
-        training_ = sum(0 if fits_kept and t.tune and t.tune.max_epochs == t.train.max_epochs
-                        else epochs(t, t.train.max_epochs) for t in rows)
-        rates = [m.member_epoch_seconds for m in measured]
+        training_epochs = sum(
+            0 if fits_kept and t.tune and t.tune.max_epochs == t.train.max_epochs
+            else epochs(t, t.train.max_epochs) for t in rows)
         out.append(ArmCost(arm, len(rows), members, tuning * (members or 1),
-                           training_ * (members or 1), median(rates) if rates else None))
+                           training_epochs * (members or 1), rate))
     return out
 
 
 def shared_cost(trials: list[TrialSpec], records: list[TrialRecord]) -> SharedCost:
     """The shared stage's cost: once per split (seed, fold, data) of the trials whose
-    model trained one in a record here, at the median of what it took there."""
+    model trained one in a record here, at the median of what it took there. A stage is
+    told apart by the data, the model and the training settings an epoch's cost depends
+    on (two arms that differ only in a later stage's parameters count it twice: at most)."""
     def stage(config: dict[str, Any]) -> str:
         import json
 
-        return json.dumps([config.get("dataset"), config.get("model")], sort_keys=True,
-                          default=str)
+        train = config.get("train") or {}
+        return json.dumps([config.get("dataset"), config.get("model"),
+                           {k: train.get(k) for k in COST_OF_TRAINING}],
+                          sort_keys=True, default=str)
 
     seconds: dict[str, list[float]] = {}
     for r in records:

@@ -164,7 +164,7 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
     context = FitContext(
         num_classes=data.num_classes, train=spec.train,
         loss=spec.loss.build(env.registry),
-        augmentations=[a.build(env.registry) for a in (*spec.recipe, *spec.augment)],
+        augmentations=[a.build(env.registry) for a in (*spec.batch_recipe, *spec.augment)],
         seed=spec.seed, device=str(choose_device(spec.train.device)), threads=spec.threads,
         cache_dir=env.cache_dir, on_epoch=env.on_epoch, unsampled_train=train,
         untuned_train=trial.train, shared_seed=spec.seed,

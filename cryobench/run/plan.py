@@ -68,13 +68,18 @@ class TrialSpec:
             config["loss"] = self.loss.identity()
         if self.uses.uses_augmentations:
             config["augment"] = [a.identity() for a in self.augment]
-            if self.recipe:  # only when set: files without one keep their keys
-                config["recipe"] = [a.identity() for a in self.recipe]
+        if self.batch_recipe:  # only when set: files without one keep their keys
+            config["recipe"] = [a.identity() for a in self.batch_recipe]
         if self.uses.thread_dependent:
             config["threads"] = self.threads
         if self.tune is not None:
             config["tune"] = self.tune.identity()
         return config
+
+    @property
+    def batch_recipe(self) -> tuple[ComponentSpec, ...]:
+        """The recipe's augmentations where the model trains on batches."""
+        return self.recipe if self.uses.uses_augmentations else ()
 
     @property
     def tuned(self) -> dict[str, Any] | None:

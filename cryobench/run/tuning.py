@@ -395,7 +395,7 @@ def check_candidate(trial: TrialSpec, env: Any) -> None:
                                                     minlength=data.num_classes).tolist()))
     setup = ArmSetup(trial.uses, trial.split, trial.train, counts)
     for spec in (trial.model, trial.sampler, trial.loss, *trial.augment, trial.ensemble,
-                 *(trial.recipe if trial.uses.uses_augmentations else ())):
+                 *trial.batch_recipe):
         try:
             spec.build(env.registry).check_setup(setup)
         except ParamError as exc:

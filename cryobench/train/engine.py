@@ -102,7 +102,7 @@ def train_module(
         criterion = (loss or context.loss.build(train.counts())).to(device)
         batches = _Batches(train, context, device, channels_last)
         precision, fallback = checked_precision(
-            module, batches, resolve_precision(cfg.precision, cfg.device))
+            module, batches, resolve_precision(cfg.precision, context.device))
         result = _fit(module, criterion, batches, val, context, epochs, augment, precision)
         result.precision_fallback = fallback
         return result

@@ -20,7 +20,7 @@ def resolve_precision(precision: str, device: str) -> str:
         if device == "cuda" or torch.cuda.is_available():
             # a driver without the workers' GPU takes them for bf16-capable (Ampere on)
             return ("bfloat16" if not torch.cuda.is_available()
-                    or torch.cuda.is_bf16_supported() else "float32")
+                    or torch.cuda.is_bf16_supported(including_emulation=False) else "float32")
     return "bfloat16" if cpu_has_native_bf16() else "float32"
 
 

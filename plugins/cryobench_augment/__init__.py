@@ -86,9 +86,15 @@ class Shift(Augmentation):
         if self.max_shift == 0:
             return volumes, targets
         shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(volumes), 3),
-                               generator=generator).tolist()
-        out = torch.stack([torch.roll(v, shifts=s, dims=(1, 2, 3))
-                           for v, s in zip(volumes, shifts)])
+                               generator=generator).to(volumes.device)
+        out = volumes
+        for axis in range(3):  # a gather per axis: no Python loop over particles
+            size = volumes.shape[2 + axis]
+            source = (torch.arange(size, device=volumes.device)[None, :]
+                      - shifts[:, axis:axis + 1]) % size  # [B, size]
+            view = [len(volumes), 1, 1, 1, 1]
+            view[2 + axis] = size
+            out = out.gather(2 + axis, source.view(view).expand_as(out))
         if volumes.is_contiguous(memory_format=torch.channels_last_3d):
             out = out.contiguous(memory_format=torch.channels_last_3d)
         return out, targets

@@ -35,6 +35,7 @@ class Bagging(Ensemble):
 
     name = "bagging"
     summary = "bagging or UnderBagging (scikit-learn / imbalanced-learn), soft vote"
+    revision = 1  # 1: the members share the split's stage 1 (before: one per member seed)
     params = (
         Param("members", int, 5, "bootstrap replicas, one member each", low=1),
         Param("balanced", bool, False, "class-balanced bags (UnderBagging: each bag "
@@ -63,7 +64,9 @@ class Boosting(Ensemble):
 
     name = "boosting"
     summary = "SAMME multi-class AdaBoost with held-out member errors"
-    revision = 1  # 1: out-of-bag error weighted by w_i / P(i left out), not a plain mean
+    # 1: out-of-bag error weighted by w_i / P(i left out), not a plain mean; the members
+    # share the split's stage 1
+    revision = 1
     params = (
         Param("members", int, 5, "most members (fewer when one is no better than chance)",
               low=1),

@@ -104,7 +104,6 @@ class MultiPathModel(TorchModel):
 
         from cryobench.data.cache import save_file
         from cryobench.train.engine import TorchPredictor, train_module
-        from cryobench.train.precision import resolve_precision
         from cryobench_models.networks import PathClassifier, SerialPath
 
         if self.stage1_epochs == 0:
@@ -120,7 +119,6 @@ class MultiPathModel(TorchModel):
             module.load_state_dict(torch.load(cache, map_location=device, weights_only=True))
             module.to(device).eval()
             report = FitReport()  # trained by an earlier trial or member
-            precision = resolve_precision(stage_train.precision, stage_train.device)
         else:
             stage_context = context.replace(num_classes=2, sample_weight=None, on_epoch=None,
                                             augmentations=[], train=stage_train,
@@ -130,14 +128,16 @@ class MultiPathModel(TorchModel):
                                   max_epochs=self.stage1_epochs,
                                   channels_last=self.channels_last(),
                                   loss=nn.CrossEntropyLoss(reduction="none"), augment=False)
-            module, report, precision = result.module, result.report(), result.precision
-            report.figures["shared"] = "split"  # the estimate counts it once per split
+            module, report = result.module, result.report()
+            if context.shared_seed is not None:  # the estimate counts it once per split
+                report.figures["shared"] = "split"
             if cache is not None:
                 save_file(cache, lambda path: torch.save(module.state_dict(), path))
         state = {name.removeprefix("path."): t for name, t in module.state_dict().items()
                  if name.startswith("path.")}
-        return state, TorchPredictor(module, device, context.train.eval_batch_size, report,
-                                     precision)
+        # predicts in float32 whatever it trained in, so that path selection and the
+        # Table III figures do not depend on whether the cache was warm
+        return state, TorchPredictor(module, device, context.train.eval_batch_size, report)
 
     def _cache_file(self, kind: str, k: int, digest: str, context: FitContext) -> Path | None:
         if context.cache_dir is None:

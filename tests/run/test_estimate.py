@@ -142,3 +142,17 @@ def test_a_measured_record_gives_a_members_epoch_and_its_members():
     record.timings.update({MEMBER_EPOCH_SECONDS: 2.5, MEMBERS: 5})
     cost = {c.arm: c for c in arm_costs(trials, [record])}["bagging"]
     assert (cost.members, cost.seconds_per_epoch, cost.seconds) == (5, 2.5, 5 * 30 * 2.5)
+
+
+def test_older_measurements_of_every_member_at_once_mix_with_newer_ones():
+    """An older measured record kept an epoch of all the members; a newer one keeps one
+    member's epoch and how many there were: both give the same arm cost."""
+    from cryobench.run.estimate import EPOCH_SECONDS, MEMBER_EPOCH_SECONDS, MEMBERS
+
+    trials = _ensemble_trials(seeds=(0, 1))
+    bagging = [t for t in trials if t.arm == "bagging"]
+    old, new = measured(bagging[0], 30.0), measured(bagging[1], 30.0)
+    old.timings[EPOCH_SECONDS] = 12.5
+    new.timings.update({MEMBER_EPOCH_SECONDS: 2.5, MEMBERS: 5})
+    cost = {c.arm: c for c in arm_costs(trials, [old, new])}["bagging"]
+    assert (cost.members, cost.seconds_per_epoch) == (5, 2.5)
