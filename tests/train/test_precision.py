@@ -46,9 +46,8 @@ def test_the_resolved_precision_enters_the_trial_key_and_float32_keeps_old_keys(
     assert plain.key == explicit.key != bf16.key
 
 
-class _WrongInBf16(torch.nn.Module):
-    """A layer whose bf16 pass computes something else (as oneDNN's bf16 weight gradient
-    of a 3D convolution on an input smaller than its kernel does)."""
+class _Overflows(torch.nn.Module):
+    """A layer whose bf16 pass overflows (bf16 rounds 3.4e38 up to infinity)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,34 +55,61 @@ class _WrongInBf16(torch.nn.Module):
 
     def forward(self, x):
         out = self.linear(x.flatten(1)[:, :8])
-        return out * 3 if torch.is_autocast_enabled("cpu") else out
+        return out * 3.39e38 if torch.is_autocast_enabled("cpu") else out
 
 
 class _Batches:
-    def __init__(self) -> None:
+    def __init__(self, box: int = 2) -> None:
         generator = torch.Generator().manual_seed(0)
-        self.x = torch.randn(8, 1, 2, 2, 2, generator=generator)
+        self.x = torch.randn(8, 1, box, box, box, generator=generator)
         self.targets = torch.nn.functional.one_hot(torch.arange(8) % 2, 2).float()
         self.batch_size, self.device = 8, torch.device("cpu")
 
 
-def test_bf16_falls_back_to_float32_where_its_gradients_are_wrong():
+def _conv_net() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3, padding=1), torch.nn.Flatten(),
+                               torch.nn.LazyLinear(2))
+
+
+def test_bf16_falls_back_where_a_convolution_sees_an_input_smaller_than_its_kernel():
+    """oneDNN's bf16 weight gradient is wrong there (a 3^3 conv on 2^3); on 4^3 it is not."""
     from cryobench.train.engine import checked_precision
 
-    module = _WrongInBf16()
+    module = _conv_net()
+    module(torch.zeros(1, 1, 2, 2, 2))  # the lazy layer takes its size
     before = {k: v.clone() for k, v in module.state_dict().items()}
-    precision, why = checked_precision(module, _Batches(), "bfloat16")
-    assert precision == "float32" and "linear" in why
+    precision, why = checked_precision(module, _Batches(2), "bfloat16")
+    assert precision == "float32" and "0 (a 3x3x3 convolution on a 2x2x2 input)" in why
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
     assert all(p.grad is None for p in module.parameters()) and module.training
+    wide = _conv_net()
+    wide(torch.zeros(1, 1, 4, 4, 4))
+    assert checked_precision(wide, _Batches(4), "bfloat16") == ("bfloat16", None)
 
 
-def test_bf16_is_kept_where_it_computes_float32s_gradients_and_float32_is_not_probed():
+def test_bf16_falls_back_where_its_gradients_are_not_finite_and_float32_is_not_probed():
     from cryobench.train.engine import checked_precision
 
+    precision, why = checked_precision(_Overflows(), _Batches(), "bfloat16")
+    assert precision == "float32" and "linear" in why and "not finite" in why
     module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8, 2))
     assert checked_precision(module, _Batches(), "bfloat16") == ("bfloat16", None)
-    assert checked_precision(_WrongInBf16(), _Batches(), "float32") == ("float32", None)
+    assert checked_precision(_Overflows(), _Batches(), "float32") == ("float32", None)
+
+
+def _small_multipath():
+    from cryobench_models.networks import MultiPath, SerialPath
+
+    return MultiPath([SerialPath(k) for k in ("conv3", "conv5")], 2)
+
+
+def test_the_default_multipath_trains_in_bf16_at_24_and_falls_back_at_16():
+    from cryobench.train.engine import checked_precision
+
+    for box, expected in ((16, "float32"), (24, "bfloat16")):
+        batches = _Batches(box)
+        assert checked_precision(_small_multipath(), batches,
+                                 "bfloat16")[0] == expected
 
 
 def test_a_bf16_fit_says_what_it_computed_in_and_predicts_the_same_way():
