@@ -74,8 +74,9 @@ class SyntheticSource(DataSource):
         Param("defocus_jitter_um", float, 0.3, "per-particle defocus spread (sd)", low=0.0),
         Param("bfactor_nm2", float, 20.0, "envelope B-factor in nm^2", low=0.0),
         Param("snr_jitter", float, 0.0, "per-particle spread of log SNR (sd)", low=0.0),
-        Param("shift_nm", float, 1.0, "particle offset from the box centre (sd, nm)", low=0.0),
-        Param("crowding", float, 0.25, "share of particles with a neighbour at the edge",
+        Param("shift_nm", float, 2.5, "particle offset from the box centre (sd, nm): "
+              "picking errors", low=0.0),
+        Param("crowding", float, 0.5, "share of particles with a neighbour at the edge",
               low=0.0, high=1.0),
         Param("seed", int, 0, "data-set seed (trial seeds vary the splits, not the data)",
               low=0, high=SEED_MAX),
