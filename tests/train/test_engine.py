@@ -12,7 +12,7 @@ from cryobench.run.execute import TrialEnvironment, run_trial
 from cryobench.run.plan import expand_trials
 
 EASY = {"source": "synthetic", "box": 16, "voxel_size": 3.0, "snr": 10.0, "crowding": 0.0,
-        "class_counts": {"TRiC": 30, "ribosome": 30, "proteasome_d": 30}}
+        "shift_nm": 1.0, "class_counts": {"TRiC": 30, "ribosome": 30, "proteasome_d": 30}}
 
 
 def bench(arm: dict, epochs: int = 3, seeds=(0,), **train):
