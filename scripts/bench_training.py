@@ -437,6 +437,20 @@ def report(rows: list[Row], args) -> None:
               "quiet rounds.")
 
 
+def interleaved(runs: dict, samples: int, args) -> dict[str, list[float]]:
+    """Two loops (name -> a function of the epochs to run, giving samples/s) measured in
+    windows back to back, the order swapped every round, after an uncounted warm-up."""
+    first, second = runs
+    runs[first](1), runs[second](1)  # warm-up, not counted
+    rate = max(runs[first](1), runs[second](1))
+    epochs = max(1, math.ceil(args.min_seconds * rate / trained_per_epoch(samples)))
+    rates: dict[str, list[float]] = {first: [], second: []}
+    for round_ in range(args.repeats):
+        for name in ((first, second) if round_ % 2 == 0 else (second, first)):
+            rates[name].append(window(runs[name], samples, epochs, args.min_seconds)[0])
+    return rates
+
+
 def compile_comparison(model, x: torch.Tensor, y: torch.Tensor, args) -> None:
     """Eager against ``torch.compile`` in the bare loop, interleaved over the rounds (one
     module of each, kept across windows: a new one would recompile)."""
@@ -450,16 +464,9 @@ def compile_comparison(model, x: torch.Tensor, y: torch.Tensor, args) -> None:
     start = time.perf_counter()
     bare_loop(compiled, x, y, channels_last)  # compiles on the first batches
     first = time.perf_counter() - start
-    runs = {name: (lambda epochs, module=module: bare_loop(module, x, y, channels_last,
-                                                           epochs=epochs)[0])
-            for name, module in (("eager", eager), ("compiled", compiled))}
-    runs["compiled"](1), runs["eager"](1)  # warm-up, not counted
-    rate = max(runs["compiled"](1), runs["eager"](1))
-    epochs = max(1, math.ceil(args.min_seconds * rate / trained_per_epoch(len(x))))
-    rates: dict[str, list[float]] = {"eager": [], "compiled": []}
-    for round_ in range(args.repeats):
-        for name in (("eager", "compiled") if round_ % 2 == 0 else ("compiled", "eager")):
-            rates[name].append(window(runs[name], len(x), epochs, args.min_seconds)[0])
+    rates = interleaved({name: (lambda epochs, module=module: bare_loop(
+        module, x, y, channels_last, epochs=epochs)[0])
+        for name, module in (("eager", eager), ("compiled", compiled))}, len(x), args)
     ratio = Spread([c / e for c, e in zip(rates["compiled"], rates["eager"])])
     print(f"\ntorch.compile, default multipath, bare loop, {args.repeats} rounds: eager "
           f"{Spread(rates['eager']).show()} samples/s, compiled "
@@ -472,16 +479,9 @@ def precision_comparison(model, data: Subtomograms, registry: Registry, args) ->
     interleaved over the rounds, on the default multi-path CNN."""
     from cryobench.train.precision import cpu_has_native_bf16
 
-    runs = {p: (lambda epochs, p=p: engine_rate(model, data, registry, threads=args.threads,
-                                                epochs=epochs, precision=p))
-            for p in ("float32", "bfloat16")}
-    runs["float32"](1), runs["bfloat16"](1)  # warm-up, not counted
-    rate = max(runs["float32"](1), runs["bfloat16"](1))
-    epochs = max(1, math.ceil(args.min_seconds * rate / trained_per_epoch(len(data))))
-    rates: dict[str, list[float]] = {"float32": [], "bfloat16": []}
-    for round_ in range(args.repeats):
-        for name in (("float32", "bfloat16") if round_ % 2 == 0 else ("bfloat16", "float32")):
-            rates[name].append(window(runs[name], len(data), epochs, args.min_seconds)[0])
+    rates = interleaved({p: (lambda epochs, p=p: engine_rate(
+        model, data, registry, threads=args.threads, epochs=epochs, precision=p))
+        for p in ("float32", "bfloat16")}, len(data), args)
     ratio = Spread([b / f for b, f in zip(rates["bfloat16"], rates["float32"])])
     native = "native bf16" if cpu_has_native_bf16() else "no native bf16: emulated, slow"
     print(f"\nprecision, default multipath, engine, {args.repeats} rounds ({native}): float32 "
