@@ -74,7 +74,7 @@ class SyntheticSource(DataSource):
         Param("defocus_jitter_um", float, 0.3, "per-particle defocus spread (sd)", low=0.0),
         Param("bfactor_nm2", float, 20.0, "envelope B-factor in nm^2", low=0.0),
         Param("snr_jitter", float, 0.0, "per-particle spread of log SNR (sd)", low=0.0),
-        Param("shift_nm", float, 2.5, "particle offset from the box centre (sd, nm): "
+        Param("shift_nm", float, 2.0, "particle offset from the box centre (sd, nm): "
               "picking errors", low=0.0),
         Param("crowding", float, 0.5, "share of particles with a neighbour at the edge",
               low=0.0, high=1.0),

@@ -51,7 +51,7 @@ class SimulationSpec:  # frozen and hashable: it keys the noise-level cache
     defocus_jitter_um: float = 0.3
     amplitude_contrast: float = 0.07
     bfactor_nm2: float = 20.0
-    shift_nm: float = 2.5  # sd of the particle's offset from the box centre, per axis
+    shift_nm: float = 2.0  # sd of the particle's offset from the box centre, per axis
     crowding: float = 0.5  # share of particles with a neighbour entering the box
     seed: int = 0
 
