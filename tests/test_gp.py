@@ -112,11 +112,17 @@ def test_global_random_state_is_restored_when_evolution_fails():
     assert random.getstate() == before
 
 
+def _clusters(counts: list[int], *, distance: float, scale: float, seed: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Three Gaussian clusters in 2D: at the origin and ``distance`` along each axis."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1, 2], counts)
+    centres = np.array([[0.0, 0.0], [distance, 0.0], [0.0, distance]])
+    return centres[labels] + rng.normal(scale=scale, size=(len(labels), 2)), labels
+
+
 def test_one_vs_rest_programs_give_probabilities_whose_argmax_is_the_class():
-    rng = np.random.default_rng(0)
-    labels = np.repeat([0, 1, 2], [120, 30, 20])
-    centres = np.array([[0.0, 0.0], [2.5, 0.0], [0.0, 2.5]])
-    x = centres[labels] + rng.normal(scale=0.6, size=(len(labels), 2))
+    x, labels = _clusters([120, 30, 20], distance=2.5, scale=0.6, seed=0)
     model = evolve_one_vs_rest(x, labels, 3, seed=0, settings=SMALL)
     assert len(model.programs) == 3
     p = model.predict_proba(x)
@@ -137,10 +143,7 @@ def _given(*expressions: str, n_features: int) -> tuple[Program, ...]:
 
 def test_exact_programs_give_the_exact_labels():
     # three well-separated classes: every evolved program is perfect on its rows
-    rng = np.random.default_rng(1)
-    labels = np.repeat([0, 1, 2], [60, 12, 8])
-    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
-    x = centres[labels] + rng.normal(scale=0.5, size=(len(labels), 2))
+    x, labels = _clusters([60, 12, 8], distance=6.0, scale=0.5, seed=1)
     model = evolve_one_vs_rest(x, labels, 3, seed=2, settings=SMALL)
     assert [p.fitness for p in model.programs] == [1.0, 1.0, 1.0]
     np.testing.assert_array_equal(model.predict(x), labels)

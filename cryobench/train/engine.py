@@ -139,8 +139,8 @@ def checked_precision(module: nn.Module, batches: _Batches, precision: str
             module.zero_grad(set_to_none=True)
             with autocast(batches.device, candidate):
                 logits = module(x)
-            for hook in hooks:
-                hook.remove()
+            while hooks:  # the float32 pass has seen every convolution's input
+                hooks.pop().remove()
             (-(t * torch.log_softmax(logits.float(), 1)).sum(1)).mean().backward()
             grads[candidate] = {name: p.grad.detach().clone()
                                 for name, p in module.named_parameters() if p.grad is not None}
