@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shlex
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cryobench import __version__
+from cryobench.errors import CryobenchError
 
 app = typer.Typer(
     name="cryobench",
@@ -298,6 +300,9 @@ def run(
                                                             "(default: [resources] "
                                                             "cpus_per_trial)."),
     rerun: bool = typer.Option(False, "--rerun", help="Run finished trials again."),
+    seeds: Optional[str] = typer.Option(None, help="Only these of the file's seeds, comma "
+                                                   "separated (a long run carried forward "
+                                                   "seed by seed)."),
 ) -> None:
     """Run a benchmark's trials (finished ones are skipped) and print the leaderboard."""
     from cryobench.config import load_benchmark
@@ -312,6 +317,8 @@ def run(
     registry = make_registry()
     bench = load_benchmark(file, registry, profile=profile)
     store = _results_store(results, bench, profile)
+    if seeds is not None:
+        bench = _only_seeds(bench, seeds, file)
     # before any training: a result that cannot be stored is training thrown away
     store.check_writable()
     check_writable_folder(cache_root(), "cache folder")
@@ -361,6 +368,20 @@ def run(
                            "`cryobench ui`)"), soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _only_seeds(bench: Any, seeds: str, file: Path) -> Any:
+    """The benchmark with some of its seeds: the same trials, so the same keys."""
+    try:
+        chosen = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        raise CryobenchError(f"--seeds {seeds!r}: not a comma-separated list of whole "
+                             "numbers; write, for example, --seeds 0,1,2") from None
+    missing = [s for s in chosen if s not in bench.seeds]
+    if missing or not chosen:
+        raise CryobenchError(f"--seeds {seeds!r}: {file} has seeds "
+                             f"{', '.join(map(str, bench.seeds))}; choose among them")
+    return dataclasses.replace(bench, seeds=tuple(s for s in bench.seeds if s in chosen))
 
 
 @contextmanager

@@ -192,17 +192,24 @@ def test_run_prints_leaderboard_and_resumes(tmp_path):
         '[[arm]]\nname = "plain cnn"\nmodel = "cnn"\n'
         '[reference]\ncitation = "made up"\n[reference.arms]\n"plain cnn" = { macro_f1 = 12.3 }\n')
     env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
-    first = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
+    run = ("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"))
+    wrong = cli(*run, "--seeds", "1,7", env=env, cwd=tmp_path)
+    assert wrong.returncode == 2 and "has seeds 0, 1; choose among them" in wrong.stderr
+    # a long run carried forward seed by seed: seed 1 first, then the rest by its keys
+    first = cli(*run, "--seeds", "1", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "plain cnn" in first.stdout and "12.3" in first.stdout and "made up" in first.stdout
     # piped, not a terminal: plain lines say what happens (a phase, each finished trial)
     assert "simulating: 24 done" in first.stdout
-    assert "trial plain cnn / seed 1: F1 " in first.stdout and "2/2 done" in first.stdout
+    assert "trial plain cnn / seed 1: F1 " in first.stdout and "1/1 done" in first.stdout
     lines = (tmp_path / "res" / "tiny.jsonl").read_text().splitlines()
-    assert len(lines) == 2
-    second = cli("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"), env=env, cwd=tmp_path)
-    assert "2 of 2 trials already finished" in second.stdout
+    assert len(lines) == 1
+    second = cli(*run, env=env, cwd=tmp_path)
+    assert "1 of 2 trials already finished" in second.stdout
+    assert "trial plain cnn / seed 0: F1 " in second.stdout
     assert len((tmp_path / "res" / "tiny.jsonl").read_text().splitlines()) == 2
+    third = cli(*run, env=env, cwd=tmp_path)
+    assert "2 of 2 trials already finished" in third.stdout
 
 
 def test_installed_console_script():
