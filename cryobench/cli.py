@@ -634,7 +634,7 @@ def simulate(
     """Simulate a labelled data set of subtomograms as MRC files."""
     import time
 
-    from cryobench.components import DataContext
+    from cryobench.contract.components import DataContext
     from cryobench.data.cache import cache_root
     from cryobench.data.export import check_output_folder, write_dataset
     from cryobench.errors import CryobenchError

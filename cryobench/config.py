@@ -10,13 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cryobench.components import ArmSetup
+from cryobench.contract.components import ArmSetup
 from cryobench.errors import (
     ConfigError, CryobenchError, ParamError, UnknownParamError, unknown_name_message,
 )
 from cryobench.files import read_text
 from cryobench.metrics import METRICS
-from cryobench.params import SEED_MAX, Param, resolve_params
+from cryobench.contract.params import SEED_MAX, Param, resolve_params
 from cryobench.registry import Registry
 from cryobench.run.results import SIDE_FILES
 from cryobench.search_space import (
@@ -119,7 +119,7 @@ def load_benchmark(path: str | Path, registry: Registry, profile: str | None = N
 
 def source_class_counts(registry: Registry, base_dir: Path) -> ClassCounts:
     """Ask each distinct data source once for its class counts."""
-    from cryobench.components import DataContext
+    from cryobench.contract.components import DataContext
     from cryobench.data.cache import cache_root
 
     memo: dict[str, dict[str, int] | None] = {}

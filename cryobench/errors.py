@@ -7,6 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
+class CryobenchDeprecationWarning(DeprecationWarning):
+    """A plugin uses what a later version removes (an old import path, ``Loss.head``)."""
+
+
 class CryobenchError(Exception):
     """Base class for user-facing errors; ``str(error)`` is the whole message."""
 
@@ -40,7 +44,7 @@ class ParamError(ValueError):
     """A parameter value is invalid; the caller knows where it was written.
 
     ``param`` is the parameter's name (possibly dotted, ``widths[2]``), ``problem`` what
-    is wrong with it. Raised by :mod:`cryobench.params` and by a component's
+    is wrong with it. Raised by :mod:`cryobench.contract.params` and by a component's
     ``check_setup``; turned into a :class:`ConfigError` with the file and key path.
     """
 

@@ -2,7 +2,7 @@
 
 Each hook is called once, when a :class:`cryobench.registry.Registry` is built, with no
 arguments; it returns a list of component classes (subclasses of the kind's base in
-:mod:`cryobench.components`), each carrying its public ``name``. Hooks are called with
+:mod:`cryobench.contract.components`), each carrying its public ``name``. Hooks are called with
 keyword arguments only, so a spec can grow new arguments without breaking plugins.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pluggy
 
-from cryobench.components import Augmentation, DataSource, Ensemble, Loss, Model, Sampler
+from cryobench.contract.components import Augmentation, DataSource, Ensemble, Loss, Model, Sampler
 
 hookspec = pluggy.HookspecMarker("cryobench")
 

@@ -11,9 +11,9 @@ from typing import Any
 import pluggy
 
 from cryobench import hookspecs
-from cryobench.components import KIND_BASES, Component
+from cryobench.contract.components import KIND_BASES, Component
 from cryobench.errors import ParamError, PluginError, UnknownParamError, unknown_name_message
-from cryobench.params import resolve_params
+from cryobench.contract.params import resolve_params
 
 ENTRY_POINT_GROUP = "cryobench"
 #: Comma-separated plugin (entry-point) names that are not loaded.
@@ -145,7 +145,7 @@ class Registry:
         cls = info.cls
         problem = None
         if not (isinstance(cls, type) and issubclass(cls, base)):
-            problem = f"is not a subclass of cryobench.components.{base.__name__}"
+            problem = f"is not a subclass of cryobench.contract.components.{base.__name__}"
         elif inspect.isabstract(cls):
             problem = f"does not implement {sorted(cls.__abstractmethods__)}"
         elif not cls.name or not cls.summary:

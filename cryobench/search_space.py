@@ -4,7 +4,7 @@ shares, checked against each arm's components before anything runs.
 ``"train.lr" = { loguniform = [1e-4, 1e-2] }`` names a field of the arm (``train``,
 ``model``, ``sampler``, ``loss``, ``augment``, ``ensemble``) and one of its declared
 parameters; the sampler's bounds and choices are validated by that parameter's
-:class:`~cryobench.params.Param`, so a range the component would refuse is refused here.
+:class:`~cryobench.contract.params.Param`, so a range the component would refuse is refused here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from cryobench.errors import ParamError, unknown_name_message
-from cryobench.params import SEED_MAX, Param
+from cryobench.contract.params import SEED_MAX, Param
 from cryobench.specs import Arm, SearchDimension, TuneSpec, values_of
 
 TUNE_PARAMS = (

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from cryobench.components import (
+from cryobench.contract.components import (
     Augmentation, Capabilities, CosineHead, DataContext, DataSource, Ensemble, FitContext,
     Loss, Model, Sampler,
 )
 from cryobench.data.subtomograms import Subtomograms
-from cryobench.params import resolve_params
+from cryobench.contract.params import resolve_params
 from cryobench.specs import TrainConfig
 
 #: A short training budget for model and ensemble checks.
@@ -101,10 +101,10 @@ def build(cls: type, params: dict[str, Any]) -> Any:
 
 def check_declaration(cls: type, params: dict[str, Any]) -> None:
     """A public name, a summary, and parameters that are declared well."""
-    from cryobench.components import KIND_BASES
+    from cryobench.contract.components import KIND_BASES
 
     assert any(issubclass(cls, base) for base in KIND_BASES.values()), \
-        f"{cls.__name__} is not a subclass of a cryobench.components base class"
+        f"{cls.__name__} is not a subclass of a cryobench.contract.components base class"
     assert cls.name and cls.summary, "needs a non-empty `name` and `summary`"
     assert cls.name == cls.name.strip() and cls.name.isprintable(), \
         f"name {cls.name!r} must be printable, without surrounding spaces"
@@ -118,7 +118,7 @@ def check_declaration(cls: type, params: dict[str, Any]) -> None:
     resolve_params(cls.params, params)
     if issubclass(cls, Model):
         assert isinstance(cls.capabilities, Capabilities), \
-            "`capabilities` must be a cryobench.components.Capabilities"
+            "`capabilities` must be a cryobench.contract.components.Capabilities"
 
 
 def check_init_only_stores(cls: type, params: dict[str, Any]) -> None:

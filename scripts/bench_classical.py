@@ -78,7 +78,7 @@ def main() -> None:
 
 def time_gp_engine() -> None:
     """The engine alone, on the size the brief names: well under a minute on one core."""
-    from cryobench.gp import GPSettings, evolve
+    from cryobench_genetic_programming import GPSettings, evolve
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1300, 20))

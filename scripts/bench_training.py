@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cryobench.components import FitContext
+from cryobench.contract.components import FitContext
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.registry import Registry
 from cryobench.specs import TrainConfig

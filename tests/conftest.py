@@ -10,9 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cryobench import hookimpl
-from cryobench.components import SELF_FITTED, DataSource, Model
-from cryobench.params import Param
+from cryobench.api import SELF_FITTED, DataSource, Model, Param, hookimpl
 from cryobench.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]

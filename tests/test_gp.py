@@ -11,7 +11,7 @@ import random
 import numpy as np
 import pytest
 
-from cryobench.gp import (
+from cryobench_genetic_programming import (
     GPSettings, OneVsRestPrograms, Program, balanced_accuracy, binary_gmean, claim_scores,
     compile_program, evolve, evolve_one_vs_rest, program_fitness, protected_div,
     robust_scales,

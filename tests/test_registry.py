@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from cryobench import hookimpl, hookspecs
-from cryobench.components import Loss
+from cryobench.contract.components import Loss
 from cryobench.errors import PluginError
 from cryobench.registry import BLOCK_ENV, Registry
 
@@ -151,7 +151,7 @@ def plugin_with(kind_hook: str, *classes):
 
 
 def test_a_method_that_breaks_the_contract_fails_at_load_naming_it():
-    from cryobench.components import Model
+    from cryobench.contract.components import Model
 
     class Old(Model):
         name = "old"
@@ -166,7 +166,7 @@ def test_a_method_that_breaks_the_contract_fails_at_load_naming_it():
 
 
 def test_a_parameter_may_not_hide_a_method():
-    from cryobench.params import Param
+    from cryobench.contract.params import Param
 
     class Shadow(Loss):
         name = "shadow"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryobench.components import Augmentation, Loss, Sampler
+from cryobench.contract.components import Augmentation, Loss, Sampler
 from cryobench.registry import Registry
 from cryobench.testing import check_component, tiny_data, yield_checks
 

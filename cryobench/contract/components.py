@@ -21,11 +21,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from cryobench.params import Param
+from cryobench.contract.params import Param
+from cryobench.contract.records import EpochReport
 from cryobench.specs import Capabilities
 
 if TYPE_CHECKING:  # heavy or circular imports only for type checkers
@@ -60,6 +61,9 @@ class Component(ABC):
     summary: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     revision: ClassVar[int] = 0
+    #: no imbalance strategy (plain cross-entropy, no sampler, no ensemble...): an arm
+    #: made of plain components is a baseline the report can compare strategies with
+    plain: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         declared = {p.name: p.default for p in self.params}
@@ -121,13 +125,34 @@ class DataSource(Component):
 class Predictor(Protocol):
     """What a fitted model (or ensemble) gives back: class probabilities per particle.
 
-    It may also carry ``fit_report`` (a :class:`FitReport`: how the fit went), a
-    ``report(test)`` method returning plain data about its parts (e.g. Table III), and
-    ``part_outputs(volumes) -> [n, m]``: the outputs of the parts it is made of, which a
-    combiner (the GP ensemble) can learn to combine.
+    It may also declare what :class:`HasFitReport`, :class:`ReportsParts` and
+    :class:`GivesPartOutputs` describe; the core asks for nothing else.
     """
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class HasFitReport(Protocol):
+    """A predictor that says how its fit went (the trial's record keeps it)."""
+
+    fit_report: FitReport
+
+
+@runtime_checkable
+class ReportsParts(Protocol):
+    """A predictor made of parts that scores them on the test split (Table III's paths,
+    an ensemble's members): plain data the trial's record keeps under ``report``."""
+
+    def report(self, test: Subtomograms) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class GivesPartOutputs(Protocol):
+    """A predictor whose parts' outputs a combiner can learn to combine (the GP
+    ensemble): ``[n particles, m outputs]``."""
+
+    def part_outputs(self, volumes: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
@@ -151,8 +176,14 @@ class FitReport:
 
 def fit_report_of(predictor: Any) -> FitReport:
     """A predictor's fit report, or an empty one for a predictor that has none."""
-    report = getattr(predictor, "fit_report", None)
-    return report if isinstance(report, FitReport) else FitReport()
+    if isinstance(predictor, HasFitReport) and isinstance(predictor.fit_report, FitReport):
+        return predictor.fit_report
+    return FitReport()
+
+
+def parts_report_of(predictor: Any, test: Subtomograms) -> dict[str, Any]:
+    """What a predictor says of its parts on the test split ({} when it has none)."""
+    return predictor.report(test) if isinstance(predictor, ReportsParts) else {}
 
 
 @dataclass
@@ -168,7 +199,8 @@ class FitContext:
     threads: int | None = None
     cache_dir: Path | None = None
     sample_weight: np.ndarray | None = None  # per training particle (boosting)
-    on_epoch: Callable[[dict[str, Any]], None] | None = None
+    #: called after each epoch of each network the fit trains (:class:`EpochRecord`)
+    on_epoch: EpochReport | None = None
     #: the training split before the sampler: what a model identifies structure on when
     #: it must not see resampled particles (the multi-path CNN's stage 1)
     unsampled_train: Subtomograms | None = None
@@ -223,22 +255,53 @@ class Loss(Component):
     def build(self, class_counts: np.ndarray) -> torch.nn.Module:
         """Return a module ``(logits [B, C], soft targets [B, C]) -> per-sample loss [B]``.
 
-        The module may define ``start_epoch(epoch, max_epochs)`` for schedules such as
-        LDAM's deferred re-weighting; the engine calls it before each epoch. A schedule
-        whose last phase changes what is optimised also defines
-        ``final_phase_start(max_epochs) -> int``: early stopping then neither stops nor
-        selects weights before that epoch.
+        A loss whose criterion changes with the epoch returns a module that is also
+        :class:`EpochScheduled` (and :class:`Phased`, when its last phase is what the
+        method is: LDAM's deferred re-weighting).
         """
 
+    def adapt_network(self, module: torch.nn.Module, num_classes: int) -> None:
+        """Change the network the loss will train, in place, before training (LDAM
+        replaces the last linear layer by a cosine one). Default: nothing, or the head
+        that the deprecated :meth:`head` asks for."""
+        head = self.head()
+        if head is not None:
+            import warnings
+
+            from cryobench.errors import CryobenchDeprecationWarning
+            from cryobench.train.heads import use_cosine_head
+
+            warnings.warn(f"loss {self.name!r}: head() is deprecated; override "
+                          "adapt_network(module, num_classes) and call "
+                          "cryobench.api.use_cosine_head there",
+                          CryobenchDeprecationWarning, stacklevel=2)
+            use_cosine_head(module, head.scale, num_classes)
+
     def head(self) -> CosineHead | None:
-        """The last layer the loss needs from a network; ``None``: a plain linear layer."""
+        """Deprecated: a cosine last layer; override :meth:`adapt_network` instead."""
         return None
+
+
+@runtime_checkable
+class EpochScheduled(Protocol):
+    """A loss module told where training is before each epoch (a schedule)."""
+
+    def start_epoch(self, epoch: int, max_epochs: int) -> None: ...
+
+
+@runtime_checkable
+class Phased(Protocol):
+    """A loss module whose last phase, from ``final_phase_start(max_epochs)`` (0-based
+    epoch), is what the method optimises: early stopping, tuning's scheduler and the
+    kept weights ignore the epochs before it (records say ``phase = "deferred"``)."""
+
+    def final_phase_start(self, max_epochs: int) -> int: ...
 
 
 @dataclass(frozen=True)
 class CosineHead:
-    """A cosine-normalised last layer: logits ``scale * cos(features, class weights)``,
-    within [-scale, scale] (LDAM's published form)."""
+    """Deprecated with :meth:`Loss.head`: a cosine-normalised last layer, logits
+    ``scale * cos(features, class weights)``."""
 
     scale: float
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING
 
-from cryobench.components import TORCH_ENGINE, FitContext, Model, Predictor
+from cryobench.contract.components import TORCH_ENGINE, FitContext, Model, Predictor
 
 if TYPE_CHECKING:  # torch is imported when a model trains, not when plugins are listed
     from torch import nn

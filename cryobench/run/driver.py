@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.text import Text
 
+from cryobench.contract.records import EpochRecord
 from cryobench.interrupts import interrupts_deferred
 from cryobench.run.executors import Executor
 from cryobench.run.plan import TrialSpec, expand_trials
@@ -70,7 +71,7 @@ class Driver:
     def started(self, trial: TrialSpec) -> None:
         self.view.started(trial)
 
-    def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None:
+    def epoch(self, trial: TrialSpec, record: EpochRecord) -> None:
         self.view.epoch(trial, record)
 
     def finished(self, trial: TrialSpec, record: TrialRecord) -> None:

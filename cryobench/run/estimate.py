@@ -232,7 +232,7 @@ def measure(trials: list[TrialSpec], env: Any, store: ResultStore,
                              train=replace(trial.train, max_epochs=2, patience=0))
         started(two_epochs)
         ends: dict[int, list[float]] = {}  # member -> when each of its epochs ended
-        env.on_epoch = lambda record: ends.setdefault(record.get("member", 1), []).append(
+        env.on_epoch = lambda record: ends.setdefault(record.member or 1, []).append(
             time.perf_counter())
         record = run_isolated(two_epochs, env, debug)
         env.on_epoch = None

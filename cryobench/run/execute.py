@@ -13,7 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from cryobench.components import DataContext, FitContext, fit_report_of
+from cryobench.contract.components import (
+    DataContext, FitContext, fit_report_of, parts_report_of,
+)
+from cryobench.contract.records import EpochReport, numbered_networks
 from cryobench.errors import CryobenchError, TrialFailed
 from cryobench.specs import DatasetSpec
 from cryobench.data.splits import Split, holdout_split, kfold_split
@@ -32,7 +35,7 @@ class TrialEnvironment:
     base_dir: Path  # relative paths in the benchmark file resolve here
     cache_dir: Path
     progress: Callable[[str, int, int], None] | None = None
-    on_epoch: Callable[[dict[str, Any]], None] | None = None
+    on_epoch: EpochReport | None = None
     datasets: dict[str, Subtomograms] = field(default_factory=dict)  # memo within a process
 
 
@@ -166,7 +169,8 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
         loss=spec.loss.build(env.registry),
         augmentations=[a.build(env.registry) for a in (*spec.batch_recipe, *spec.augment)],
         seed=spec.seed, device=str(choose_device(spec.train.device)), threads=spec.threads,
-        cache_dir=env.cache_dir, on_epoch=env.on_epoch, unsampled_train=train,
+        cache_dir=env.cache_dir, on_epoch=numbered_networks(env.on_epoch),
+        unsampled_train=train,
         untuned_train=trial.train, shared_seed=spec.seed,
     )
     model = spec.model.build(env.registry)
@@ -213,7 +217,7 @@ def run_trial(trial: TrialSpec, env: TrialEnvironment) -> TrialRecord:
                                           data.num_classes)
     timings = {**fitted.timings, "predict_seconds": time.perf_counter() - tick}
     scores = score(test.labels, probabilities.argmax(1), data.class_names)
-    report = predictor.report(test) if hasattr(predictor, "report") else {}
+    report = parts_report_of(predictor, test)
     if fits is not None:  # used, or not readable: not needed again
         fits.discard([fit_key(trial)])
     return TrialRecord(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryobench.contract.records import EpochRecord
 from cryobench.registry import Registry
 from cryobench.run.execute import WorkerSettings, prepare_data, run_isolated
 from cryobench.run.executors import TrialSink
@@ -27,7 +28,7 @@ class LocalExecutor:
         for trial in trials:
             sink.started(trial)
 
-            def on_epoch(record: dict[str, Any], trial: TrialSpec = trial) -> None:
+            def on_epoch(record: EpochRecord, trial: TrialSpec = trial) -> None:
                 sink.epoch(trial, record)
 
             env.on_epoch = on_epoch

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cryobench.contract.records import EpochRecord
 from cryobench.errors import CryobenchError
 from cryobench.run.execute import WorkerSettings, prepare_data, run_isolated
 from cryobench.run.executors import TrialSink
@@ -99,8 +100,8 @@ def ray_trial(config: dict[str, Any], trials: list[TrialSpec], settings: WorkerS
     env = settings.environment()
     env.datasets.update(datasets)
 
-    def on_epoch(record: dict[str, Any]) -> None:
-        tune.report({EPOCH_KEY: json.dumps(record)})
+    def on_epoch(record: EpochRecord) -> None:
+        tune.report({EPOCH_KEY: json.dumps(record.as_dict())})
 
     env.on_epoch = on_epoch
     record = run_isolated(trial, env, settings.debug)
@@ -133,7 +134,7 @@ def forward_callback(trials: list[TrialSpec], sink: TrialSink) -> Any:
                 record = TrialRecord.from_json(json.loads(result[RECORD_KEY]))
                 self.sink.finished(spec, record)
             elif EPOCH_KEY in result:
-                self.sink.epoch(spec, json.loads(result[EPOCH_KEY]))
+                self.sink.epoch(spec, EpochRecord.from_dict(json.loads(result[EPOCH_KEY])))
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any,
                            **info: Any) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from cryobench.contract.records import DEFERRED, EpochRecord
 from cryobench.errors import CryobenchError
 from cryobench.interrupts import interrupts_deferred
 from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
@@ -344,26 +345,26 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
     budget = replace(trial, train=replace(trial.train, max_epochs=trial.tune.max_epochs))
     steps = 0
 
-    def on_epoch(record: dict[str, Any]) -> None:
+    def on_epoch(record: EpochRecord) -> None:
         # the scheduler counts the epochs of the first network only (an ensemble's later
         # members would be compared with another configuration's first), and not those
         # before a loss's final phase (LDAM's re-weighting), when nothing may stop yet;
         # nor the budget's last, which may fall on a rung once some are not counted: a
         # configuration trained whole is judged by its selection score alone
         nonlocal steps
-        if SCORE_KEY not in record:
+        if SCORE_KEY not in record.figures:
             return
-        first = record.get("member", 1) == 1
-        judged = first and not record.get("deferred") and \
-            record.get("epoch", 0) < budget.train.max_epochs
+        first = record.member in (None, 1)
+        judged = first and record.phase != DEFERRED and \
+            record.epoch < budget.train.max_epochs
         steps += judged
         # the scheduler stops at a step, so what was replayed is the first network's
         # epochs through that step: its deferred ones come before its first step, and
         # its last, never a step, after its last
         if replayed and first and (steps < replayed or judged and steps == replayed):
             return
-        tune.report({STEP_KEY: steps, SCORE_KEY: record[SCORE_KEY]} if judged
-                    else {SCORE_KEY: record[SCORE_KEY]})
+        tune.report({STEP_KEY: steps, SCORE_KEY: record.figures[SCORE_KEY]} if judged
+                    else {SCORE_KEY: record.figures[SCORE_KEY]})
 
     env.on_epoch = on_epoch
     # Tune wants the scheduler's metric in every report; the last carries no step, so
@@ -386,7 +387,7 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
 def check_candidate(trial: TrialSpec, env: Any) -> None:
     """Each component's own refusal of the configuration (``check_setup``), before any
     training: validation tried each dimension's ends alone, not every combination."""
-    from cryobench.components import ArmSetup
+    from cryobench.contract.components import ArmSetup
     from cryobench.errors import ParamError
     from cryobench.run.execute import load_data
 

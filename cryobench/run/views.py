@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from cryobench.contract.records import EpochRecord
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 
@@ -28,7 +29,7 @@ class RunView(Protocol):
     def __exit__(self, *exc: object) -> None: ...
     def phase(self, phase: str, done: int, total: int) -> None: ...
     def started(self, trial: TrialSpec) -> None: ...
-    def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None: ...
+    def epoch(self, trial: TrialSpec, record: EpochRecord) -> None: ...
     def finished(self, trial: TrialSpec, record: TrialRecord) -> None: ...
 
 
@@ -38,12 +39,15 @@ def trial_label(trial: TrialSpec) -> str:
     return f"{trial.arm}{subset} / seed {trial.seed}{fold}"
 
 
-def epoch_status(record: dict[str, Any]) -> str:
-    """"member 2/5, epoch 7/30, val F1 0.831"."""
-    status = (f"val F1 {record['val_macro_f1']:.3f}" if "val_macro_f1" in record
-              else f"loss {record['train_loss']:.3f}")
-    if "member" in record:
-        status = f"member {record['member']}/{record['members']}, {status}"
+def epoch_status(record: EpochRecord) -> str:
+    """"member 2/5, val F1 0.831": the member where the trial trains several networks."""
+    figures = record.figures
+    status = (f"val F1 {figures['val_macro_f1']:.3f}" if "val_macro_f1" in figures
+              else f"loss {figures.get('train_loss', float('nan')):.3f}")
+    if record.members and record.members > 1:
+        status = f"member {record.member}/{record.members}, {status}"
+    elif record.member and record.member > 1:  # an ensemble that does not say how many
+        status = f"network {record.member}, {status}"
     return status
 
 

@@ -18,12 +18,12 @@ import torch
 from sklearn.metrics import f1_score
 from torch import nn
 
-from cryobench.components import FitContext, FitReport
+from cryobench.contract.components import EpochScheduled, FitContext, FitReport, Phased
+from cryobench.contract.records import DEFERRED, FINAL, EpochRecord
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import TrialFailed
 from cryobench.specs import TrainConfig
 from cryobench.train.device import autocast, use_threads
-from cryobench.train.heads import use_cosine_head
 from cryobench.train.precision import resolve_precision
 
 
@@ -91,9 +91,8 @@ def train_module(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(context.seed)
         module = build()
-        head = context.loss.head() if loss is None else None
-        if head is not None:
-            use_cosine_head(module, head.scale, context.num_classes)
+        if loss is None:  # the trial's loss may change the network (LDAM's cosine head)
+            context.loss.adapt_network(module, context.num_classes)
         if init is not None:
             _load_partial(module, init)
         module.to(device)
@@ -219,14 +218,14 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
     scheduler = make_scheduler(optimizer, cfg, epochs)
     transforms = context.augmentations if augment else []
     best = _Best(module)
-    # a schedule's last phase (LDAM's re-weighting) is what the method is: early
+    # a phased loss's last phase (LDAM's re-weighting) is what the method is: early
     # stopping neither stops before it nor keeps weights from before it
-    final_phase = criterion.final_phase_start(epochs) if hasattr(
-        criterion, "final_phase_start") else 0
+    final_phase = criterion.final_phase_start(epochs) if isinstance(criterion, Phased) \
+        else 0
     history: list[dict[str, float]] = []
     seen, steps, train_seconds, start = 0, 0, 0.0, time.perf_counter()
     for epoch in range(epochs):
-        if hasattr(criterion, "start_epoch"):
+        if isinstance(criterion, EpochScheduled):
             criterion.start_epoch(epoch, epochs)
         if epoch == final_phase > 0:
             best.forget(epoch)
@@ -237,13 +236,13 @@ def _fit(module: nn.Module, criterion: nn.Module, batches: _Batches, val: Subtom
         seen, steps = seen + count, steps + taken
         _check_trained(loss_sum, taken, epoch + 1, batches)
         scheduler.step()
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / max(count, 1)}
-        if epoch < final_phase:  # no stopping yet: neither early stopping nor a scheduler
-            record["deferred"] = 1.0
+        figures = {"train_loss": loss_sum / max(count, 1)}
         if len(val):
-            record.update(_validate(module, val, batches.device, cfg.eval_batch_size,
-                                    precision))
-        history.append(record)
+            figures.update(_validate(module, val, batches.device, cfg.eval_batch_size,
+                                     precision))
+        # no stopping before the final phase: neither early stopping nor a scheduler
+        record = EpochRecord(epoch + 1, figures, DEFERRED if epoch < final_phase else FINAL)
+        history.append(record.as_dict())
         if context.on_epoch:
             context.on_epoch(record)
         best.offer(record, cfg.monitor, module)
@@ -270,15 +269,15 @@ class _Best:
     def forget(self, epoch: int) -> None:
         self.score, self.epoch, self.empty = -math.inf, epoch, True
 
-    def offer(self, record: dict[str, float], monitor: str, module: nn.Module) -> None:
-        if monitor not in record:  # no validation part: keep the last epoch
-            score = float(record["epoch"])
+    def offer(self, record: EpochRecord, monitor: str, module: nn.Module) -> None:
+        if monitor not in record.figures:  # no validation part: keep the last epoch
+            score = float(record.epoch)
         else:
-            score = record[monitor] * (-1.0 if monitor.endswith("loss") else 1.0)
+            score = record.figures[monitor] * (-1.0 if monitor.endswith("loss") else 1.0)
         if not math.isfinite(score):  # a validation loss that overflowed: the worst, but
             score = -math.inf         # an epoch is kept all the same
         if score > self.score or self.empty:
-            self.score, self.epoch, self.empty = score, int(record["epoch"]), False
+            self.score, self.epoch, self.empty = score, record.epoch, False
             self.state = copy.deepcopy(module.state_dict())
 
 
@@ -380,7 +379,7 @@ class TorchPredictor:
 
     def predict_proba(self, volumes: np.ndarray) -> np.ndarray:
         logits = predict_logits(self.module, volumes, self.device, self.batch_size,
-                                getattr(self, "precision", "float32"))
+                                getattr(self, "precision", "float32"))  # older pickles
         z = logits - logits.max(1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(1, keepdims=True)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryobench import hookimpl
-from cryobench.components import Augmentation
-from cryobench.params import Param
+from cryobench.api import Augmentation, Param, hookimpl
 
 
 class NoAugmentation(Augmentation):

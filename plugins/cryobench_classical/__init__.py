@@ -5,8 +5,7 @@ or rotation-invariant descriptors). docs/classical.md says what each does.
 
 from __future__ import annotations
 
-from cryobench import hookimpl
-from cryobench.components import Model
+from cryobench.api import Model, hookimpl
 from cryobench_classical.models import GPClassifier, GSVMRU
 from cryobench_classical.reference import BalancedRandomForest, SVMModel
 

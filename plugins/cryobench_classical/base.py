@@ -11,9 +11,9 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from cryobench.components import SELF_FITTED, ArmSetup, FitContext, FitReport, Model
-from cryobench.data.subtomograms import Subtomograms
-from cryobench.errors import ParamError
+from cryobench.api import (
+    SELF_FITTED, ArmSetup, FitContext, FitReport, Model, ParamError, Subtomograms,
+)
 from cryobench_classical.features import FEATURE_PARAMS, FeatureMap, fit_features
 
 

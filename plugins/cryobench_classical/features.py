@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cryobench.errors import CryobenchError
-from cryobench.params import Param
+from cryobench.api import CryobenchError, Param
 from cryobench_classical.descriptors import invariant_descriptors
 
 FEATURE_KINDS = ("pca", "invariant")

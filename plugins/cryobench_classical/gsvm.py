@@ -122,7 +122,7 @@ class OneVsRestGSVM:
         return np.stack([model.decision_function(x) for model in self.models], axis=1)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        from cryobench.gp import softmax  # the GP's too; imported late: DEAP is not light
+        from cryobench_genetic_programming import softmax  # the GP's too; imported late: DEAP is not light
 
         return softmax(self.decision_values(x))
 

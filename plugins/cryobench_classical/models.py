@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from cryobench.components import FitContext, FitReport
-from cryobench.params import Param
+from cryobench.api import FitContext, FitReport, Param
 from cryobench_classical.base import ClassicalModel, FeatureData, Scorer, per_class
 from cryobench_classical.features import FEATURE_PARAMS
 from cryobench_classical.gsvm import AGGREGATIONS, one_vs_rest_gsvm
 from cryobench_classical.selection import selection_rows
 
-#: cryobench.gp's fitness names (imported when fitting: DEAP stays out of listings).
+#: cryobench_genetic_programming's fitness names (imported when fitting: DEAP stays out of listings).
 FITNESS_CHOICES = ("ave", "gmean")
 GAMMA_UNITS = ("in units of 1 / number of features (1.0 is scikit-learn's 'scale' on "
                "standardised features)")
@@ -59,9 +58,9 @@ class GSVMRU(ClassicalModel):
 
 
 class GPClassifier(ClassicalModel):
-    """One evolved program per class (cryobench.gp); a particle's class is the one whose
+    """One evolved program per class (cryobench_genetic_programming); a particle's class is the one whose
     program claims it (output >= 0), as the fitness rewarded; several claims or none are
-    settled by a bounded, robust score (cryobench.gp.claim_scores)."""
+    settled by a bounded, robust score (cryobench_genetic_programming.claim_scores)."""
 
     name = "gp_classifier"
     summary = "genetic programming (DEAP), one program per class versus the rest"
@@ -77,7 +76,7 @@ class GPClassifier(ClassicalModel):
 
     def fit_on_features(self, data: FeatureData, context: FitContext
                         ) -> tuple[Scorer, FitReport]:
-        from cryobench.gp import GPSettings, evolve_one_vs_rest
+        from cryobench_genetic_programming import GPSettings, evolve_one_vs_rest
 
         settings = GPSettings(population=self.population, generations=self.generations,
                               fitness=self.fitness)
@@ -97,7 +96,7 @@ class GPClassifier(ClassicalModel):
 
     def _val_fitness(self, expression: str, data: FeatureData, k: int) -> float | None:
         """The program's fitness on the validation split, where it has both sides."""
-        from cryobench.gp import program_fitness
+        from cryobench_genetic_programming import program_fitness
 
         positive = data.val_labels == k
         if positive.all() or not positive.any():

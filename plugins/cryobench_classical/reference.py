@@ -6,9 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cryobench.components import FitContext, FitReport
-from cryobench.errors import CryobenchError
-from cryobench.params import Param
+from cryobench.api import CryobenchError, FitContext, FitReport, Param
 from cryobench_classical.base import ClassicalModel, FeatureData, Scorer
 from cryobench_classical.features import FEATURE_PARAMS
 from cryobench_classical.models import GAMMA_UNITS

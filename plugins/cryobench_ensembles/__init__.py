@@ -4,10 +4,7 @@ output is the training split an ensemble gets)."""
 
 from __future__ import annotations
 
-from cryobench import hookimpl
-from cryobench.components import ArmSetup, Ensemble
-from cryobench.errors import ParamError
-from cryobench.params import Param
+from cryobench.api import ArmSetup, Ensemble, Param, ParamError, hookimpl
 
 
 class SingleModel(Ensemble):
@@ -124,7 +121,7 @@ class GeneticProgramming(Ensemble):
                                          f"{self.mutation} exceeds 1 (they are exclusive)")
 
     def fit(self, model, train, val, context):
-        from cryobench.gp import GPSettings
+        from cryobench_genetic_programming import GPSettings
         from cryobench_ensembles.gp_combiner import fit_gp
 
         settings = GPSettings(population=self.population, generations=self.generations,

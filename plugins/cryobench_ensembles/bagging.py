@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from cryobench.components import FitContext, Model
-from cryobench.data.subtomograms import Subtomograms
+from cryobench.api import FitContext, Model, Subtomograms
 from cryobench_ensembles.members import WeightedVote, member_context
 
 

@@ -34,8 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cryobench.components import FitContext, Model, Predictor
-from cryobench.data.subtomograms import Subtomograms
+from cryobench.api import FitContext, Model, Predictor, Subtomograms
 from cryobench_ensembles.members import WeightedVote, member_context, member_seed
 
 ERROR_FLOOR = 1e-3

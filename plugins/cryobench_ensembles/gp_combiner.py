@@ -1,4 +1,4 @@
-"""GP: a tree program per class, evolved (cryobench.gp, on DEAP) to combine the outputs of
+"""GP: a tree program per class, evolved (cryobench_genetic_programming, on DEAP) to combine the outputs of
 a model's parts: the multi-path CNN's stage-1 paths and stage-2 head, or, for a model
 without parts, the probabilities of bagging-style members.
 
@@ -6,7 +6,7 @@ The programs are evolved on the validation part, which the members never trained
 (it only stopped their training early), with an imbalance-aware fitness (AVE: the mean
 of the class's and the rest's accuracy, or the binary G-mean). A particle goes to the
 class whose program claims it (output >= 0), as that fitness rewarded; several claims or
-none are settled by a bounded, robust score (cryobench.gp.claim_scores).
+none are settled by a bounded, robust score (cryobench_genetic_programming.claim_scores).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from cryobench.components import FitContext, FitReport, Model, Predictor, fit_report_of
-from cryobench.data.subtomograms import Subtomograms
-from cryobench.gp import GPSettings, OneVsRestPrograms, evolve_one_vs_rest
+from cryobench.api import (
+    FitContext, FitReport, Model, Predictor, Subtomograms, fit_report_of,
+)
+from cryobench_genetic_programming import GPSettings, OneVsRestPrograms, evolve_one_vs_rest
 from cryobench_ensembles.bagging import fit_bagging
 from cryobench_ensembles.members import concatenated_probabilities
 
@@ -37,7 +38,7 @@ class MemberOutputs:
 
 
 class GPCombination:
-    """The programs' decision (cryobench.gp.OneVsRestPrograms) on the parts' outputs for
+    """The programs' decision (cryobench_genetic_programming.OneVsRestPrograms) on the parts' outputs for
     new volumes, as probabilities whose argmax is that decision."""
 
     def __init__(self, inputs: Inputs, programs: OneVsRestPrograms, base: Predictor,
@@ -50,7 +51,7 @@ class GPCombination:
 
     def report(self, test: Subtomograms) -> dict[str, Any]:
         """The programs, and the combined model's own test figures beside the GP's."""
-        from cryobench.metrics import score
+        from cryobench.api import score
 
         own = score(test.labels, np.asarray(self.base.predict_proba(test.volumes)).argmax(1),
                     test.class_names)

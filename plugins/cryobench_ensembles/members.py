@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from cryobench.components import FitContext, FitReport, Predictor, fit_report_of
-from cryobench.data.subtomograms import Subtomograms
+from cryobench.api import (
+    EpochRecord, FitContext, FitReport, Predictor, Subtomograms, fit_report_of,
+)
 
 
 def member_seed(seed: int, index: int) -> int:
@@ -24,9 +25,9 @@ def member_context(context: FitContext, index: int, count: int, *, seed: int | N
     shows "member 2/5, epoch 7/30"."""
     report = context.on_epoch
 
-    def tagged(record: dict[str, Any]) -> None:
+    def tagged(record: EpochRecord) -> None:
         assert report is not None
-        report({**record, "member": index + 1, "members": count})
+        report(record.for_member(index + 1, count))
 
     own_seed = member_seed(context.seed, index) if seed is None else seed
     return context.replace(seed=own_seed, on_epoch=tagged if report else None, **changes)
@@ -49,7 +50,7 @@ class WeightedVote:
 
     def report(self, test: Subtomograms) -> dict[str, Any]:
         """Each member's own test figures and weight: the ensemble's gain is visible."""
-        from cryobench.metrics import score
+        from cryobench.api import score
 
         rows = []
         for i, (member, weight) in enumerate(zip(self.members, self.weights)):

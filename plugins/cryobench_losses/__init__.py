@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryobench import hookimpl
-from cryobench.components import ArmSetup, CosineHead, Loss
-from cryobench.errors import CryobenchError, ParamError
-from cryobench.params import Param
+from cryobench.api import ArmSetup, CryobenchError, Loss, Param, ParamError, hookimpl
 
 
 def inverse_frequency(counts: np.ndarray) -> np.ndarray:
@@ -129,7 +126,7 @@ class ClassBalanced(Loss):
 class LDAM(Loss):
     """Larger margins for rarer classes, with deferred re-weighting (Cao et al. 2019).
 
-    As published: the network's last layer is cosine-normalised (``head``), so the
+    As published: the network's last layer is cosine-normalised (``adapt_network``), so the
     logits are ``scale`` x cosines and the margins are in cosine units; the class weights
     switch on at ``drw_start`` of the epochs, and early stopping neither stops nor keeps
     weights before then. With mixup, each class's margin is scaled by its share of the
@@ -149,8 +146,11 @@ class LDAM(Loss):
               low=0.0, high=0.99999),
     )
 
-    def head(self) -> CosineHead:
-        return CosineHead(self.scale)
+    def adapt_network(self, module, num_classes: int) -> None:
+        """The published form: a cosine last layer (logits ``scale`` x cosines)."""
+        from cryobench.api import use_cosine_head
+
+        use_cosine_head(module, self.scale, num_classes)
 
     def build(self, class_counts: np.ndarray):
         from cryobench_losses.modules import LDAMLoss

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from cryobench import hookimpl
-from cryobench.components import Model
-from cryobench.params import Param
-from cryobench.train.torch_model import TorchModel
+from cryobench.api import Model, Param, TorchModel, hookimpl
 from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
 from cryobench_models.multipath import MultiPathModel
 

@@ -1,6 +1,6 @@
 """Names the model parameters accept, importable without torch (benchmark validation)."""
 
-from cryobench.params import Param
+from cryobench.api import Param
 
 #: Receptive-field styles of a serial path, Inception-like.
 PATH_KINDS = ("conv3", "conv5", "dilated3", "factorised")

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cryobench.components import ArmSetup, FitContext, FitReport, Predictor
-from cryobench.data.subtomograms import Subtomograms
-from cryobench.errors import ParamError
-from cryobench.params import Param
-from cryobench.specs import TrainConfig
-from cryobench.train.torch_model import TorchModel
+from cryobench.api import (
+    ArmSetup, FitContext, FitReport, Param, ParamError, Predictor, Subtomograms,
+    TorchModel, TrainConfig,
+)
 from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
 
 
@@ -66,7 +64,7 @@ class MultiPathModel(TorchModel):
         return MultiPath(paths, num_classes, self.hidden, self.dropout)
 
     def fit(self, train: Subtomograms, val: Subtomograms, context: FitContext) -> Predictor:
-        from cryobench.train.engine import train_module
+        from cryobench.api import train_module
 
         kinds = self.path_kinds(context.num_classes)
         # the paths are identified on the imbalanced data as it is, whatever the sampler
@@ -102,8 +100,8 @@ class MultiPathModel(TorchModel):
         import torch
         from torch import nn
 
-        from cryobench.data.cache import save_file
-        from cryobench.train.engine import TorchPredictor, train_module
+        from cryobench.api import save_file
+        from cryobench.api import TorchPredictor, train_module
         from cryobench_models.networks import PathClassifier, SerialPath
 
         if self.stage1_epochs == 0:
@@ -214,7 +212,7 @@ class MultiPathPredictor:
     def report(self, test: Subtomograms) -> dict[str, object]:
         """Each stage-1 path on its class versus the rest: F1 and G-mean of that class on
         the test split; ``chosen`` marks the path the class got in stage 2."""
-        from cryobench.metrics import score
+        from cryobench.api import score
 
         rows = []
         for (k, kind), predictor in self._stage1.items():

@@ -10,10 +10,7 @@ from abc import abstractmethod
 
 import numpy as np
 
-from cryobench import hookimpl
-from cryobench.components import Sampler
-from cryobench.errors import CryobenchError
-from cryobench.params import Param
+from cryobench.api import CryobenchError, Param, Sampler, hookimpl
 
 log = logging.getLogger(__name__)
 

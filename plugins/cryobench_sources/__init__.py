@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryobench import hookimpl
-from cryobench.components import DataContext, DataSource
-from cryobench.data.simulator import DEFAULT_SNR, SIMULATOR_VERSION
-from cryobench.params import SEED_MAX, Param
+from cryobench.api import (
+    DEFAULT_SNR, SEED_MAX, SIMULATOR_VERSION, DataContext, DataSource, Param, hookimpl,
+)
 
 if TYPE_CHECKING:  # the loader (mrcfile, numpy) is imported when data is loaded
-    from cryobench.data.subtomograms import Subtomograms
+    from cryobench.api import Subtomograms
 
 
 class MrcSource(DataSource):
@@ -29,14 +28,14 @@ class MrcSource(DataSource):
     )
 
     def load(self, context: DataContext) -> Subtomograms:
-        from cryobench.data.loading import load_dataset
+        from cryobench.api import load_dataset
 
         return load_dataset(**self._where(context), class_names=_as_str_map(self.class_names),
                             label_column=self.label_column, progress=context.progress)
 
     def count_classes(self, context: DataContext) -> dict[str, int]:
         """From the label file alone: no volume is read."""
-        from cryobench.data.loading import count_classes
+        from cryobench.api import count_classes
 
         return count_classes(**self._where(context), class_names=_as_str_map(self.class_names),
                              label_column=self.label_column)
@@ -83,7 +82,7 @@ class SyntheticSource(DataSource):
     )
 
     def spec(self):
-        from cryobench.data.simulator.simulate import spec_from_params
+        from cryobench.api import spec_from_params
 
         return spec_from_params(self.config)
 
@@ -94,17 +93,16 @@ class SyntheticSource(DataSource):
     def imbalanced(self, ratio: float) -> dict[str, Any]:
         """Class counts before ``scale`` (which still applies): the preset's or the given
         ones, their total kept, spread geometrically from largest to rarest."""
-        from cryobench.data.simulator.simulate import imbalanced_counts, spec_from_params
+        from cryobench.api import imbalanced_counts, spec_from_params
 
         base = spec_from_params({**self.config, "scale": 1.0}).class_counts
         return {"class_counts": imbalanced_counts(dict(base), ratio)}
 
     def load(self, context: DataContext) -> Subtomograms:
-        from cryobench.data.cache import cached_folder, content_key, discard
-        from cryobench.data.loading import load_dataset
-        from cryobench.data.export import is_complete
-        from cryobench.data.simulator.writer import write_simulation
-        from cryobench.errors import DataError
+        from cryobench.api import (
+            cached_folder, content_key, discard, is_complete, load_dataset, write_simulation,
+        )
+        from cryobench.api import DataError
 
         spec = self.spec()
         key = content_key({"simulator": SIMULATOR_VERSION, **spec.as_dict()})

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryobench.components import DataContext
+from cryobench.contract.components import DataContext
 from cryobench.data.loading import load_dataset
 from cryobench.registry import Registry
 

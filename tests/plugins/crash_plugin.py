@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 
-from cryobench import hookimpl
-from cryobench.components import SELF_FITTED, Model
+from cryobench.api import SELF_FITTED, Model, hookimpl
 
 
 class Crash(Model):

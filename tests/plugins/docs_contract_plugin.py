@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryobench import hookimpl
-from cryobench.components import Augmentation, DataSource, Ensemble, Loss, Model, Sampler
-from cryobench.data.subtomograms import Subtomograms
-from cryobench.params import Param
+from cryobench.api import (
+    Augmentation, DataSource, Ensemble, Loss, Model, Param, Sampler, Subtomograms, hookimpl,
+)
 
 
 class Blobs(DataSource):

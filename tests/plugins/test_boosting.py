@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryobench.components import Capabilities, Model
+from cryobench.contract.components import Capabilities, Model
 from cryobench.registry import Registry
 from cryobench.testing import _Centroid, tiny_context, tiny_data
 from cryobench_ensembles.boosting import _held_out, out_of_bag_error, weighted_error

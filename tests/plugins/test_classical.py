@@ -12,10 +12,10 @@ import pytest
 from sklearn.svm import SVC
 
 import cryobench_classical
-from cryobench.components import SELF_FITTED, ArmSetup
+from cryobench.contract.components import SELF_FITTED, ArmSetup
 from cryobench.errors import ParamError
 from cryobench.metrics import score
-from cryobench.params import resolve_params
+from cryobench.contract.params import resolve_params
 from cryobench.registry import Registry
 from cryobench.specs import SplitConfig
 from cryobench.testing import TINY_TRAINING, check_component, tiny_context, tiny_data
@@ -48,7 +48,7 @@ def test_the_plugin_registers_four_self_fitted_models_and_stays_light_to_import(
     names = {info.name for info in registry().components() if info.kind == "model"}
     assert names == set(SMALL)
     assert all(registry().get("model", name).capabilities == SELF_FITTED for name in SMALL)
-    from cryobench.gp import FITNESSES
+    from cryobench_genetic_programming import FITNESSES
     from cryobench_classical.models import FITNESS_CHOICES
 
     assert FITNESS_CHOICES == tuple(FITNESSES)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cryobench.components import SELF_FITTED, Capabilities, Model
+from cryobench.contract.components import SELF_FITTED, Capabilities, Model
 from cryobench.registry import Registry
 from cryobench.testing import tiny_context, tiny_data
 from cryobench_ensembles.boosting import (

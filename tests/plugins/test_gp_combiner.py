@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from cryobench.components import SELF_FITTED, Model
+from cryobench.contract.components import SELF_FITTED, Model
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.metrics import score
 from cryobench.registry import Registry

@@ -12,10 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryobench import hookimpl
-from cryobench.components import Model
-from cryobench.params import Param
-from cryobench.specs import Capabilities
+from cryobench.api import Capabilities, EpochRecord, Model, Param, hookimpl
 
 EPOCHS_ONLY = Capabilities(uses_loss=False, uses_augmentations=False, thread_dependent=False)
 
@@ -47,7 +44,7 @@ class Scripted(Model):
     def fit(self, train, val, context):
         for epoch in range(context.train.max_epochs):
             if context.on_epoch:
-                context.on_epoch({"epoch": epoch + 1, "val_macro_f1": self.quality})
+                context.on_epoch(EpochRecord(epoch + 1, {"val_macro_f1": self.quality}))
         return Prior(prior_of(train, context.num_classes))
 
 
@@ -64,7 +61,7 @@ class Recording(Model):
         write(log.with_suffix(".fit.json"), "fit", np.concatenate([train.volumes,
                                                                    val.volumes]), context.seed)
         if context.on_epoch:
-            context.on_epoch({"epoch": 1, "val_macro_f1": 0.5})
+            context.on_epoch(EpochRecord(1, {"val_macro_f1": 0.5}))
         return Prior(prior_of(train, context.num_classes), log, context.seed)
 
 

@@ -36,7 +36,7 @@ class Events:
         self.log.append(("started", trial.seed))
 
     def epoch(self, trial, record):
-        self.log.append(("epoch", trial.seed, record["epoch"]))
+        self.log.append(("epoch", trial.seed, record.epoch))
 
     def finished(self, trial, record):
         self.log.append(("finished", trial.seed))

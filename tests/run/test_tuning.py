@@ -536,6 +536,7 @@ def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replaye
     could fall on it): a configuration trained whole is judged by its selection score."""
     from ray import tune
 
+    from cryobench.api import EpochRecord
     from cryobench.run import tuning
 
     script = [{"epoch": 1, "val_macro_f1": 0.1, "deferred": True},
@@ -546,7 +547,7 @@ def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replaye
 
     def fit(trial, env, config, fits=None):
         for record in script:
-            env.on_epoch(record)
+            env.on_epoch(EpochRecord.from_dict(record))
         return 0.9
 
     reported = []

@@ -92,7 +92,7 @@ def _stage1_parts(fit: dict) -> int:
 def test_a_tried_configuration_trains_stage_2_with_it_on_the_files_stage_1(tmp_path):
     """Tuning ``train.lr`` tunes the multi-path CNN's stage 2, the part where strategies
     differ; every configuration reuses the stage 1 trained with the file's ``[train]``."""
-    from cryobench.components import fit_report_of
+    from cryobench.contract.components import fit_report_of
     from cryobench.run.execute import fit_trial
 
     arm = {"model": {"name": "multipath", "stage1_epochs": 1, "widths": [4, 4, 4]}}
@@ -160,7 +160,7 @@ def test_table3_trains_every_path_on_every_class_and_chooses_per_class(tmp_path)
 
 
 def tiny_context(**changes):
-    from cryobench.components import FitContext
+    from cryobench.contract.components import FitContext
 
     config = bench({"model": "cnn"}, epochs=6, patience=2).arms[0].train
     context = FitContext(num_classes=2, train=config,
@@ -282,7 +282,7 @@ def test_a_diverged_loss_fails_the_trial_and_is_recorded_as_failed(tmp_path, mon
     from rich.console import Console
 
     from cryobench import hookimpl
-    from cryobench.components import Loss
+    from cryobench.contract.components import Loss
     from tests.conftest import run_locally
     from cryobench.run.results import ResultStore
 

@@ -113,7 +113,7 @@ def test_the_default_multipath_trains_in_bf16_at_24_and_falls_back_at_16():
 
 
 def test_a_bf16_fit_says_what_it_computed_in_and_predicts_the_same_way():
-    from cryobench.components import FitContext
+    from cryobench.contract.components import FitContext
     from cryobench.data.subtomograms import Subtomograms
     from cryobench.train.engine import train_module
     from cryobench_models.networks import PathClassifier, SerialPath

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryobench import hookimpl
-from cryobench.components import Loss
-from cryobench.params import Param
+from cryobench.api import Loss, Param, hookimpl
 
 
 class Poly1Loss(Loss):

@@ -1,0 +1,5 @@
+"""Deprecated: import ``TorchModel`` from :mod:`cryobench.api`."""
+
+from cryobench.contract.moved import moved_to_api
+
+__getattr__ = moved_to_api(__name__, "cryobench.contract.torch_model")
