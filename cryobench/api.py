@@ -1,4 +1,4 @@
-"""The one module a plugin imports: everything cryobench promises plugin authors.
+r"""The one module a plugin imports: everything cryobench promises plugin authors.
 
 Names here keep working across versions; the modules behind them may move (old import
 paths warn for a while before they go). What is heavy to import (torch, the simulator,
@@ -8,12 +8,14 @@ scikit-learn) loads when first used, so listing plugins stays fast.
   component classes.
 - Components: one base class per kind (:class:`DataSource`, :class:`Model`,
   :class:`Sampler`, :class:`Loss`, :class:`Augmentation`, :class:`Ensemble`), their
-  declared :class:`Param`\\ s, what they are handed (:class:`DataContext`,
+  declared :class:`Param`\ s, what they are handed (:class:`DataContext`,
   :class:`FitContext`, :class:`ArmSetup`) and what they hand back (a
   :class:`Predictor`, its :class:`FitReport`, one :class:`EpochRecord` per epoch).
 - Optional capabilities, declared by implementing a protocol: :class:`ReportsParts`,
   :class:`GivesPartOutputs` (predictors), :class:`EpochScheduled`, :class:`Phased`
   (loss modules).
+- Result tables: a plugin's ``cryobench_result_tables`` hook returns :class:`ResultTable`\ s
+  of what its components reported (shown beside the leaderboard, in the report, in MLflow).
 - Helpers: the training engine (:class:`TorchModel`, :func:`train_module`), scoring,
   the data cache and readers, and the simulator behind the ``synthetic`` source.
 """
@@ -32,6 +34,7 @@ from cryobench.contract.components import (
 )
 from cryobench.contract.params import SEED_MAX, Param
 from cryobench.contract.records import DEFERRED, FINAL, EpochRecord, EpochReport
+from cryobench.contract.tables import ResultTable
 from cryobench.contract.torch_model import TorchModel
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import (
@@ -47,6 +50,9 @@ _LAZY = {
     "FitResult": "cryobench.train.engine",
     "predict_logits": "cryobench.train.engine",
     "use_cosine_head": "cryobench.train.heads",
+    # what ``cryobench_result_tables`` is handed
+    "TrialRecord": "cryobench.run.records",
+    "Benchmark": "cryobench.specs",
     # scoring (scikit-learn)
     "score": "cryobench.metrics",
     "Scores": "cryobench.metrics",
@@ -74,6 +80,8 @@ if TYPE_CHECKING:
     from cryobench.data.simulator.simulate import imbalanced_counts, spec_from_params
     from cryobench.data.simulator.writer import write_simulation
     from cryobench.metrics import Scores, score
+    from cryobench.run.records import TrialRecord
+    from cryobench.specs import Benchmark
     from cryobench.train.engine import FitResult, TorchPredictor, predict_logits, train_module
     from cryobench.train.heads import use_cosine_head
 
@@ -99,5 +107,6 @@ __all__ = [
     "HasFitReport", "ReportsParts", "GivesPartOutputs", "EpochScheduled", "Phased",
     "EpochRecord", "EpochReport", "DEFERRED", "FINAL", "CosineHead",
     "CryobenchError", "DataError", "ParamError", "TrialFailed",
-    "CryobenchDeprecationWarning", "TorchModel", *_LAZY,
+    "CryobenchDeprecationWarning", "TorchModel", "ResultTable", "TrialRecord", "Benchmark",
+    *_LAZY,
 ]

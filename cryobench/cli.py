@@ -356,10 +356,11 @@ def run(
                         f"saved in {store.path}: run the same command again to continue"
                         + unmarked)
             raise typer.Exit(130) from None
+        tables = registry.result_tables(bench, records)
         if tracker is not None:
             with interrupts_deferred(deliver=False):  # every trial is done and saved
-                tracker.finish(records, leaderboard_markdown(bench, records))
-    _print_leaderboard(bench, records)
+                tracker.finish(records, leaderboard_markdown(bench, records, tables))
+    _print_leaderboard(bench, records, tables)
     failed = [r for r in records if not r.ok]
     console.print(Text(f"results: {store.path}"),
                   Text(f"; {len(failed)} failed", style="red") if failed else "", sep="")
@@ -396,12 +397,13 @@ def _ray_if(needed: bool, options: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-def _print_leaderboard(bench: Any, records: list[Any]) -> None:
-    from cryobench.run.leaderboard import leaderboard_table, stage1_table
+def _print_leaderboard(bench: Any, records: list[Any], tables: list[Any]) -> None:
+    """The plugins' result tables (Table III), then the leaderboard, last on screen."""
+    from cryobench.run.leaderboard import leaderboard_table
+    from cryobench.run.result_tables import rich_table
 
-    paths = stage1_table(bench, records)
-    if paths is not None:
-        console.print(paths)
+    for table in tables:
+        console.print(rich_table(table))
     console.print(leaderboard_table(bench, records))
 
 
@@ -429,7 +431,8 @@ def leaderboard(
         raise CryobenchError("--format: " + unknown_name_message("format", output, formats))
     if metric is not None and metric not in METRICS:
         raise CryobenchError("--metric: " + unknown_name_message("metric", metric, METRICS))
-    bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
+    registry = make_registry()
+    bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
     if metric is not None:
         bench = dataclasses.replace(bench, primary_metric=metric)
     store = _results_store(results, bench, profile)
@@ -437,10 +440,11 @@ def leaderboard(
     if not any(r.ok for r in records):
         raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r} yet; run "
                              f"`cryobench run {file}` first")
+    tables = registry.result_tables(bench, records)
     if output == "table":
-        _print_leaderboard(bench, records)
+        _print_leaderboard(bench, records, tables)
     elif output == "markdown":
-        print(leaderboard_markdown(bench, records), end="")
+        print(leaderboard_markdown(bench, records, tables), end="")
     elif output == "json":
         import json
 
@@ -494,7 +498,8 @@ def report(
         except ConfigError as exc:  # an unknown profile: say which option named it
             raise ConfigError(exc.file, f"--beside {name!r}", exc.message) from None
         others.append((other, other_records))
-    written = write_report(bench, records, folder, baseline, others)
+    written = write_report(bench, records, folder, baseline, others,
+                           registry.result_tables(bench, records))
     console.print(Text(f"report: {written.markdown} and {written.html}"), soft_wrap=True)
     if tracking:
         logged = _log_report(bench, tracking_uri, folder)
@@ -551,7 +556,8 @@ def sync(
     from cryobench.run.driver import stored_records
     from cryobench.run.leaderboard import leaderboard_markdown
 
-    bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
+    registry = make_registry()
+    bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
     records = stored_records(bench, _results_store(results, bench, profile))
     tracker = _tracker(bench, tracking_uri)
     logged = tracker.logged_trial_keys()
@@ -569,7 +575,8 @@ def sync(
                     "lacked: run the same command again to log the rest" + unmarked)
         raise typer.Exit(130) from None
     with interrupts_deferred(deliver=False):  # every trial is logged
-        tracker.finish(records, leaderboard_markdown(bench, records))
+        tracker.finish(records, leaderboard_markdown(bench, records,
+                                                     registry.result_tables(bench, records)))
     console.print(Text(f"logged {len(missing)} trial(s) MLflow lacked "
                        f"({len(records) - len(missing)} were there or not finished)"))
 

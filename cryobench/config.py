@@ -78,7 +78,7 @@ RESOURCE_PARAMS = (
 )
 
 TOP_LEVEL = ("benchmark", "dataset", "split", "train", "resources", "tune", "sweep", "arm",
-             "reference", "profile")
+             "reference", "report", "profile")
 PROFILE_KEYS = ("benchmark", "dataset", "split", "train", "resources", "tune", "sweep", "arms",
                 "components")
 SWEEP_HELP = ("one swept quantity: `imbalance = [1, 10, 50]` (largest : rarest class, the "
@@ -219,11 +219,12 @@ def _build(v: _Validator, doc: dict[str, Any], arm_indices: list[int],
     if doc.get("sweep") is not None:
         arms = v.sweep(doc["sweep"], arms, split)
     reference_paths = v.reference_paths(doc.get("reference", {}).get("paths", {}))
+    baseline = v.report_table(doc.get("report", {}), arms)
     return Benchmark(
         name=bench["name"], description=bench["description"], seeds=tuple(bench["seeds"]),
         primary_metric=bench["primary_metric"], dataset=dataset, split=split, train=train,
         resources=resources, arms=arms, reference=reference, reference_citation=citation,
-        reference_paths=reference_paths, path=v.path, profile=profile,
+        reference_paths=reference_paths, path=v.path, profile=profile, baseline=baseline,
     )
 
 
@@ -417,8 +418,12 @@ class _Validator:
                                          TRAIN_PARAMS))
         datasets = self.arm_datasets(f"{key}.dataset", arm.get("dataset"), dataset)
         capabilities = self.registry.get("model", specs["model"].name).capabilities
+        # a baseline: every strategy component declares itself plain (no strategy)
+        plain = all(self.registry.get(ARM_KINDS[f], s.name).plain
+                    for f, s in [*specs.items(), *(("augment", a) for a in augments)]
+                    if f != "model")
         result = Arm(name=arm["name"], augment=augments, train=train, datasets=datasets,
-                     capabilities=capabilities, recipe=recipe, **specs)
+                     capabilities=capabilities, recipe=recipe, plain=plain, **specs)
         self.check_uses(key, result)
         if "augment" in train_over and recipe and not capabilities.uses_augmentations:
             self.fail(f"{key}.train.augment", f"model {specs['model'].name!r} does not train "
@@ -655,6 +660,19 @@ class _Validator:
             except ParamError as exc:
                 where = f"{key}.{field_}" + (f".{exc.param}" if exc.param else "")
                 self.fail(where, exc.problem)
+
+    def report_table(self, table: Any, arms: tuple[Arm, ...]) -> str | None:
+        """``[report] baseline``: the arm every other is compared with (default: the
+        first plain arm, whose components declare no strategy)."""
+        self.table("report", table)
+        self.keys("report", table, ("baseline",))
+        baseline = table.get("baseline")
+        if baseline is None:
+            return None
+        families = list(dict.fromkeys(a.family for a in arms))
+        if not isinstance(baseline, str) or baseline not in families:
+            self.fail("report.baseline", unknown_name_message("arm", str(baseline), families))
+        return baseline
 
     def reference(self, table: Any, arms: tuple[Arm, ...]) -> tuple[str, dict[str, dict[str, float]]]:
         self.table("reference", table)

@@ -8,9 +8,16 @@ keyword arguments only, so a spec can grow new arguments without breaking plugin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from cryobench.contract.components import Augmentation, DataSource, Ensemble, Loss, Model, Sampler
+from cryobench.contract.tables import ResultTable
+
+if TYPE_CHECKING:
+    from cryobench.run.records import TrialRecord
+    from cryobench.specs import Benchmark
 
 hookspec = pluggy.HookspecMarker("cryobench")
 
@@ -43,6 +50,16 @@ def cryobench_register_augmentations() -> list[type[Augmentation]]:
 @hookspec
 def cryobench_register_ensembles() -> list[type[Ensemble]]:
     """Fires when the registry loads; return ensemble classes (an arm's ``ensemble``)."""
+
+
+@hookspec
+def cryobench_result_tables(benchmark: Benchmark, records: list[TrialRecord]
+                            ) -> list[ResultTable]:
+    """Fires wherever results are shown (after ``run``, by ``leaderboard``, ``report``,
+    and in MLflow's summary run), with the benchmark and its records (finished and
+    failed). Return tables of what your components put in a record's ``report`` or
+    ``fit`` (the multi-path CNN's paths alone: the paper's Table III), or ``[]`` where
+    they report nothing. Tables only observe: nothing returned changes a result."""
 
 
 #: kind -> name of the hook that registers components of that kind

@@ -12,8 +12,9 @@ import pluggy
 
 from cryobench import hookspecs
 from cryobench.contract.components import KIND_BASES, Component
-from cryobench.errors import ParamError, PluginError, UnknownParamError, unknown_name_message
 from cryobench.contract.params import resolve_params
+from cryobench.contract.tables import ResultTable
+from cryobench.errors import ParamError, PluginError, UnknownParamError, unknown_name_message
 
 ENTRY_POINT_GROUP = "cryobench"
 #: Comma-separated plugin (entry-point) names that are not loaded.
@@ -95,6 +96,18 @@ class Registry:
     def unregister(self, plugin: Any) -> None:
         self._pm.unregister(plugin)
         self._components = self._collect()
+
+    def result_tables(self, benchmark: Any, records: list[Any]) -> list[ResultTable]:
+        """Every plugin's tables of these results (``cryobench_result_tables``)."""
+        tables = []
+        for result in self._pm.hook.cryobench_result_tables(benchmark=benchmark,
+                                                            records=records):
+            for table in result or []:
+                if not isinstance(table, ResultTable):
+                    raise PluginError(f"cryobench_result_tables returned {table!r}; it "
+                                      "must return a list of cryobench.api.ResultTable")
+                tables.append(table)
+        return tables
 
     def _distributions(self) -> dict[int, tuple[str, str]]:
         return {

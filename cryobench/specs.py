@@ -193,6 +193,9 @@ class Arm:
     #: ``[train] augment``: the training recipe's augmentations, every arm's before its
     #: own ``augment`` (which is its strategy); for models that train on batches
     recipe: tuple[ComponentSpec, ...] = ()
+    #: no imbalance strategy: the sampler, loss, augmentations and ensemble all declare
+    #: ``plain`` (set from the registry when the file is read)
+    plain: bool = False
 
     @property
     def batch_recipe(self) -> tuple[ComponentSpec, ...]:
@@ -207,10 +210,9 @@ class Arm:
 
     @property
     def is_plain(self) -> bool:
-        """No imbalance strategy: the baseline a strategy is compared with."""
-        return (self.sampler.name == "none" and self.loss.name == "ce"
-                and all(a.name == "none" for a in self.augment)
-                and self.ensemble.name == "none")
+        """No imbalance strategy (every component but the model declares itself plain):
+        a baseline a strategy is compared with."""
+        return self.plain
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,9 @@ class Benchmark:
         default_factory=dict, hash=False)
     path: Path | None = None
     profile: str | None = None
+    #: ``[report] baseline``: the arm every other is compared with; None: the first
+    #: plain arm
+    baseline: str | None = None
 
 
 Configurable = TypeVar("Configurable")  # an Arm or a TrialSpec: train and the components

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryobench.contract.tables import ResultTable
 from cryobench.errors import CryobenchError
 from cryobench.report.analysis import Analysis, analyse
 from cryobench.report.build import build_report
@@ -56,7 +57,8 @@ MARK = ".cryobench-report"  # in a folder a report wrote: its figures/ may be re
 
 def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
                  baseline: str | None = None,
-                 beside: Sequence[tuple[Benchmark, list[TrialRecord]]] = ()) -> WrittenReport:
+                 beside: Sequence[tuple[Benchmark, list[TrialRecord]]] = (),
+                 tables: Sequence[ResultTable] = ()) -> WrittenReport:
     """Analyse, draw and write. Everything is made in a scratch folder inside ``folder``
     first, then moved in by renames on the same file system; an earlier report's figures
     are kept aside until the new ones are in, and put back if anything fails."""
@@ -70,7 +72,7 @@ def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
             from None
     kept = folder / f".figures-{scratch.name}"
     try:
-        doc = build_report(analysis, scratch)
+        doc = build_report(analysis, scratch, tables)
         (scratch / "report.md").write_text(to_markdown(doc, scratch), encoding="utf-8")
         (scratch / "report.html").write_text(to_html(doc), encoding="utf-8")
         (scratch / MARK).write_text("written by cryobench report\n", encoding="utf-8")

@@ -70,12 +70,11 @@ class Analysis:
 
 
 def default_baseline(bench: Benchmark) -> str:
-    """The paper's plain multi-path CNN when the file has it (no strategy), else the first
-    plain arm, else the first arm."""
+    """The file's ``[report] baseline``, else its first plain arm (no strategy), else
+    its first arm."""
+    if bench.baseline is not None:
+        return bench.baseline
     plain = [a for a in bench.arms if a.is_plain]
-    for arm in plain:
-        if arm.model.name == "multipath":
-            return arm.family
     return (plain or list(bench.arms))[0].family
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from cryobench import __version__
+from cryobench.contract.tables import ResultTable
 from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.report import figures
 from cryobench.report.analysis import Analysis, Comparison, uncompared
@@ -27,8 +29,10 @@ ONE_SEED = ("Each arm has one seed: with no spread there is no interval and no t
             "real gain from noise.")
 
 
-def build_report(analysis: Analysis, folder: Path) -> Document:
-    """The report's blocks; its figures are written to ``folder``/figures."""
+def build_report(analysis: Analysis, folder: Path,
+                 tables: Sequence[ResultTable] = ()) -> Document:
+    """The report's blocks, with the plugins' result tables (Table III) before the
+    figures; its figures are written to ``folder``/figures."""
     bench = analysis.bench
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     profile = f", profile {bench.profile!r}" if bench.profile else ""
@@ -49,8 +53,18 @@ def build_report(analysis: Analysis, folder: Path) -> Document:
     _ranks(doc, analysis, folder)
     if analysis.sweep:
         _sweep(doc, analysis, folder)
+    for table in tables:
+        _result_table(doc, table)
     _figures(doc, analysis, folder)
     return doc
+
+
+def _result_table(doc: Document, table: ResultTable) -> None:
+    doc.add(Heading(table.title),
+            Table(table.columns, table.rows,
+                  tuple(i >= table.name_columns for i in range(len(table.columns)))))
+    if table.note:
+        doc.add(Paragraph(literal(table.note)))
 
 
 # --- the leaderboard -----------------------------------------------------------------------
@@ -435,5 +449,5 @@ def _figures(doc: Document, analysis: Analysis, folder: Path) -> None:
 
 def _curve(record: TrialRecord) -> list[float]:
     return [h["val_macro_f1"] for h in record.history
-            if "val_macro_f1" in h and h.get("member", 1) == 1 and not h.get("stage1")]
+            if "val_macro_f1" in h and h.get("member", 1) == 1]
 

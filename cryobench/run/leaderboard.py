@@ -4,16 +4,18 @@ Markdown, CSV or JSON, all from the same rows."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from cryobench.contract.tables import ResultTable
 from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.run.records import TrialRecord
+from cryobench.run.result_tables import markdown_table
 from cryobench.specs import Benchmark
 from cryobench.stats import Summary, summarise_values
 
@@ -168,8 +170,10 @@ def leaderboard_records(bench: Benchmark, records: list[TrialRecord]) -> list[di
     return out
 
 
-def leaderboard_markdown(bench: Benchmark, records: list[TrialRecord]) -> str:
-    """The rows as a Markdown table (the MLflow parent run's artifact, reports)."""
+def leaderboard_markdown(bench: Benchmark, records: list[TrialRecord],
+                         tables: Sequence[ResultTable] = ()) -> str:
+    """The rows as a Markdown table (the MLflow parent run's artifact, reports), and the
+    plugins' result tables after it."""
     metrics = metric_columns(bench)
     title = f"# {bench.name}: leaderboard\n\nMean ± std over seeds and the 95% interval " \
             "(Student's t over seeds), in percent"
@@ -190,43 +194,8 @@ def leaderboard_markdown(bench: Benchmark, records: list[TrialRecord]) -> str:
             cells += [format_summary(figure), format_interval(figure),
                       f"{row.paper[m]:.1f}" if m in row.paper else ""]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *("\n" + markdown_table(t) for t in tables)]) + "\n"
 
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
-
-
-def stage1_table(bench: Benchmark, records: list[TrialRecord]) -> Table | None:
-    """The multi-path CNN's paths, each alone as a one-vs-rest classifier of each class
-    (F1 and G-mean on the test split, mean over seeds), beside the paper's Table III
-    (path k: the k-th path kind in the file); ``*`` marks the path a class was given
-    (most often, over seeds). One row per class and path, so that no name is cut. None
-    when no record reports its paths."""
-    cells: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    chosen: dict[tuple[str, str], int] = defaultdict(int)
-    for r in records:
-        for row in r.report.get("stage1", []) if r.ok else []:
-            cells[(row["class"], row["path"])].append((row["f1"], row["gmean"]))
-            chosen[(row["class"], row["path"])] += bool(row["chosen"])
-    if not cells:
-        return None
-    classes = list(dict.fromkeys(c for c, _ in cells))
-    paths = list(dict.fromkeys(p for _, p in cells))
-    table = Table(title=Text("Each path alone, class versus the rest (%): mean over seeds"
-                             + ("; paper: Table III" if bench.reference_paths else "")))
-    for column in ("class", "path", "F1", "G-mean", "paper F1", "paper G-mean", "chosen"):
-        table.add_column(column, justify="left" if column in ("class", "path") else "right")
-    for name in classes:
-        best = max(paths, key=lambda p: chosen[(name, p)])
-        paper = bench.reference_paths.get(name, ())
-        for k, path in enumerate(paths):
-            values = cells.get((name, path), [])
-            f1 = f"{100 * np.mean([v[0] for v in values]):.1f}" if values else "–"
-            gmean = f"{100 * np.mean([v[1] for v in values]):.1f}" if values else "–"
-            ref = paper[k] if k < len(paper) else None
-            mark = "*" if path == best and chosen[(name, path)] else ""
-            table.add_row(Text(name if k == 0 else ""), Text(path), f1, gmean,
-                          f"{ref[0]:.1f}" if ref else "", f"{ref[1]:.1f}" if ref else "",
-                          mark, end_section=k == len(paths) - 1)
-    return table

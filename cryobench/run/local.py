@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from cryobench.contract.records import EpochRecord
 from cryobench.registry import Registry

@@ -12,6 +12,7 @@ class NoAugmentation(Augmentation):
 
     name = "none"
     summary = "no augmentation"
+    plain = True
 
     def apply(self, volumes, targets, generator):
         return volumes, targets

@@ -12,6 +12,7 @@ class SingleModel(Ensemble):
 
     name = "none"
     summary = "a single model, no ensemble"
+    plain = True
 
     def fit(self, model, train, val, context):
         return model.fit(train, val, context)

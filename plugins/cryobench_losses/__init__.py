@@ -52,6 +52,7 @@ class CrossEntropy(Loss):
 
     name = "ce"
     summary = "cross-entropy on soft targets"
+    plain = True
 
     def build(self, class_counts: np.ndarray):
         from cryobench_losses.modules import SoftCrossEntropy

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from cryobench.api import Model, Param, TorchModel, hookimpl
+from typing import TYPE_CHECKING
+
+from cryobench.api import Model, Param, ResultTable, TorchModel, hookimpl
 from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
 from cryobench_models.multipath import MultiPathModel
+
+if TYPE_CHECKING:
+    from cryobench.api import Benchmark, TrialRecord
 
 
 class SerialCNN(TorchModel):
@@ -62,3 +67,13 @@ class ResNet3DModel(TorchModel):
 @hookimpl
 def cryobench_register_models() -> list[type[Model]]:
     return [SerialCNN, MultiPathModel, Inception3DModel, ResNet3DModel]
+
+
+@hookimpl
+def cryobench_result_tables(benchmark: Benchmark, records: list[TrialRecord]
+                            ) -> list[ResultTable]:
+    """Table III: the multi-path CNN's paths, each alone (its records' ``stage1``)."""
+    from cryobench_models.table3 import path_table
+
+    table = path_table(benchmark, records)
+    return [table] if table is not None else []

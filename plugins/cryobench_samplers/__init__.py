@@ -20,6 +20,7 @@ class NoSampler(Sampler):
 
     name = "none"
     summary = "keep the training split as it is"
+    plain = True
 
     def fit_resample(self, volumes: np.ndarray, labels: np.ndarray, seed: int):
         return volumes, labels
