@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from cryobench.errors import CryobenchError, unknown_name_message
+from cryobench.report.bayesian import BayesianRanks, bayesian_ranks
 from cryobench.report.beside import SideBySide, side_by_side
 from cryobench.run.leaderboard import ArmSummary, leaderboard_rows
 from cryobench.run.records import TrialRecord
@@ -62,6 +63,8 @@ class Analysis:
     sweep_axis: str | None = None
     sweep: list[SweepLine] = field(default_factory=list)
     beside: SideBySide | None = None  # the same arms under other profiles
+    bayes: BayesianRanks | None = None  # how sure each rank is
+    bayes_note: str = ""  # why there is none, when there is none
 
     @property
     def seeds(self) -> int:
@@ -97,6 +100,7 @@ def analyse(bench: Benchmark, records: list[TrialRecord], baseline: str | None =
     out.comparisons = {m: _compare(bench, by_arm, baseline, m, ratio)
                        for m in dict.fromkeys((*COMPARED, bench.primary_metric))}
     out.ranks, out.ranks_note = _rank(bench, by_arm)
+    out.bayes, out.bayes_note = _bayes(bench, by_arm, baseline, ratio)
     sweeps = {a.sweep.axis for a in bench.arms if a.sweep}
     if sweeps:
         out.sweep_axis = sweeps.pop()
@@ -189,6 +193,30 @@ def _rank(bench: Benchmark, by_arm: ByArm) -> tuple[RankTest | None, str]:
                       "at least two")
     blocks = sorted(common, key=repr)
     return friedman_test({f: [v[b] for b in blocks] for f, v in families.items()}), ""
+
+
+def _bayes(bench: Benchmark, by_arm: ByArm, baseline: str, ratio: float
+           ) -> tuple[BayesianRanks | None, str]:
+    """The Bayesian correlated t-test of every arm against the baseline and P(best), on
+    the seeds every arm finished (the baseline's class subset; not along a sweep)."""
+    if any(a.sweep for a in bench.arms):
+        return None, "a sweep compares arms at each value; see the sweep's figure"
+    reference = next((a for a in bench.arms if a.family == baseline), None)
+    if reference is None or not by_arm.get(reference.name):
+        return None, f"the baseline {baseline!r} has no finished trial"
+    classes = next(iter(by_arm[reference.name]))[1]
+    scores: dict[str, dict[Block, float]] = {}
+    for arm in bench.arms:
+        mine = {b: r.metrics[bench.primary_metric]
+                for b, r in by_arm.get(arm.name, {}).items() if b[1] == classes}
+        if mine:
+            scores[arm.family] = mine
+    common = sorted(set.intersection(*(set(v) for v in scores.values())), key=repr)
+    if len(common) < 2:
+        return None, "the arms share fewer than two finished seeds"
+    result = bayesian_ranks({f: [v[b] for b in common] for f, v in scores.items()},
+                            baseline, bench.primary_metric, ratio)
+    return result, "" if result else "no other arm shares the baseline's seeds"
 
 
 def _sweep_lines(bench: Benchmark, by_arm: ByArm) -> list[SweepLine]:

@@ -16,6 +16,7 @@ from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.report import figures
 from cryobench.report.analysis import Analysis, Comparison, uncompared
 from cryobench.report.beside import NO_PROFILE, ProfileColumn
+from cryobench.report.certainty import certainty_section
 from cryobench.report.document import (Bullets, Document, Figure, Heading, Paragraph, Table,
                                        literal)
 from cryobench.run.leaderboard import ArmSummary, format_interval, format_summary
@@ -51,6 +52,7 @@ def build_report(analysis: Analysis, folder: Path,
     if analysis.beside:
         _beside(doc, analysis, folder)
     _ranks(doc, analysis, folder)
+    certainty_section(doc, analysis, folder)
     if analysis.sweep:
         _sweep(doc, analysis, folder)
     for table in tables:

@@ -237,3 +237,27 @@ def profiles_png(path: Path, arms: Sequence[str],
               ncol=min(4, len(columns)), frameon=False)
     ax.set_title(as_written(title), fontsize=10)
     return _save(fig, path)
+
+
+def certainty_png(path: Path, labels: Sequence[str], better: Sequence[float],
+                  equivalent: Sequence[float], worse: Sequence[float], rope_points: float,
+                  baseline: str) -> Path:
+    """Per arm, the posterior probability of being better than the baseline by more than
+    the ROPE, within it, or worse (stacked to 1): how sure the comparison is."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(labels) + 1.6))
+    y = np.arange(len(labels))[::-1]
+    left = np.zeros(len(labels))
+    for values, colour, label in ((worse, "tab:red", "worse"),
+                                  (equivalent, "0.75", f"within ±{rope_points:g} point"),
+                                  (better, "tab:green", "better")):
+        ax.barh(y, values, left=left, color=colour, label=label, height=0.6)
+        left += np.asarray(values)
+    ax.set_yticks(y, names_as_written(labels))
+    ax.set_xlim(0, 1)
+    for line in (0.05, 0.95):  # green from left of 0.05, red past 0.95: decided
+        ax.axvline(line, color="black", linewidth=0.8, linestyle=":")
+    ax.set_xlabel(f"posterior probability against {as_written(baseline)}")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.6 / len(labels)),
+              ncol=3, frameon=False)
+    return _save(fig, path)

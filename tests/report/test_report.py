@@ -84,7 +84,7 @@ def test_report_writes_both_files_with_every_figure(tiny_report):
     out = tiny_report
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
-    expected = {"leaderboard", "critical_difference", "per_class", "confusion",
+    expected = {"leaderboard", "critical_difference", "certainty", "per_class", "confusion",
                 "learning_curves", "fit_time"}
     pngs = {p.stem: p for p in (out / "figures").glob("*.png")}
     assert set(pngs) == expected
@@ -97,7 +97,7 @@ def test_report_writes_both_files_with_every_figure(tiny_report):
     assert "http://" not in html and "https://" not in html
     # the statistics the issue asks for are there, and say what they are
     for text in ("Nadeau", "Holm", "Wilcoxon", "Friedman", "Student's t", "cnn + focal",
-                 "seeds needed", "detectable"):
+                 "seeds needed", "detectable", "Bayesian correlated t-test", "P(best)"):
         assert text in md, text
 
 
@@ -245,7 +245,7 @@ def test_the_html_report_renders_in_a_real_browser(tiny_report, tmp_path):
     found = re.search(r'<pre id="rendered">(.*?)</pre>', dom)
     assert found, dom[-1000:]
     rendered = json.loads(found.group(1))
-    assert rendered["images"] == 6 and rendered["loaded"] == 6, rendered
+    assert rendered["images"] == 7 and rendered["loaded"] == 7, rendered
     assert rendered["clipped"] == 0 and not rendered["wide"], rendered
     shot = tmp_path / "report.png"
     chromium(f"--window-size=1280,{rendered['height']}", f"--screenshot={shot}",
