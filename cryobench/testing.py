@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from cryobench.contract.components import (
-    Augmentation, Capabilities, CosineHead, DataContext, DataSource, Ensemble, FitContext,
-    Loss, Model, Sampler,
+    Augmentation, Capabilities, DataContext, DataSource, Ensemble, EpochScheduled,
+    FitContext, Loss, Model, Phased, Sampler,
 )
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.contract.params import resolve_params
@@ -74,7 +74,7 @@ def yield_checks(cls: type, params: dict[str, Any] | None = None, **context: Any
         Sampler: (check_sampler_output, check_sampler_seeded),
         Loss: (check_loss_soft_targets,),
         Augmentation: (check_augmentation_output, check_augmentation_seeded),
-        Model: (check_model_predicts, check_model_seeded),
+        Model: (check_model_predicts, check_model_seeded, *_declaration_checks(cls)),
         Ensemble: (check_ensemble_predicts,),
         DataSource: (check_data_source,),
     }
@@ -227,8 +227,12 @@ def check_loss_soft_targets(cls: type, params: dict[str, Any]) -> None:
     import torch
 
     loss_component = build(cls, params)
-    head = loss_component.head()
-    assert head is None or isinstance(head, CosineHead), "head() must be None or CosineHead"
+    network = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8, 16),
+                                  torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    loss_component.adapt_network(network, 3)
+    adapted = network(torch.randn(4, 8))
+    assert adapted.shape == (4, 3), "adapt_network() must keep the network's logits " \
+                                    f"[B, C]; it gave {tuple(adapted.shape)}"
     module = loss_component.build(np.array([30, 10, 5]))
     assert isinstance(module, torch.nn.Module), "build() must return a torch.nn.Module"
     generator = torch.Generator().manual_seed(0)
@@ -236,7 +240,7 @@ def check_loss_soft_targets(cls: type, params: dict[str, Any]) -> None:
     hard = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0, 1, 2]), 3).float()
     mixed = 0.7 * hard + 0.3 * hard.roll(1, 0)
     for name, targets in (("hard", hard), ("soft", mixed)):
-        if hasattr(module, "start_epoch"):
+        if isinstance(module, EpochScheduled):
             module.start_epoch(0, 10)
         value = module(logits, targets)
         assert value.shape == (6,), f"{name} targets: loss shape {tuple(value.shape)}, " \
@@ -246,6 +250,10 @@ def check_loss_soft_targets(cls: type, params: dict[str, Any]) -> None:
         assert torch.isfinite(grad).all(), f"{name} targets: non-finite gradient"
     extreme = torch.tensor([[1000.0, -1000.0, 0.0]])
     assert torch.isfinite(module(extreme, hard[:1])).all(), "non-finite for extreme logits"
+    if isinstance(module, Phased):
+        start = module.final_phase_start(10)
+        assert isinstance(start, int) and 0 <= start < 10, \
+            f"final_phase_start(10) gave {start!r}: an epoch from 0 to 9"
 
 
 # --- augmentations -------------------------------------------------------------------------
@@ -327,6 +335,108 @@ def check_model_seeded(cls: type, params: dict[str, Any]) -> None:
     assert np.allclose(first, second, atol=1e-6), "the same seed gave other probabilities"
 
 
+# --- what a model declares ---------------------------------------------------------------
+# Declared capabilities decide what enters the trial key: a model that says it ignores
+# [train] but reads it would have its stale results reused. Each declaration that leaves
+# something out of the key is proved by changing that thing and seeing nothing change;
+# sample_weight = True is proved by weights changing the result.
+
+
+def _declaration_checks(cls: type) -> tuple[Callable[..., None], ...]:
+    caps = getattr(cls, "capabilities", None)
+    if not isinstance(caps, Capabilities):
+        return ()
+    return tuple(check for flag, check in (
+        (not caps.uses_train, check_model_ignores_train),
+        (not caps.uses_loss, check_model_ignores_loss),
+        (not caps.uses_augmentations, check_model_ignores_augmentations),
+        (not caps.thread_dependent, check_model_ignores_threads),
+        (caps.sample_weight, check_model_honours_sample_weight),
+    ) if flag)
+
+
+def _declared_fit(cls: type, params: dict[str, Any], **changes: Any) -> np.ndarray:
+    data = tiny_data(classes=3, n=30)
+    train, val, test = data.take(np.arange(18)), data.take(np.arange(18, 24)), \
+        data.take(np.arange(24, 30))
+    context = tiny_context(3, seed=2).replace(**changes)
+    return _check_probabilities(build(cls, params).fit(train, val, context).predict_proba(
+        test.volumes), len(test), 3, cls.__name__)
+
+
+def check_model_ignores_train(cls: type, params: dict[str, Any]) -> None:
+    """Declared ``uses_train=False``: another learning rate, epoch count and batch size
+    give the same probabilities."""
+    from dataclasses import replace
+
+    other = replace(TINY_TRAINING, lr=0.1, max_epochs=2, batch_size=4, optimizer="sgd")
+    assert np.allclose(_declared_fit(cls, params), _declared_fit(cls, params, train=other),
+                       atol=1e-6), "declares uses_train=False, but [train] changed its " \
+                                   "probabilities: declare uses_train=True"
+
+
+def check_model_ignores_loss(cls: type, params: dict[str, Any]) -> None:
+    """Declared ``uses_loss=False``: another loss gives the same probabilities."""
+    assert np.allclose(_declared_fit(cls, params),
+                       _declared_fit(cls, params, loss=_WeightedCrossEntropy()), atol=1e-6), \
+        "declares uses_loss=False, but the loss changed its probabilities: declare " \
+        "uses_loss=True"
+
+
+def check_model_ignores_augmentations(cls: type, params: dict[str, Any]) -> None:
+    """Declared ``uses_augmentations=False``: an augmentation changes nothing."""
+    assert np.allclose(_declared_fit(cls, params),
+                       _declared_fit(cls, params, augmentations=[_Noise()]), atol=1e-6), \
+        "declares uses_augmentations=False, but an augmentation changed its probabilities:" \
+        " declare uses_augmentations=True"
+
+
+def check_model_ignores_threads(cls: type, params: dict[str, Any]) -> None:
+    """Declared ``thread_dependent=False``: one thread and two give the same numbers."""
+    assert np.array_equal(_declared_fit(cls, params, threads=1),
+                          _declared_fit(cls, params, threads=2)), \
+        "declares thread_dependent=False, but 1 and 2 threads gave other probabilities: " \
+        "declare thread_dependent=True"
+
+
+def check_model_honours_sample_weight(cls: type, params: dict[str, Any]) -> None:
+    """Declared ``sample_weight=True`` (boosting relies on it): weights that all but
+    remove two thirds of the particles (of every class) change the probabilities."""
+    weights = np.where(np.arange(18) % 3 == 0, 1.0, 1e-3)
+    plain = _declared_fit(cls, params)
+    weighted = _declared_fit(cls, params, sample_weight=weights)
+    assert not np.allclose(plain, weighted, atol=1e-4), \
+        "declares sample_weight=True, but FitContext.sample_weight changed nothing: " \
+        "honour it or declare sample_weight=False"
+
+
+class _WeightedCrossEntropy(Loss):
+    name = "testing_weighted_ce"
+    summary = "cross-entropy that weighs the first class 20 times, for checks"
+
+    def build(self, class_counts: np.ndarray):
+        import torch
+
+        weights = torch.tensor([20.0] + [1.0] * (len(class_counts) - 1))
+
+        class Weighted(torch.nn.Module):
+            def forward(self, logits, targets):
+                return -(weights * targets * torch.log_softmax(logits.float(), -1)).sum(-1)
+
+        return Weighted()
+
+
+class _Noise(Augmentation):
+    name = "testing_noise"
+    summary = "strong Gaussian noise, for checks"
+
+    def apply(self, volumes, targets, generator):
+        import torch
+
+        noise = torch.randn(volumes.shape, generator=generator, dtype=volumes.dtype)
+        return volumes + 3 * noise.to(volumes.device), targets
+
+
 class _Centroid(Model):
     """The smallest real model: nearest class mean."""
 
@@ -377,13 +487,35 @@ def check_ensemble_predicts(cls: type, params: dict[str, Any]) -> None:
 def check_data_source(cls: type, params: dict[str, Any], base_dir: Any = None,
                       cache_dir: Any = None) -> None:
     """``load`` gives a valid set; ``count_classes``, when it answers, agrees with it.
-    Runs only where a ``base_dir`` and ``cache_dir`` are given (sources need a place)."""
-    if base_dir is None or cache_dir is None:
-        return
+
+    Without ``base_dir`` and ``cache_dir``, it runs in an empty temporary folder: a
+    source that can load from nothing (a simulator) is checked whole; one that needs
+    files must refuse with one line, a ``CryobenchError`` (what the CLI shows as a user
+    error), not any other exception."""
+    import tempfile
     from pathlib import Path
 
-    source = build(cls, params)
-    context = DataContext(Path(base_dir), Path(cache_dir))
+    from cryobench.errors import CryobenchError
+
+    if base_dir is None or cache_dir is None:
+        with tempfile.TemporaryDirectory(prefix="cryobench-check-") as empty:
+            try:
+                _check_loaded(build(cls, params), DataContext(Path(empty), Path(empty)))
+            except CryobenchError as exc:
+                message = str(exc)
+                assert message and "\n" not in message.strip(), \
+                    f"with no files, load() must refuse in one line; it said {message!r}"
+            except AssertionError:
+                raise
+            except Exception as exc:
+                raise AssertionError(
+                    f"with no files, load() raised {type(exc).__name__}: {exc}; raise "
+                    "cryobench.api.DataError saying what is missing and where") from exc
+        return
+    _check_loaded(build(cls, params), DataContext(Path(base_dir), Path(cache_dir)))
+
+
+def _check_loaded(source: DataSource, context: DataContext) -> None:
     counted = source.count_classes(context)
     data = source.load(context)
     assert isinstance(data, Subtomograms), "load() must return a Subtomograms"

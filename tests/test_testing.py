@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryobench.contract.components import Augmentation, Loss, Sampler
+from cryobench.api import (
+    SELF_FITTED, Augmentation, Capabilities, DataError, DataSource, Loss, Model, Sampler,
+)
 from cryobench.registry import Registry
 from cryobench.testing import check_component, tiny_data, yield_checks
 
@@ -92,3 +94,84 @@ class InPlace(Augmentation):
 def test_a_broken_component_fails_the_check_that_names_its_fault(cls, message):
     with pytest.raises(AssertionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_component(cls)
+
+
+class ReadsLrAnyway(Model):
+    """Declares it fits on its own, but its answer depends on [train] lr: with a false
+    declaration, a changed lr would reuse stale results under the same trial key."""
+
+    name = "reads_lr"
+    summary = "claims SELF_FITTED, reads lr"
+    capabilities = SELF_FITTED
+
+    def fit(self, train, val, context):
+        lr = context.train.lr
+
+        class Predictor:
+            def predict_proba(self, volumes):
+                p = np.full((len(volumes), context.num_classes), 1.0)
+                p[:, 0] += 100 * lr
+                return p / p.sum(1, keepdims=True)
+
+        return Predictor()
+
+
+class IgnoresWeights(Model):
+    """Declares that it honours sample weights (boosting needs them) but never reads them."""
+
+    name = "ignores_weights"
+    summary = "claims sample_weight, ignores it"
+    capabilities = Capabilities(uses_train=False, uses_loss=False, uses_augmentations=False,
+                                sample_weight=True, thread_dependent=False)
+
+    def fit(self, train, val, context):
+        class Predictor:
+            def predict_proba(self, volumes):
+                return np.full((len(volumes), context.num_classes), 1 / context.num_classes)
+
+        return Predictor()
+
+
+@pytest.mark.parametrize(("cls", "message"), [
+    (ReadsLrAnyway, "declares uses_train=False, but [train] changed its probabilities"),
+    (IgnoresWeights, "declares sample_weight=True, but FitContext.sample_weight changed "
+                     "nothing"),
+])
+def test_a_false_declaration_is_caught(cls, message):
+    with pytest.raises(AssertionError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        check_component(cls)
+
+
+def test_declared_capabilities_choose_the_checks():
+    names = {str(c).split(": ")[1] for c in yield_checks(IgnoresWeights)}
+    assert {"check_model_ignores_train", "check_model_ignores_loss",
+            "check_model_ignores_augmentations", "check_model_ignores_threads",
+            "check_model_honours_sample_weight"} <= names
+    torch_model = Registry().get("model", "cnn")  # reads everything, honours weights
+    names = {str(c).split(": ")[1] for c in yield_checks(torch_model)}
+    assert "check_model_honours_sample_weight" in names
+    assert not any("ignores" in n for n in names)
+
+
+class NeedsAFile(DataSource):
+    name = "needs_a_file"
+    summary = "reads particles.csv"
+
+    def load(self, context):
+        path = context.base_dir / "particles.csv"
+        if not path.exists():
+            raise DataError(path, "no such file; write one particle per line")
+        raise AssertionError("not reached")
+
+
+class CrashesWithoutFiles(NeedsAFile):
+    name = "crashes"
+
+    def load(self, context):
+        return open(context.base_dir / "particles.csv").read()
+
+
+def test_a_data_source_is_checked_even_without_folders():
+    check_component(NeedsAFile)  # refuses in one line: what a user would see
+    with pytest.raises(AssertionError, match="raise cryobench.api.DataError"):
+        check_component(CrashesWithoutFiles)
