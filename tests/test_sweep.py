@@ -107,3 +107,57 @@ def test_close_values_keep_apart_and_imbalance_refuses_class_subsets(minimal_doc
     with pytest.raises(ConfigError, match="takes a class subset"):
         parse_benchmark(bench, registry_)
     assert sum(imbalanced_counts({"a": 10, "b": 1, "c": 1, "d": 1}, 1000).values()) == 13
+
+
+def test_a_sweep_point_that_refuses_a_tuned_value_names_its_own_arms_key(tmp_path):
+    """Each sweep point is checked with its own arm's tuned dimensions (they used to be
+    the last arm's: a KeyError, or another arm's key)."""
+    from cryobench.api import DataSource, Param, ParamError, Sampler, hookimpl
+    from cryobench.config import source_class_counts
+    from cryobench.errors import ConfigError
+    from cryobench.registry import Registry
+
+    class Counted(DataSource):
+        name = "counted"
+        summary = "two classes of n / 2, counted before loading"
+        params = (Param("n", int, 40, "particles", low=4),)
+
+        def load(self, context):
+            raise AssertionError("validation never loads")
+
+        def count_classes(self, context):
+            return {"a": self.n // 2, "b": self.n - self.n // 2}
+
+    class NeedsRare(Sampler):
+        name = "needs_rare"
+        summary = "refuses classes smaller than min_rare"
+        params = (Param("min_rare", int, 1, "the smallest class it accepts", low=1),)
+
+        def check_setup(self, setup):
+            if setup.class_counts and min(setup.class_counts.values()) < self.min_rare:
+                raise ParamError("min_rare", f"a class has fewer than {self.min_rare}")
+
+        def fit_resample(self, volumes, labels, seed):
+            return volumes, labels
+
+    class Plugin:
+        @hookimpl
+        def cryobench_register_data_sources(self):
+            return [Counted]
+
+        @hookimpl
+        def cryobench_register_samplers(self):
+            return [NeedsRare]
+
+    registry = Registry(plugins=[Plugin()])
+    doc = {"benchmark": {"name": "s", "seeds": [0]},
+           "dataset": {"source": "counted", "n": 40},
+           "tune": {"configurations": 2, "space": {"train.lr": {"uniform": [1e-3, 1e-2]}}},
+           "arm": [{"name": "strict", "model": "cnn", "sampler": "needs_rare",
+                    "tune": {"space": {"sampler.min_rare": {"choice": [1, 15]}}}},
+                   {"name": "plain", "model": "cnn"}],
+           "sweep": {"dataset.n": [40, 20]}}
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc, registry, class_counts=source_class_counts(registry, tmp_path))
+    assert info.value.key == "arm[0].tune.space.sampler.min_rare"
+    assert "sampler.min_rare = 15 is refused" in info.value.message

@@ -387,21 +387,18 @@ def tuning_trial(config: dict[str, Any], trial: TrialSpec, settings: WorkerSetti
 def check_candidate(trial: TrialSpec, env: Any) -> None:
     """Each component's own refusal of the configuration (``check_setup``), before any
     training: validation tried each dimension's ends alone, not every combination."""
+    from cryobench.config.preflight import first_refusal
     from cryobench.contract.components import ArmSetup
-    from cryobench.errors import ParamError
     from cryobench.run.execute import load_data
 
     data = load_data(trial.dataset, env)
     counts = dict(zip(data.class_names, np.bincount(data.labels,
                                                     minlength=data.num_classes).tolist()))
-    setup = ArmSetup(trial.uses, trial.split, trial.train, counts)
-    for spec in (trial.model, trial.sampler, trial.loss, *trial.augment, trial.ensemble,
-                 *trial.batch_recipe):
-        try:
-            spec.build(env.registry).check_setup(setup)
-        except ParamError as exc:
-            raise CryobenchError(f"{spec.kind} {spec.name!r}: {exc.param}: {exc.problem}") \
-                from None
+    refused = first_refusal(trial, env.registry,
+                            ArmSetup(trial.uses, trial.split, trial.train, counts))
+    if refused is not None:
+        _, spec, exc = refused
+        raise CryobenchError(f"{spec.kind} {spec.name!r}: {exc.param}: {exc.problem}")
 
 
 REPORTED = (STEP_KEY, SCORE_KEY, SELECTION_KEY, ERROR_KEY)
