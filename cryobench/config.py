@@ -48,6 +48,8 @@ SPLIT_PARAMS = (
     Param("val_fraction", float, 0.1, "share of the training part used for early stopping",
           low=0.0, high=0.5),
     Param("folds", int, 5, "folds for method = 'kfold'", low=2, high=20),
+    Param("group", str, "none", "'tomogram': each tomogram's particles on one side of the "
+          "test split", choices=("none", "tomogram")),
 )
 TRAIN_PARAMS = (
     Param("max_epochs", int, 30, "epoch budget", low=1),
@@ -94,6 +96,8 @@ ARM_KINDS = {"model": "model", "sampler": "sampler", "loss": "loss", "augment": 
 
 #: Particles per class of a data source, when it can tell before loading (``None``: not).
 ClassCounts = Callable[[ComponentSpec], "dict[str, int] | None"]
+#: Particles per tomogram and class (``None``: the source knows no tomograms).
+TomogramCounts = Callable[[ComponentSpec], "dict[str, dict[str, int]] | None"]
 
 
 def load_benchmark(path: str | Path, registry: Registry, profile: str | None = None, *,
@@ -114,7 +118,9 @@ def load_benchmark(path: str | Path, registry: Registry, profile: str | None = N
         raise ConfigError(path, "", "not a benchmark file: its tables or arrays nest too "
                                     "deeply to read") from None
     counts = source_class_counts(registry, path.parent) if inspect_data else None
-    return parse_benchmark(raw, registry, path=path, profile=profile, class_counts=counts)
+    tomograms = source_tomogram_counts(registry, path.parent) if inspect_data else None
+    return parse_benchmark(raw, registry, path=path, profile=profile, class_counts=counts,
+                           tomogram_counts=tomograms)
 
 
 def source_class_counts(registry: Registry, base_dir: Path) -> ClassCounts:
@@ -134,9 +140,28 @@ def source_class_counts(registry: Registry, base_dir: Path) -> ClassCounts:
     return counts
 
 
+def source_tomogram_counts(registry: Registry, base_dir: Path) -> TomogramCounts:
+    """Ask each distinct data source once which tomograms its particles sit in (asked
+    only by a split that keeps tomograms apart)."""
+    from cryobench.components import DataContext
+    from cryobench.data.cache import cache_root
+
+    memo: dict[str, dict[str, dict[str, int]] | None] = {}
+
+    def counts(spec: ComponentSpec) -> dict[str, dict[str, int]] | None:
+        key = json.dumps(spec.as_dict(), sort_keys=True, default=str)
+        if key not in memo:
+            source = spec.build(registry)
+            memo[key] = source.count_tomograms(DataContext(base_dir, cache_root()))
+        return memo[key]
+
+    return counts
+
+
 def parse_benchmark(
     raw: dict[str, Any], registry: Registry, *, path: Path | None = None,
     profile: str | None = None, class_counts: ClassCounts | None = None,
+    tomogram_counts: TomogramCounts | None = None,
 ) -> Benchmark:
     """Validate an already-parsed document (the TOML file's tables).
 
@@ -145,6 +170,7 @@ def parse_benchmark(
     profile's key (``profile.quick.train.lr``).
     """
     v = _Validator(path, registry, class_counts)
+    v.tomogram_counts = tomogram_counts
     v.keys("", raw, TOP_LEVEL)
     v.file_arms = {a.get("name") for a in raw.get("arm", []) if isinstance(a, dict)} \
         if isinstance(raw.get("arm"), list) else set()
@@ -241,6 +267,7 @@ class _Validator:
         self.dimension_keys: dict[str, str] = {}  # where the current arm's dimensions come from
         #: the [tune] table: its budget and its space (None: no tuning)
         self.search: tuple[dict[str, Any], dict[str, SearchDimension]] | None = None
+        self.tomogram_counts: TomogramCounts | None = None
 
     def fail(self, key: str, message: str) -> NoReturn:
         raise ConfigError(self.path, key, message)
@@ -443,7 +470,8 @@ class _Validator:
         for subset in arm.datasets:
             counts = self.subset_counts(where, subset)
             if counts is not None:
-                self.check_split(where, counts, split)
+                tomograms = self.subset_tomograms(where, subset, split)
+                self.check_split(where, counts, split, tomograms)
             self.check_setup(key, arm, ArmSetup(arm.capabilities, split, arm.train, counts))
             self.check_tuned_setups(key, arm, split, counts)
 
@@ -626,20 +654,43 @@ class _Validator:
                            "classifying needs at least two")
         return counts
 
-    def check_split(self, key: str, counts: dict[str, int], split: SplitConfig) -> None:
-        """The split a trial will make, tried on the class counts: a class too small for
-        it is found now, not after the data is simulated or read."""
+    def subset_tomograms(self, key: str, subset: DatasetSpec, split: SplitConfig
+                         ) -> dict[str, dict[str, int]] | None:
+        """Per tomogram, the subset's class counts, when the split keeps tomograms apart."""
+        if split.group != "tomogram" or self.tomogram_counts is None:
+            return None
+        found = self.fail_as(key, lambda: self.tomogram_counts(subset.source))
+        if found is None:
+            self.fail("split.group", f"data source {subset.source.name!r} does not say which "
+                                     "tomogram each particle comes from; remove group, or "
+                                     "use a source that cuts tomograms (tomograms, copick)")
+        keep = subset.classes or None
+        return {tomo: {c: n for c, n in by_class.items() if keep is None or c in keep}
+                for tomo, by_class in found.items()}
+
+    def check_split(self, key: str, counts: dict[str, int], split: SplitConfig,
+                    tomograms: dict[str, dict[str, int]] | None = None) -> None:
+        """The split a trial will make, tried on the class counts (and, split by tomogram,
+        on each tomogram's): a class too small for it is found now, not after the data is
+        simulated or read."""
         import numpy as np
 
         from cryobench.data.splits import holdout_split, kfold_split
 
         labels = np.repeat(np.arange(len(counts)), list(counts.values()))
         names = tuple(counts)
+        groups = None
+        if tomograms is not None:
+            pairs = [(names.index(c), t) for t, by_class in tomograms.items()
+                     for c, n in by_class.items() for _ in range(n)]
+            labels = np.array([c for c, _ in pairs], dtype=np.int64)
+            groups = np.array([t for _, t in pairs], dtype=object)
         try:
             if split.method == "kfold":
-                kfold_split(labels, split.folds, 0, split.val_fraction, 0, names)
+                kfold_split(labels, split.folds, 0, split.val_fraction, 0, names, groups)
             else:
-                holdout_split(labels, split.test_fraction, split.val_fraction, 0, names)
+                holdout_split(labels, split.test_fraction, split.val_fraction, 0, names,
+                              groups)
         except CryobenchError as exc:
             self.fail(key, str(exc))
 
