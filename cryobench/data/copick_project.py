@@ -87,8 +87,8 @@ def _classes(config: Path, root: Any, objects: Sequence[str] | None) -> list[str
 def _run_picks(run: Any, classes: list[str], user_id: str | None,
                session_id: str | None) -> list[tuple[int, list[float], str]]:
     """(class index, position in Angstrom (x, y, z), record) of each pick in the run.
-    Positions include any shift a picks file's transforms hold (copick's
-    ``full_positions``: where a particle is extracted)."""
+    Positions include the shift a pick's transform holds (refined in subtomogram
+    averaging), as copick's ``full_positions`` gives them."""
     out = []
     for label, name in enumerate(classes):
         for picks in run.get_picks(object_name=name, user_id=user_id, session_id=session_id):
