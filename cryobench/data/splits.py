@@ -35,7 +35,7 @@ def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
     """
     _check_counts(labels, class_names, test_fraction, val_fraction)
     if groups is not None:
-        folds = min(max(round(1 / test_fraction), 2), _group_count(groups, 2, "test"))
+        folds = min(max(round(1 / test_fraction), 2), _group_count(groups, 2, "a test and a training part"))
         return _grouped(labels, groups, folds, 0, val_fraction, seed, class_names)
     _check_room("test", math.ceil(test_fraction * len(labels)), labels, test_fraction)
     index = np.arange(len(labels))
@@ -76,8 +76,8 @@ def _group_count(groups: np.ndarray, need: int, what: str) -> int:
     if count < need:
         raise CryobenchError(
             f"split by tomogram: {count} tomogram{'s' if count != 1 else ''} cannot make "
-            f"the {what} part{'s' if need > 2 else ''} (at least {need} needed); add "
-            "tomograms, or remove [split] group")
+            f"{what} of whole tomograms (at least {need} needed); add tomograms, or remove "
+            "[split] group")
     return count
 
 
