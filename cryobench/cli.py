@@ -761,7 +761,7 @@ def _cut_source(path: Path, tomograms: Optional[Path], tomograms_star: Optional[
     from cryobench.errors import CryobenchError
 
     if path.suffix.lower() == ".json":
-        given: dict[str, Any] = {"config": str(path), "voxel_spacing": voxel_spacing,
+        given: dict[str, Any] = {"project": str(path), "voxel_spacing": voxel_spacing,
                                  "tomogram_type": tomogram_type, "box": box,
                                  "user_id": user_id}
         if objects:

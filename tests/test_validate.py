@@ -287,7 +287,7 @@ def test_tomograms_and_copick_sources_validate_with_a_split_by_tomogram(tmp_path
     code, out, err = validate_cut(tmp_path, STAR, tomogram_set)
     assert code == 0, err
     assert "split: holdout, whole tomograms" in out
-    copick = ('source = "copick"\nconfig = "{set}/copick/copick.json"\nvoxel_spacing = 13.68\n'
+    copick = ('source = "copick"\nproject = "{set}/copick/copick.json"\nvoxel_spacing = 13.68\n'
               'box = 16\nobjects = ["ribosome", "TRiC"]\n')
     code, out, err = validate_cut(tmp_path, copick, tomogram_set)
     assert code == 0, err
@@ -305,7 +305,7 @@ def test_bad_picks_are_found_by_validate_in_one_line(tmp_path, tomogram_set):
     assert lines[0].startswith(f"error: {tmp_path / 'cut.toml'}: dataset: ")
     assert (f"{tmp_path / 'particles.star'} (line 29): particle at voxel x 763, y 32, z 16 "
             "lies outside tomogram 'TS_02' (64 x 64 x 32 voxels: x 0-63") in lines[0]
-    copick = ('source = "copick"\nconfig = "{set}/copick/copick.json"\nvoxel_spacing = 13.68\n'
+    copick = ('source = "copick"\nproject = "{set}/copick/copick.json"\nvoxel_spacing = 13.68\n'
               'box = 16\nobjects = ["ribosome", "TRiX"]\n')
     code, _, err = validate_cut(tmp_path, copick, tomogram_set)
     assert code == 2 and "unknown pickable object 'TRiX'; did you mean 'TRiC'?" in err

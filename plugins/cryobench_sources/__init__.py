@@ -187,7 +187,8 @@ class CopickSource(_CutSource):
     name = "copick"
     summary = "particles cut from a copick project's tomograms at its picks"
     params = (
-        Param("config", str, None, "the copick project's configuration (copick.json)"),
+        Param("project", str, None, "the copick project's configuration file "
+              "(copick.json)"),
         Param("voxel_spacing", float, None, "voxel spacing (Angstrom) of the tomograms to cut",
               low=0.01),
         Param("tomogram_type", str, "wbp", "tomogram type (e.g. wbp, denoised)"),
@@ -202,7 +203,7 @@ class CopickSource(_CutSource):
     def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
         from cryobench.data.copick_project import plan_from_project
 
-        return plan_from_project(context.base_dir / self.config, self.voxel_spacing,
+        return plan_from_project(context.base_dir / self.project, self.voxel_spacing,
                                  self.tomogram_type, self.box, objects=self.objects,
                                  user_id=self.user_id, session_id=self.session_id)
 

@@ -41,7 +41,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def source(**params):
-    base = {"config": "copick.json", "voxel_spacing": SPACING, "tomogram_type": "denoised",
+    base = {"project": "copick.json", "voxel_spacing": SPACING, "tomogram_type": "denoised",
             "box": 8, "normalise": False}
     return Registry().create("data_source", "copick", {**base, **params})
 
@@ -79,9 +79,9 @@ def test_objects_choose_and_order_the_classes(project):
     assert list(counts) == ["TRiC", "ribosome"]
 
 
-def errors(project: Path, **params) -> str:
+def errors(config: Path, **params) -> str:
     with pytest.raises(DataError) as caught:
-        source(**params).count_classes(context(project.parent))
+        source(**params).count_classes(context(config.parent))
     return str(caught.value)
 
 
@@ -119,13 +119,13 @@ def test_not_a_copick_file(tmp_path):
     (tmp_path / "copick.json").write_text("{not json")
     message = errors(tmp_path / "copick.json")
     assert message.startswith(f"{tmp_path / 'copick.json'}: not a readable copick configuration")
-    assert "not found" in errors(tmp_path / "copick.json", config="nothing.json")
+    assert "not found" in errors(tmp_path / "copick.json", project="nothing.json")
 
 
 def test_the_simulators_project_and_star_give_the_same_particles(tomogram_set):
     ctx = context(tomogram_set)
     from_copick = Registry().create("data_source", "copick", {
-        "config": "copick/copick.json", "voxel_spacing": 13.68, "box": 16}).load(ctx)
+        "project": "copick/copick.json", "voxel_spacing": 13.68, "box": 16}).load(ctx)
     from_star = Registry().create("data_source", "tomograms", {
         "coordinates": "particles.star", "tomograms": "tomograms", "box": 16,
         "class_names": {"1": "TRiC", "2": "ribosome"}}).load(ctx)

@@ -184,11 +184,12 @@ def _write_star(path: Path, block: str, columns: list[str], rows: list[str]) -> 
 def write_copick(folder: Path, spec: TomogramSet, labels: np.ndarray, tomogram: np.ndarray,
                  centres: np.ndarray, progress: Progress | None = None) -> Path:
     """A copick project over the same tomograms (OME-Zarr, one resolution level) and
-    picks (Angstrom from the first voxel's centre), written through copick's API."""
+    picks (Angstrom from the first voxel's centre), written through copick's API. Object
+    names are the class names as copick allows them (no underscores: proteasome-d)."""
     import copick
     from copick.models import PickableObject
 
-    classes = list(spec.particles.class_counts)
+    classes = copick_names(spec)
     objects = [PickableObject(name=name, is_particle=True, label=k + 1,
                               radius=spec.particles.box * spec.pixel_size / 4)
                for k, name in enumerate(classes)]
@@ -212,13 +213,21 @@ def write_copick(folder: Path, spec: TomogramSet, labels: np.ndarray, tomogram: 
     return config
 
 
+def copick_names(spec: TomogramSet) -> list[str]:
+    """The class names as copick object names (it refuses underscores)."""
+    from copick.util.escape import sanitize_name
+
+    return [sanitize_name(n, suppress_warnings=True) for n in spec.particles.class_counts]
+
+
 def _write_metadata(out: Path, spec: TomogramSet, labels: np.ndarray, copick: bool) -> None:
     meta = {"generator": f"cryobench {__version__}", "contrast": CONTRAST,
             "parameters": spec.particles.as_dict(), "tomograms": spec.names(),
             "shape_zyx": list(spec.shape), "pixel_size_angstrom": spec.pixel_size,
             "particles": int(len(labels)), "class_numbers": class_numbers(spec),
-            "copick": {"config": "copick/copick.json", "voxel_spacing":
+            "copick": {"project": "copick/copick.json", "voxel_spacing":
                        spec.pixel_size, "tomogram_type": TOMOGRAM_TYPE,
-                       "user_id": COPICK_USER} if copick else None,
+                       "user_id": COPICK_USER, "objects": copick_names(spec)}
+            if copick else None,
             "complete": True}
     (out / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
