@@ -138,8 +138,8 @@ def validate(
     console.print(f"[bold]{escape(bench.name)}[/]: {escape(bench.description)}")
     console.print(Text(f"data set: {bench.dataset.source.name} {bench.dataset.source.params}"
                        f"; classes: {', '.join(bench.dataset.classes or ['all'])}"))
-    by_tomogram = ", whole tomograms" if bench.split.group == "tomogram" else ""
-    console.print(Text(f"split: {bench.split.method}{by_tomogram}, test {bench.split.test_fraction}, "
+    whole = ", whole tomograms" if bench.split.group == "tomogram" else ""
+    console.print(Text(f"split: {bench.split.method}{whole}, test {bench.split.test_fraction}, "
                        f"validation {bench.split.val_fraction}; seeds {list(bench.seeds)}; "
                        f"{trials[0].threads} CPU thread(s) per trial"))
     table = Table(title=f"{len(bench.arms)} arms, {len(trials)} trials")

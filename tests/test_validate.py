@@ -272,8 +272,8 @@ val_fraction = 0.3
 name = "a"
 model = "cnn"
 """
-STAR = ('source = "tomograms"\ncoordinates = "{set}/particles.star"\ntomograms = "{set}/tomograms"\n'
-        'box = 16\nclass_names = {{ "1" = "TRiC", "2" = "ribosome" }}\n')
+STAR = ('source = "tomograms"\ncoordinates = "{set}/particles.star"\n'
+        'tomograms = "{set}/tomograms"\nbox = 16\nclass_names = {{ "1" = "TRiC", "2" = "ribosome" }}\n')
 
 
 def validate_cut(tmp_path, dataset: str, set_path) -> tuple[int, str, str]:

@@ -116,10 +116,10 @@ def _tomogram(config: Path, run: Any, voxel_spacing: float,
                                 "to one of them")
     tomogram = found[0]
     array = _full_resolution(config, run.name, tomogram)
-    shape = tuple(int(s) for s in array.shape[-3:])
-    fingerprint = _fingerprint(array)
-    return (Tomogram(run.name, shape, float(voxel_spacing), f"{config} run {run.name}",  # type: ignore[arg-type]
-                     fingerprint), _opener(config, run.name, tomogram))
+    nz, ny, nx = (int(s) for s in array.shape[-3:])
+    described = Tomogram(run.name, (nz, ny, nx), float(voxel_spacing),
+                         f"{config} run {run.name}", _fingerprint(array))
+    return described, _opener(config, run.name, tomogram)
 
 
 def _full_resolution(config: Path, run: str, tomogram: Any) -> Any:

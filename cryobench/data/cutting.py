@@ -1,10 +1,9 @@
 """Cutting cubic boxes out of a tomogram that is never read whole.
 
 ``volume`` is anything sliced like a numpy array with axes (z, y, x): a memory-mapped
-MRC, or a chunked zarr array. Particles are read region by region: with ``chunks`` (a
-zarr array's), the particles whose centres share a chunk are cut from one read of their
-bounding region, so each chunk is decompressed about once and memory holds one region
-(a chunk plus a box's margin) besides the cut particles.
+MRC, read box by box (a box is a few small reads of the mapped file), or a chunked zarr
+array, read chunk by chunk: each chunk that any box touches is decompressed once and
+its part of every such box copied out, so memory holds one chunk besides the particles.
 
 A box that crosses the tomogram's edge is padded with the mean of its voxels inside
 the tomogram: the padding carries no structure and leaves the particle's mean as it was.
@@ -12,6 +11,7 @@ the tomogram: the padding carries no structure and leaves the particle's mean as
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -38,29 +38,52 @@ def cut_particles(volume: Any, centres: np.ndarray, box: int, out: np.ndarray,
                   rows: np.ndarray | None = None) -> None:
     """Write the box around each centre (voxels, z y x, inside ``volume``) into
     ``out[rows[i]]`` (``rows`` default: i; ``out`` float32 ``[m, box, box, box]``);
-    ``done(k)`` after each region."""
+    ``done(k)`` as particles are finished."""
     rows = np.arange(len(centres)) if rows is None else np.asarray(rows)
     shape = np.asarray(volume.shape[-3:])
-    starts, ends = box_bounds(centres, box)
-    for members in _regions(np.asarray(centres), chunks):
-        lo = np.maximum(starts[members].min(axis=0), 0)
-        hi = np.minimum(ends[members].max(axis=0), shape)
-        region = np.asarray(volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], dtype=np.float32)
-        for i in members:
-            _place(region, lo, starts[i], box, out[rows[i]])
-        if done:
-            done(len(members))
-
-
-def _regions(centres: np.ndarray, chunks: tuple[int, int, int] | None) -> list[list[int]]:
-    """Particles read together: one per particle for a memory map (a box is already one
-    small read), those whose centres share a chunk for a chunked array."""
+    starts, _ = box_bounds(centres, box)
+    lo, hi = np.maximum(starts, 0), np.minimum(starts + box, shape)  # the part inside
     if chunks is None:
-        return [[i] for i in range(len(centres))]
-    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
-    for i, key in enumerate(map(tuple, centres // np.asarray(chunks))):
-        groups[key].append(i)
-    return list(groups.values())
+        for i in range(len(centres)):
+            region = np.asarray(volume[lo[i, 0]:hi[i, 0], lo[i, 1]:hi[i, 1], lo[i, 2]:hi[i, 2]],
+                                dtype=np.float32)
+            _place(region, lo[i], starts[i], box, out[rows[i]])
+            if done:
+                done(1)
+        return
+    _cut_by_chunk(volume, starts, lo, hi, np.asarray(chunks), out, rows, done)
+    for i in np.flatnonzero(((starts < 0) | (starts + box > shape)).any(axis=1)):
+        target = out[rows[i]]  # its inside part is filled: pad the rest
+        s, t = lo[i] - starts[i], hi[i] - starts[i]
+        inside = target[s[0]:t[0], s[1]:t[1], s[2]:t[2]].copy()
+        _place(inside, lo[i], starts[i], box, target)
+
+
+def _cut_by_chunk(volume: Any, starts: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  chunks: np.ndarray, out: np.ndarray, rows: np.ndarray,
+                  done: Callable[[int], None] | None) -> None:
+    """Each chunk any box touches is read (decompressed) once, and its part of every
+    such box copied out: memory holds one chunk besides the particles."""
+    touching: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    left = np.zeros(len(starts), dtype=np.int64)  # chunks each particle still waits for
+    for i in range(len(starts)):
+        first, last = lo[i] // chunks, (hi[i] - 1) // chunks
+        for key in itertools.product(*(range(a, b + 1) for a, b in zip(first, last))):
+            touching[key].append(i)
+            left[i] += 1
+    shape = np.asarray(volume.shape[-3:])
+    for key, members in touching.items():
+        c0 = np.asarray(key) * chunks
+        c1 = np.minimum(c0 + chunks, shape)
+        block = np.asarray(volume[c0[0]:c1[0], c0[1]:c1[1], c0[2]:c1[2]], dtype=np.float32)
+        for i in members:
+            a, b = np.maximum(lo[i], c0), np.minimum(hi[i], c1)
+            s, t = a - starts[i], b - starts[i]
+            u, v = a - c0, b - c0
+            out[rows[i], s[0]:t[0], s[1]:t[1], s[2]:t[2]] = block[u[0]:v[0], u[1]:v[1], u[2]:v[2]]
+            left[i] -= 1
+        if done:
+            done(int(sum(left[i] == 0 for i in members)))
 
 
 def _place(region: np.ndarray, lo: np.ndarray, start: np.ndarray, box: int,

@@ -35,7 +35,8 @@ def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
     """
     _check_counts(labels, class_names, test_fraction, val_fraction)
     if groups is not None:
-        folds = min(max(round(1 / test_fraction), 2), _group_count(groups, 2, "a test and a training part"))
+        tomograms = _group_count(groups, 2, "a test and a training part")
+        folds = min(max(round(1 / test_fraction), 2), tomograms)
         return _grouped(labels, groups, folds, 0, val_fraction, seed, class_names)
     _check_room("test", math.ceil(test_fraction * len(labels)), labels, test_fraction)
     index = np.arange(len(labels))

@@ -38,7 +38,10 @@ def plan_from_list(coordinates: Path, folder: Path, box: int, *,
     files = {name: find_tomogram(picks.path, folder, name, row) for name, row in first_row.items()}
     tomograms = [mrc_tomogram(name, files[name], sizes, pixel_sizes, first_row[name])
                  for name in first_row]
-    check_voxel_sizes(pixel_sizes or picks.path, tomograms, first_row)
+    if pixel_sizes:  # the STAR's rows differ: it is the file to fix
+        check_voxel_sizes(pixel_sizes, tomograms, {})
+    else:
+        check_voxel_sizes(picks.path, tomograms, first_row)
     plan = _plan(picks, tomograms, box, class_names)
     return plan, [_opener(files[t.name]) for t in tomograms]
 

@@ -3,6 +3,7 @@ tomograms (``tomograms``, ``copick``) and the simulator (``synthetic``)."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,8 +135,10 @@ class _CutSource(DataSource):
     """Particles cut from whole tomograms: planned from coordinates and headers alone
     (what validation checks), cut once, then read from the cache."""
 
+    @abstractmethod
     def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
-        raise NotImplementedError
+        """The checked particle plan (:class:`cryobench.data.picked.ParticlePlan`) and one
+        opener per tomogram; reads coordinates and headers, no voxel."""
 
     def count_classes(self, context: DataContext) -> dict[str, int]:
         """From the coordinates and the tomograms' headers: no voxel is read."""
