@@ -17,7 +17,8 @@ scikit-learn) loads when first used, so listing plugins stays fast.
 - Result tables: a plugin's ``cryobench_result_tables`` hook returns :class:`ResultTable`\ s
   of what its components reported (shown beside the leaderboard, in the report, in MLflow).
 - Helpers: the training engine (:class:`TorchModel`, :func:`train_module`), scoring,
-  the data cache and readers, and the simulator behind the ``synthetic`` source.
+  the data cache and readers (particle folders, stacks, STAR files; tomograms cut at a
+  coordinate list or a copick project's picks), and the simulator behind ``synthetic``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ _LAZY = {
     "load_dataset": "cryobench.data.loading",
     "count_classes": "cryobench.data.loading",
     "is_complete": "cryobench.data.export",
+    # particles cut from whole tomograms: planned from coordinates and headers, cut once
+    "ParticlePlan": "cryobench.data.picked",
+    "load_cut": "cryobench.data.picked",
+    "plan_from_list": "cryobench.data.tomogram_files",
+    "plan_from_project": "cryobench.data.copick_project",
     # the simulator (the ``synthetic`` source)
     "DEFAULT_SNR": "cryobench.data.simulator",
     "SIMULATOR_VERSION": "cryobench.data.simulator",
@@ -75,7 +81,10 @@ _LAZY = {
 if TYPE_CHECKING:
     from cryobench.data.cache import cached_folder, content_key, discard, save_file
     from cryobench.data.export import is_complete
+    from cryobench.data.copick_project import plan_from_project
     from cryobench.data.loading import count_classes, load_dataset
+    from cryobench.data.picked import ParticlePlan, load_cut
+    from cryobench.data.tomogram_files import plan_from_list
     from cryobench.data.simulator import DEFAULT_SNR, SIMULATOR_VERSION
     from cryobench.data.simulator.simulate import imbalanced_counts, spec_from_params
     from cryobench.data.simulator.writer import write_simulation

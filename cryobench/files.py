@@ -38,9 +38,13 @@ def read_bytes(path: Path, what: str) -> bytes:
     """A file's bytes; a folder, a missing file, a symlink loop, no permission: one line."""
     try:
         with open(path, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
                 raise DataError(path, f"is not a regular file; expected {what}")
-            data = handle.read(MAX_TEXT_BYTES + 1)
+            if info.st_size > MAX_TEXT_BYTES:  # before reading: read(n) allocates n bytes
+                raise DataError(path, f"is larger than {MAX_TEXT_BYTES >> 30} GiB; expected "
+                                      f"{what}")
+            data = handle.read()
     except OSError as exc:
         problem = read_problem(Path(path), exc, what)
         raise DataError(path, problem or f"cannot read ({exc.strerror or exc})") from None

@@ -76,6 +76,15 @@ class SplitConfig:
     test_fraction: float
     val_fraction: float
     folds: int
+    group: str = "none"  # or "tomogram": each tomogram's particles on one side
+
+    def identity(self) -> dict[str, Any]:
+        """What a trial key holds of the split; ``group`` came later and, at its default,
+        is left out, so that results made before it keep their keys."""
+        out = asdict(self)
+        if out["group"] == "none":
+            del out["group"]
+        return out
 
 
 @dataclass(frozen=True)

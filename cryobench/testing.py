@@ -523,3 +523,12 @@ def _check_loaded(source: DataSource, context: DataContext) -> None:
     if counted is not None:
         loaded = dict(zip(data.class_names, map(int, data.counts())))
         assert counted == loaded, f"count_classes said {counted}, load gave {loaded}"
+    by_tomogram = source.count_tomograms(context)
+    if by_tomogram is not None:
+        assert data.tomograms is not None, "count_tomograms answers, load names no tomograms"
+        loaded_by = {}
+        for tomo, label in zip(data.tomograms, data.labels):
+            row = loaded_by.setdefault(str(tomo), {})
+            row[data.class_names[label]] = row.get(data.class_names[label], 0) + 1
+        assert by_tomogram == loaded_by, (f"count_tomograms said {by_tomogram}, load gave "
+                                          f"{loaded_by}")

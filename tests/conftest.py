@@ -67,6 +67,18 @@ class ToyPlugin:
         return [CentroidModel]
 
 
+@pytest.fixture(scope="session")
+def tomogram_set(tmp_path_factory) -> Path:
+    """Two simulated 64 x 64 x 32 tomograms with 18 particles of 16^3, their RELION 5
+    STAR and a copick project: written once for the session (read, never changed)."""
+    from cryobench.data.simulator.simulate import SimulationSpec
+    from cryobench.data.simulator.tomograms import TomogramSet, write_tomogram_set
+
+    spec = TomogramSet(SimulationSpec(class_counts={"TRiC": 10, "ribosome": 8}, box=16,
+                                      snr=0.5), tomograms=2, shape=(32, 64, 64))
+    return write_tomogram_set(tmp_path_factory.mktemp("tomograms") / "set", spec)
+
+
 @pytest.fixture
 def registry() -> Registry:
     return Registry(plugins=[ToyPlugin()])

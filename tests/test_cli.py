@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -333,3 +334,52 @@ def test_broken_particles_stop_the_run_before_any_training(tmp_path):
     assert "particle_00003.mrc (line 4): unreadable MRC" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert (tmp_path / "res" / "b.jsonl").read_text() == ""  # no trial recorded as failed
+
+
+@pytest.mark.slow
+def test_from_simulated_tomograms_to_a_leaderboard(tmp_path):
+    """simulate --tomograms -> inspect (STAR and copick) -> validate -> run, split by
+    tomogram; a second run reuses the cut particles."""
+    out = tmp_path / "tomo"
+    made = cli("simulate", str(out), "--counts", "TRiC=12,ribosome=12", "--box", "16",
+               "--tomograms", "3", "--tomogram-size", "64x64x32")
+    assert made.returncode == 0, made.stderr
+    assert "class numbers 1=TRiC, 2=ribosome" in " ".join(made.stdout.split())
+    env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    star = cli("inspect", str(out / "particles.star"), "--tomograms", str(out / "tomograms"),
+               "--box", "16", "--class-names", "1=TRiC,2=ribosome", env=env)
+    assert star.returncode == 0, star.stderr
+    assert "3 tomograms" in star.stdout and "TS_03" in star.stdout
+    assert "cross a tomogram's edge, padded with the mean" in star.stdout
+    picks = cli("inspect", str(out / "copick" / "copick.json"), "--voxel-spacing", "13.68",
+                "--box", "16", env=env)
+    assert picks.returncode == 0, picks.stderr
+    assert "│ TRiC     │    12 │   50.00 │" in picks.stdout
+    missing = cli("inspect", str(out / "copick" / "copick.json"), "--box", "16", env=env)
+    assert missing.returncode == 2 and "give --voxel-spacing" in missing.stderr
+    bench = tmp_path / "mine.toml"
+    bench.write_text(
+        '[benchmark]\nname = "mine"\nseeds = [0]\n'
+        '[dataset]\nsource = "tomograms"\ncoordinates = "tomo/particles.star"\n'
+        'tomograms = "tomo/tomograms"\nbox = 16\n'
+        'class_names = { "1" = "TRiC", "2" = "ribosome" }\n'
+        '[split]\ngroup = "tomogram"\ntest_fraction = 0.34\nval_fraction = 0.2\n'
+        '[train]\nmax_epochs = 1\nbatch_size = 8\n'
+        '[[arm]]\nname = "plain cnn"\nmodel = "cnn"\n')
+    checked = cli("validate", str(bench), env=env, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    cut = {p: (p / "volumes.npy").stat().st_mtime_ns for p in (tmp_path / "cache").glob("cut-*")}
+    assert len(cut) == 2  # by the two inspections: the STAR's, and the copick project's
+    run = ("run", str(bench), "--executor", "local", "--no-tracking",
+           "--results", str(tmp_path / "res"))
+    first = cli(*run, env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "plain cnn" in first.stdout
+    record = json.loads((tmp_path / "res" / "mine.jsonl").read_text().splitlines()[0])
+    assert record["status"] == "ok" and record["config"]["split"]["group"] == "tomogram"
+    (tmp_path / "res" / "mine.jsonl").unlink()
+    again = cli(*run, env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    # the runs read what the STAR's inspection cut: nothing was cut again
+    assert {p: (p / "volumes.npy").stat().st_mtime_ns
+            for p in (tmp_path / "cache").glob("cut-*")} == cut

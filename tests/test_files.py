@@ -32,3 +32,14 @@ def test_a_byte_order_mark_is_dropped_and_other_encodings_refused(tmp_path):
     with pytest.raises(DataError, match=r"t.toml \(line 2\): not UTF-8 text \(byte 0xe9 in "
                                         r"column 9\)"):
         read_text(path, "a file")
+
+
+def test_an_oversized_file_is_refused_from_its_size(tmp_path):
+    from cryobench.errors import DataError
+    from cryobench.files import MAX_TEXT_BYTES, read_bytes
+
+    big = tmp_path / "labels.csv"
+    with open(big, "wb") as handle:  # sparse: nothing is written but the size
+        handle.truncate(MAX_TEXT_BYTES + 1)
+    with pytest.raises(DataError, match="is larger than 1 GiB; expected a label file"):
+        read_bytes(big, "a label file")

@@ -256,3 +256,72 @@ def test_measure_trains_two_epochs_of_each_arm_once_for_the_estimate(tmp_path):
     again = cli("validate", str(path), "--results", str(results), "--measure", env=env)
     assert "estimated: at most" in again.stdout and kept.read_text() == before
     assert not (results / "m.jsonl").exists()  # not the run's results: none of its trials
+
+
+CUT = """\
+[benchmark]
+name = "cut"
+seeds = [0]
+[dataset]
+{dataset}
+[split]
+group = "tomogram"
+test_fraction = 0.5
+val_fraction = 0.3
+[[arm]]
+name = "a"
+model = "cnn"
+"""
+STAR = ('source = "tomograms"\ncoordinates = "{set}/particles.star"\n'
+        'tomograms = "{set}/tomograms"\nbox = 16\nclass_names = {{ "1" = "TRiC", "2" = "ribosome" }}\n')
+
+
+def validate_cut(tmp_path, dataset: str, set_path) -> tuple[int, str, str]:
+    path = tmp_path / "cut.toml"
+    path.write_text(CUT.format(dataset=dataset.format(set=set_path)))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_tomograms_and_copick_sources_validate_with_a_split_by_tomogram(tmp_path, tomogram_set):
+    code, out, err = validate_cut(tmp_path, STAR, tomogram_set)
+    assert code == 0, err
+    assert "split: holdout, whole tomograms" in out
+    copick = ('source = "copick"\nproject = "{set}/copick/copick.json"\nvoxel_spacing = 13.68\n'
+              'box = 16\nobjects = ["ribosome", "TRiC"]\n')
+    code, out, err = validate_cut(tmp_path, copick, tomogram_set)
+    assert code == 0, err
+    assert not list((tmp_path).glob("**/volumes.npy"))  # nothing was cut
+
+
+def test_bad_picks_are_found_by_validate_in_one_line(tmp_path, tomogram_set):
+    star = (tomogram_set / "particles.star").read_text() + "TS_02 9999.0 0.0 0.0 1\n"
+    (tmp_path / "particles.star").write_text(star)
+    code, _, err = validate_cut(tmp_path, STAR.replace("{set}/particles.star",
+                                                       f"{tmp_path}/particles.star"),
+                                tomogram_set)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith(f"error: {tmp_path / 'cut.toml'}: dataset: ")
+    assert (f"{tmp_path / 'particles.star'} (line 29): particle at voxel x 763, y 32, z 16 "
+            "lies outside tomogram 'TS_02' (64 x 64 x 32 voxels: x 0-63") in lines[0]
+    copick = ('source = "copick"\nproject = "{set}/copick/copick.json"\nvoxel_spacing = 13.68\n'
+              'box = 16\nobjects = ["ribosome", "TRiX"]\n')
+    code, _, err = validate_cut(tmp_path, copick, tomogram_set)
+    assert code == 2 and "unknown pickable object 'TRiX'; did you mean 'TRiC'?" in err
+
+
+def test_a_split_by_tomogram_needs_a_source_that_knows_tomograms(tmp_path):
+    code, _, err = validate_cut(tmp_path, 'source = "synthetic"\nbox = 12\n', None)
+    assert code == 2
+    assert ("split.group: data source 'synthetic' does not say which tomogram each particle "
+            "comes from") in err
+
+
+def test_too_few_tomograms_for_the_split_are_found_by_validate(tmp_path, tomogram_set):
+    path = tmp_path / "cut.toml"
+    path.write_text(CUT.format(dataset=STAR.format(set=tomogram_set)).replace(
+        'test_fraction = 0.5', 'method = "kfold"\nfolds = 3'))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "split by tomogram: 2 tomograms cannot make 3 folds of whole tomograms" in result.stderr

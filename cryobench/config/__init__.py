@@ -11,14 +11,17 @@ key. Small stateless checks, one module per part of the file:
 """
 
 from cryobench.config.arms import train_config
-from cryobench.config.load import load_benchmark, parse_benchmark, source_class_counts
+from cryobench.config.load import (
+    load_benchmark, parse_benchmark, source_class_counts, source_tomogram_counts,
+)
 from cryobench.config.schema import (
     ARM_DEFAULTS, ARM_KINDS, BENCHMARK_PARAMS, RESOURCE_PARAMS, SPLIT_PARAMS, TRAIN_PARAMS,
-    ClassCounts,
+    ClassCounts, TomogramCounts,
 )
 
 __all__ = [
-    "load_benchmark", "parse_benchmark", "source_class_counts", "train_config",
+    "load_benchmark", "parse_benchmark", "source_class_counts", "source_tomogram_counts",
+    "train_config", "TomogramCounts",
     "ARM_DEFAULTS", "ARM_KINDS", "BENCHMARK_PARAMS", "RESOURCE_PARAMS", "SPLIT_PARAMS",
     "TRAIN_PARAMS", "ClassCounts",
 ]

@@ -16,7 +16,7 @@ from cryobench.config.reader import FileReader
 from cryobench.config.reference import reference, reference_paths, report_table
 from cryobench.config.schema import (
     BENCHMARK_PARAMS, PROFILE_KEYS, RESOURCE_PARAMS, SPLIT_PARAMS, TOP_LEVEL, TRAIN_PARAMS,
-    ClassCounts,
+    ClassCounts, TomogramCounts,
 )
 from cryobench.config.sweep import sweep
 from cryobench.config.tune import check_space_used, tune_table
@@ -49,7 +49,9 @@ def load_benchmark(path: str | Path, registry: Registry, profile: str | None = N
         raise ConfigError(path, "", "not a benchmark file: its tables or arrays nest too "
                                     "deeply to read") from None
     counts = source_class_counts(registry, path.parent) if inspect_data else None
-    return parse_benchmark(raw, registry, path=path, profile=profile, class_counts=counts)
+    tomograms = source_tomogram_counts(registry, path.parent) if inspect_data else None
+    return parse_benchmark(raw, registry, path=path, profile=profile, class_counts=counts,
+                           tomogram_counts=tomograms)
 
 
 def source_class_counts(registry: Registry, base_dir: Path) -> ClassCounts:
@@ -69,9 +71,28 @@ def source_class_counts(registry: Registry, base_dir: Path) -> ClassCounts:
     return counts
 
 
+def source_tomogram_counts(registry: Registry, base_dir: Path) -> TomogramCounts:
+    """Ask each distinct data source once which tomograms its particles sit in (asked
+    only by a split that keeps tomograms apart)."""
+    from cryobench.contract.components import DataContext
+    from cryobench.data.cache import cache_root
+
+    memo: dict[str, dict[str, dict[str, int]] | None] = {}
+
+    def counts(spec: ComponentSpec) -> dict[str, dict[str, int]] | None:
+        key = json.dumps(spec.as_dict(), sort_keys=True, default=str)
+        if key not in memo:
+            source = spec.build(registry)
+            memo[key] = source.count_tomograms(DataContext(base_dir, cache_root()))
+        return memo[key]
+
+    return counts
+
+
 def parse_benchmark(
     raw: dict[str, Any], registry: Registry, *, path: Path | None = None,
     profile: str | None = None, class_counts: ClassCounts | None = None,
+    tomogram_counts: TomogramCounts | None = None,
 ) -> Benchmark:
     """Validate an already-parsed document (the TOML file's tables).
 
@@ -79,10 +100,10 @@ def parse_benchmark(
     found before the user needs it); an error in a value a profile gave names the
     profile's key (``profile.quick.train.lr``).
     """
-    reader = FileReader(path, registry, class_counts)
+    reader = FileReader(path, registry, class_counts, tomogram_counts)
     reader.keys("", raw, TOP_LEVEL)
     if isinstance(raw.get("arm"), list):
-        reader = FileReader(path, registry, class_counts, frozenset(
+        reader = FileReader(path, registry, class_counts, tomogram_counts, frozenset(
             a.get("name") for a in raw["arm"] if isinstance(a, dict)))
     profiles = reader.table("profile", raw.get("profile", {}))
     for name, body in profiles.items():

@@ -50,7 +50,8 @@ def check_datasets(reader: FileReader, key: str, where: str, arm: Arm, split: Sp
     for subset in arm.datasets:
         counts = subset_counts(reader, where, subset)
         if counts is not None:
-            check_split(reader, where, counts, split)
+            check_split(reader, where, counts, split,
+                        subset_tomograms(reader, where, subset, split))
         check_setup(reader, key, arm, ArmSetup(arm.capabilities, split, arm.train, counts))
         check_tuned_setups(reader, key, arm, split, counts, dimension_keys)
 
@@ -94,20 +95,43 @@ def subset_counts(reader: FileReader, key: str, subset: DatasetSpec
     return counts
 
 
-def check_split(reader: FileReader, key: str, counts: dict[str, int],
-                split: SplitConfig) -> None:
-    """The split a trial will make, tried on the class counts: a class too small for it
-    is found now, not after the data is simulated or read."""
+def subset_tomograms(reader: FileReader, key: str, subset: DatasetSpec,
+                     split: SplitConfig) -> dict[str, dict[str, int]] | None:
+    """Per tomogram, the subset's class counts, when the split keeps tomograms apart."""
+    if split.group != "tomogram" or reader.tomogram_counts is None:
+        return None
+    tomogram_counts = reader.tomogram_counts
+    found = reader.fail_as(key, lambda: tomogram_counts(subset.source))
+    if found is None:
+        reader.fail("split.group", f"data source {subset.source.name!r} does not say which "
+                                   "tomogram each particle comes from; remove group, or use "
+                                   "a source that cuts tomograms (tomograms, copick)")
+    keep = subset.classes or None
+    return {tomo: {c: n for c, n in by_class.items() if keep is None or c in keep}
+            for tomo, by_class in found.items()}
+
+
+def check_split(reader: FileReader, key: str, counts: dict[str, int], split: SplitConfig,
+                tomograms: dict[str, dict[str, int]] | None = None) -> None:
+    """The split a trial will make, tried on the class counts (and, split by tomogram, on
+    each tomogram's): a class too small for it is found now, not after the data is
+    simulated or read."""
     import numpy as np
 
     from cryobench.data.splits import holdout_split, kfold_split
 
     labels = np.repeat(np.arange(len(counts)), list(counts.values()))
     names = tuple(counts)
+    groups = None
+    if tomograms is not None:
+        pairs = [(names.index(c), t) for t, by_class in tomograms.items()
+                 for c, n in by_class.items() for _ in range(n)]
+        labels = np.array([c for c, _ in pairs], dtype=np.int64)
+        groups = np.array([t for _, t in pairs], dtype=object)
     try:
         if split.method == "kfold":
-            kfold_split(labels, split.folds, 0, split.val_fraction, 0, names)
+            kfold_split(labels, split.folds, 0, split.val_fraction, 0, names, groups)
         else:
-            holdout_split(labels, split.test_fraction, split.val_fraction, 0, names)
+            holdout_split(labels, split.test_fraction, split.val_fraction, 0, names, groups)
     except CryobenchError as exc:
         reader.fail(key, str(exc))

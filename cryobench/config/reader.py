@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cryobench.config.schema import ClassCounts
+from cryobench.config.schema import ClassCounts, TomogramCounts
 from cryobench.contract.params import Param, resolve_params
 from cryobench.errors import (
     ConfigError, CryobenchError, ParamError, UnknownParamError, unknown_name_message,
@@ -27,6 +27,7 @@ class FileReader:
     path: Path | None
     registry: Registry
     class_counts: ClassCounts | None = None
+    tomogram_counts: TomogramCounts | None = None
     #: every arm the file names, before a profile picks some
     file_arms: frozenset[Any] = frozenset()
     #: a profile's parameters for every arm's components, by arm field

@@ -25,6 +25,8 @@ SPLIT_PARAMS = (
     Param("val_fraction", float, 0.1, "share of the training part used for early stopping",
           low=0.0, high=0.5),
     Param("folds", int, 5, "folds for method = 'kfold'", low=2, high=20),
+    Param("group", str, "none", "'tomogram': each tomogram's particles on one side of the "
+          "test split", choices=("none", "tomogram")),
 )
 TRAIN_PARAMS = (
     Param("max_epochs", int, 30, "epoch budget", low=1),
@@ -68,3 +70,5 @@ ARM_KINDS = {"model": "model", "sampler": "sampler", "loss": "loss", "augment": 
 
 #: Particles per class of a data source, when it can tell before loading (``None``: not).
 ClassCounts = Callable[[ComponentSpec], "dict[str, int] | None"]
+#: Particles per tomogram and class (``None``: the source knows no tomograms).
+TomogramCounts = Callable[[ComponentSpec], "dict[str, dict[str, int]] | None"]

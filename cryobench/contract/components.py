@@ -112,6 +112,12 @@ class DataSource(Component):
         tell without loading."""
         return None
 
+    def count_tomograms(self, context: DataContext) -> dict[str, dict[str, int]] | None:
+        """Particles per tomogram and class (tomogram -> class -> count), cheaply, so
+        that a split keeping tomograms apart is checked before any work; ``None``: the
+        particles come from no tomogram this source knows."""
+        return None
+
     def imbalanced(self, ratio: float) -> dict[str, Any] | None:
         """Parameters that give this data set as many particles in all, its largest class
         ``ratio`` times its rarest (a benchmark's ``[sweep] imbalance``); ``None``: this

@@ -62,7 +62,7 @@ def read_star_labels(path: Path, label_column: str = "_rlnClassNumber") -> list[
     RELION 3.1+ files put optics groups in a separate ``data_optics`` block; the particles
     are the loop that has ``_rlnImageName``. ``index@stack.mrcs`` names are 1-based.
     """
-    blocks = _parse_star(path)
+    blocks = parse_star(path)
     particles = next((b for b in blocks if "_rlnImageName" in b.columns), None)
     if particles is None:
         raise DataError(path, "missing columns: no loop with _rlnImageName")
@@ -94,28 +94,31 @@ def read_star_labels(path: Path, label_column: str = "_rlnClassNumber") -> list[
 
 
 @dataclass
-class _StarLoop:
+class StarLoop:
+    """One loop of a STAR file: its block name, column names and (line, values) rows."""
+
     name: str
     columns: list[str]
     rows: list[tuple[int, list[str]]]
 
 
-def _parse_star(path: Path) -> list[_StarLoop]:
-    blocks: list[_StarLoop] = []
-    current: _StarLoop | None = None
+def parse_star(path: Path) -> list[StarLoop]:
+    """Every loop of a STAR file, in file order."""
+    blocks: list[StarLoop] = []
+    current: StarLoop | None = None
     in_loop = False
     for number, raw in enumerate(read_label_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith("data_"):
-            current, in_loop = _StarLoop(line, [], []), False
+            current, in_loop = StarLoop(line, [], []), False
             blocks.append(current)
         elif line.startswith("loop_"):
             in_loop = True
         elif line.startswith("_") and current is not None:
             if current.rows:  # a new loop's header without loop_: start over
-                current = _StarLoop(current.name, [], [])
+                current = StarLoop(current.name, [], [])
                 blocks.append(current)
             current.columns.append(line.split()[0])
         elif in_loop and current is not None:

@@ -37,7 +37,7 @@ def load_dataset(
     class order wanted; without it, label texts are the names, in natural sort order.
     """
     records = read_records(Path(path), labels=labels, label_column=label_column)
-    names, label_ids = _class_labels(records, class_names)
+    names, label_ids = class_labels(records, class_names)
     _check_memory(Path(path), records)
     volumes, voxel = _read_volumes(records, progress)
     source_ids = np.array([_source_id(r) for r in records], dtype=object)
@@ -55,7 +55,7 @@ def count_classes(
     """Particles per class from the label file alone (no volume is read): what
     validation needs to check class subsets before any work."""
     records = read_records(Path(path), labels=labels, label_column=label_column)
-    names, label_ids = _class_labels(records, class_names)
+    names, label_ids = class_labels(records, class_names)
     return dict(zip(names, map(int, np.bincount(label_ids, minlength=len(names)))))
 
 
@@ -156,8 +156,10 @@ def _natural_key(text: str) -> list[object]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
-def _class_labels(records: list[LabelRecord],
-                  class_names: Mapping[str, str] | None) -> tuple[tuple[str, ...], np.ndarray]:
+def class_labels(records: list[LabelRecord],
+                 class_names: Mapping[str, str] | None) -> tuple[tuple[str, ...], np.ndarray]:
+    """Class names and each record's class index: by ``class_names`` (label text ->
+    name, in the order wanted), else the label texts in natural sort order."""
     for r in records:
         if not r.label:
             raise DataError(r.label_file, "empty class label", r.record)

@@ -1,4 +1,8 @@
-"""Stratified train/validation/test splits from a seed; a particle is in one part only."""
+"""Stratified train/validation/test splits from a seed; a particle is in one part only.
+
+With ``groups`` (the tomogram of each particle) the test part is made of whole
+tomograms, so that neighbours from one tomogram never sit on both sides of a score.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from cryobench.errors import CryobenchError
 
@@ -21,9 +25,19 @@ class Split:
 
 
 def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
-                  seed: int, class_names: tuple[str, ...] = ()) -> Split:
-    """One stratified test split, then a stratified validation part of the rest."""
+                  seed: int, class_names: tuple[str, ...] = (),
+                  groups: np.ndarray | None = None) -> Split:
+    """One stratified test split, then a stratified validation part of the rest.
+
+    With ``groups``, the test part is whole groups (tomograms): one fold of a stratified
+    group k-fold with ``round(1 / test_fraction)`` folds (fewer when there are fewer
+    groups), so its share is as near ``test_fraction`` as whole tomograms allow.
+    """
     _check_counts(labels, class_names, test_fraction, val_fraction)
+    if groups is not None:
+        tomograms = _group_count(groups, 2, "a test and a training part")
+        folds = min(max(round(1 / test_fraction), 2), tomograms)
+        return _grouped(labels, groups, folds, 0, val_fraction, seed, class_names)
     _check_room("test", math.ceil(test_fraction * len(labels)), labels, test_fraction)
     index = np.arange(len(labels))
     rest, test = train_test_split(index, test_size=test_fraction, stratify=labels,
@@ -33,13 +47,39 @@ def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
 
 
 def kfold_split(labels: np.ndarray, folds: int, fold: int, val_fraction: float, seed: int,
-                class_names: tuple[str, ...] = ()) -> Split:
-    """Fold ``fold`` of a repeated (by seed) stratified k-fold as the test part."""
+                class_names: tuple[str, ...] = (), groups: np.ndarray | None = None) -> Split:
+    """Fold ``fold`` of a repeated (by seed) stratified k-fold as the test part; with
+    ``groups``, a stratified group k-fold (each fold whole tomograms)."""
     _check_counts(labels, class_names, 1.0 / folds, val_fraction, folds=folds)
+    if groups is not None:
+        _group_count(groups, folds, f"{folds} folds")
+        return _grouped(labels, groups, folds, fold, val_fraction, seed, class_names)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, test = list(splitter.split(np.zeros(len(labels)), labels))[fold]
     train, val = _carve_validation(rest, labels, val_fraction, seed)
     return _check_parts(Split(np.sort(train), np.sort(val), np.sort(test)), labels, class_names)
+
+
+def _grouped(labels: np.ndarray, groups: np.ndarray, folds: int, fold: int,
+             val_fraction: float, seed: int, names: tuple[str, ...]) -> Split:
+    """Test part: whole groups. The validation part (early stopping only) is carved,
+    stratified, from the training tomograms: with a handful of tomograms, holding whole
+    ones out for validation too would leave too few to train on."""
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    rest, test = list(splitter.split(np.zeros(len(labels)), labels, groups))[fold]
+    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    split = Split(np.sort(train), np.sort(val), np.sort(test))
+    return _check_parts(split, labels, names, grouped=True)
+
+
+def _group_count(groups: np.ndarray, need: int, what: str) -> int:
+    count = len(np.unique(groups))
+    if count < need:
+        raise CryobenchError(
+            f"split by tomogram: {count} tomogram{'s' if count != 1 else ''} cannot make "
+            f"{what} of whole tomograms (at least {need} needed); add tomograms, or remove "
+            "[split] group")
+    return count
 
 
 def _carve_validation(rest: np.ndarray, labels: np.ndarray, val_fraction: float,
@@ -74,8 +114,10 @@ def _check_room(part: str, size: int, labels: np.ndarray, fraction: float) -> No
             "particles")
 
 
-def _check_parts(split: Split, labels: np.ndarray, names: tuple[str, ...]) -> Split:
-    """Rounding can leave a small class out of a part: an error, not a silent zero."""
+def _check_parts(split: Split, labels: np.ndarray, names: tuple[str, ...],
+                 grouped: bool = False) -> Split:
+    """Rounding (or whole tomograms) can leave a small class out of a part: an error,
+    not a silent zero."""
     for part, index in (("test", split.test), ("validation", split.val), ("training", split.train)):
         if part == "validation" and len(index) == 0:
             continue
@@ -83,8 +125,13 @@ def _check_parts(split: Split, labels: np.ndarray, names: tuple[str, ...]) -> Sp
         for c in np.flatnonzero(present == 0):
             raise CryobenchError(
                 f"class {_name(names, c)!r} ({int((labels == c).sum())} particles) has none in "
-                f"the {part} part; add particles or raise the {part} fraction")
+                f"the {part} part; " + (_GROUPED_HINT if grouped else
+                                        f"add particles or raise the {part} fraction"))
     return split
+
+
+_GROUPED_HINT = ("its particles sit in too few tomograms to split by tomogram; add "
+                 "tomograms, drop the class, or remove [split] group")
 
 
 def _name(names: tuple[str, ...], c: int) -> str:

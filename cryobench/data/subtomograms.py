@@ -17,7 +17,9 @@ class Subtomograms:
     ``volumes`` is float32 ``[n, D, D, D]`` (axes z, y, x as in MRC files); ``labels`` are
     integer indices into ``class_names``; ``voxel_size`` is in nm; ``source_ids`` say where
     each particle came from (a file, or ``stack.mrcs@index``); ``metadata`` is the set's
-    provenance (how it was made), carried into anything written from it.
+    provenance (how it was made), carried into anything written from it; ``tomograms``
+    names the tomogram each particle was cut from, where known (a split can keep each
+    tomogram on one side).
     """
 
     volumes: np.ndarray
@@ -26,6 +28,7 @@ class Subtomograms:
     voxel_size: float
     source_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
     metadata: dict[str, Any] = field(default_factory=dict)
+    tomograms: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.volumes = np.asarray(self.volumes, dtype=np.float32)
@@ -40,6 +43,11 @@ class Subtomograms:
         if self.source_ids is None:
             self.source_ids = np.array([str(i) for i in range(len(self.labels))], dtype=object)
         self.source_ids = np.asarray(self.source_ids, dtype=object)
+        if self.tomograms is not None:
+            self.tomograms = np.asarray(self.tomograms, dtype=object)
+            if self.tomograms.shape != self.labels.shape:
+                raise ValueError(f"{len(self.tomograms)} tomogram names for {len(self.labels)} "
+                                 "particles")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -60,7 +68,8 @@ class Subtomograms:
         """A subset of particles; classes and their order are kept."""
         indices = np.asarray(indices)
         return Subtomograms(self.volumes[indices], self.labels[indices], self.class_names,
-                            self.voxel_size, self.source_ids[indices], self.metadata)
+                            self.voxel_size, self.source_ids[indices], self.metadata,
+                            self._tomograms_at(indices))
 
     def with_volumes(self, volumes: np.ndarray, labels: np.ndarray) -> Subtomograms:
         """New particles (e.g. from a sampler) in this set's class space."""
@@ -80,7 +89,11 @@ class Subtomograms:
         remap[old] = np.arange(len(names))
         keep = np.flatnonzero(remap[self.labels] >= 0)
         return Subtomograms(self.volumes[keep], remap[self.labels[keep]], tuple(names),
-                            self.voxel_size, self.source_ids[keep], self.metadata)
+                            self.voxel_size, self.source_ids[keep], self.metadata,
+                            self._tomograms_at(keep))
+
+    def _tomograms_at(self, indices: np.ndarray) -> np.ndarray | None:
+        return None if self.tomograms is None else self.tomograms[indices]
 
     def summary(self) -> list[tuple[str, int, float]]:
         """(class, count, share in %) per class."""

@@ -62,11 +62,18 @@ def prepare_data(trials: list[TrialSpec], env: TrialEnvironment) -> None:
 
 def split_data(trial: TrialSpec, data: Subtomograms) -> Split:
     s = trial.split
+    groups = None
+    if s.group == "tomogram":
+        if data.tomograms is None:
+            raise CryobenchError(f"[split] group = 'tomogram': data source "
+                                 f"{trial.dataset.source.name!r} does not say which tomogram "
+                                 "each particle comes from; remove group")
+        groups = data.tomograms
     if s.method == "kfold":
         return kfold_split(data.labels, s.folds, trial.fold or 0, s.val_fraction, trial.seed,
-                           data.class_names)
+                           data.class_names, groups)
     return holdout_split(data.labels, s.test_fraction, s.val_fraction, trial.seed,
-                         data.class_names)
+                         data.class_names, groups)
 
 
 def checked_probabilities(p: Any, n: int, num_classes: int) -> np.ndarray:

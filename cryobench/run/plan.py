@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryobench.specs import (
@@ -57,7 +57,7 @@ class TrialSpec:
             "seed": self.seed,
             "fold": self.fold,
             "dataset": self.dataset.identity(),
-            "split": asdict(self.split),
+            "split": self.split.identity(),
             "model": self.model.identity(),
             "sampler": self.sampler.identity(),
             "ensemble": self.ensemble.identity(),

@@ -1,7 +1,9 @@
-"""First-party data sources: real subtomograms (``mrc``) and the simulator (``synthetic``)."""
+"""First-party data sources: real subtomograms (``mrc``), particles cut from whole
+tomograms (``tomograms``, ``copick``) and the simulator (``synthetic``)."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +123,92 @@ class SyntheticSource(DataSource):
             return load_dataset(folder, class_names=order, progress=context.progress)
 
 
+BOX = Param("box", int, None, "box edge in voxels, cut centred on each particle", low=4,
+            high=1024)
+NORMALISE = Param("normalise", bool, True, "each particle to mean 0, std 1 (tomograms "
+                  "differ in scale and offset)")
+
+
+class _CutSource(DataSource):
+    """Particles cut from whole tomograms: planned from coordinates and headers alone
+    (what validation checks), cut once, then read from the cache."""
+
+    @abstractmethod
+    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
+        """The checked particle plan (:class:`cryobench.api.ParticlePlan`) and one
+        opener per tomogram; reads coordinates and headers, no voxel."""
+
+    def count_classes(self, context: DataContext) -> dict[str, int]:
+        """From the coordinates and the tomograms' headers: no voxel is read."""
+        return self.plan(context)[0].class_counts()
+
+    def count_tomograms(self, context: DataContext) -> dict[str, dict[str, int]]:
+        return self.plan(context)[0].tomogram_counts()
+
+    def load(self, context: DataContext) -> Subtomograms:
+        from cryobench.api import load_cut
+
+        plan, openers = self.plan(context)
+        return load_cut(plan, openers, context.cache_dir, source=self.name,
+                        normalised=self.normalise, progress=context.progress)
+
+
+class TomogramsSource(_CutSource):
+    """Particles picked in MRC tomograms, listed by a RELION 5, RELION 3/4 or CSV file."""
+
+    name = "tomograms"
+    summary = "particles cut from MRC tomograms at RELION 5 / 3-4 STAR or CSV coordinates"
+    params = (
+        Param("coordinates", str, None, "particle list: RELION 5 or 3/4 STAR, or CSV "
+              "(tomogram,x,y,z,label in voxels)"),
+        Param("tomograms", str, None, "folder of the tomograms the list names (.mrc, .rec)"),
+        BOX,
+        Param("class_names", dict, None, "label text -> class name (e.g. RELION class numbers)",
+              nullable=True),
+        Param("label_column", str, None, "column holding the class (default: "
+              "_rlnClassNumber in STAR, label in CSV)", nullable=True),
+        Param("tomograms_star", str, None, "RELION 5 tomograms STAR giving pixel sizes "
+              "(default: the MRC headers)", nullable=True),
+        NORMALISE,
+    )
+
+    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
+        from cryobench.api import plan_from_list
+
+        star = context.base_dir / self.tomograms_star if self.tomograms_star else None
+        return plan_from_list(context.base_dir / self.coordinates,
+                              context.base_dir / self.tomograms, self.box,
+                              class_names=_as_str_map(self.class_names),
+                              label_column=self.label_column, pixel_sizes=star)
+
+
+class CopickSource(_CutSource):
+    """Particles of a copick project: its picks, cut from its OME-Zarr tomograms."""
+
+    name = "copick"
+    summary = "particles cut from a copick project's tomograms at its picks"
+    params = (
+        Param("project", str, None, "the copick project's configuration file "
+              "(copick.json)"),
+        Param("voxel_spacing", float, None, "voxel spacing (Angstrom) of the tomograms to cut",
+              low=0.01),
+        Param("tomogram_type", str, "wbp", "tomogram type (e.g. wbp, denoised)"),
+        BOX,
+        Param("objects", list, None, "pickable objects that are classes (default: every "
+              "particle object with picks)", items=str, min_len=2, unique=True, nullable=True),
+        Param("user_id", str, None, "count only this user's (or tool's) picks", nullable=True),
+        Param("session_id", str, None, "count only this session's picks", nullable=True),
+        NORMALISE,
+    )
+
+    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
+        from cryobench.api import plan_from_project
+
+        return plan_from_project(context.base_dir / self.project, self.voxel_spacing,
+                                 self.tomogram_type, self.box, objects=self.objects,
+                                 user_id=self.user_id, session_id=self.session_id)
+
+
 @hookimpl
 def cryobench_register_data_sources() -> list[type[DataSource]]:
-    return [MrcSource, SyntheticSource]
+    return [MrcSource, SyntheticSource, TomogramsSource, CopickSource]

@@ -26,3 +26,4 @@ def csv_folder(tmp_path: Path) -> Path:
         rows.append(f"sub/p{i}.mrc,{label}")
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     return tmp_path
+

@@ -41,3 +41,47 @@ def test_too_small_class_is_named():
     labels = np.array([0] * 200 + [1] * 3)  # rounding leaves it out of the test part
     with pytest.raises(CryobenchError, match="class 'rare' .3 particles. has none in the"):
         holdout_split(labels, 0.05, 0.05, seed=0, class_names=("common", "rare"))
+
+
+GROUPED_LABELS = np.tile(np.repeat(np.arange(3), [20, 10, 6]), 5)  # 5 tomograms alike
+GROUPS = np.repeat(np.array([f"TS_{i}" for i in range(5)], dtype=object), 36)
+
+
+def test_grouped_holdout_keeps_each_tomogram_on_one_side():
+    for seed in range(4):
+        split = holdout_split(GROUPED_LABELS, 0.2, 0.1, seed, groups=GROUPS)
+        test_tomograms = set(GROUPS[split.test])
+        assert len(test_tomograms) == 1  # 1 / 0.2 = 5 folds of whole tomograms
+        assert not test_tomograms & set(GROUPS[split.train])
+        assert not test_tomograms & set(GROUPS[split.val])
+        assert len(split.test) == 36
+        union = np.concatenate([split.train, split.val, split.test])
+        assert sorted(union.tolist()) == list(range(len(GROUPED_LABELS)))
+    chosen = {GROUPS[holdout_split(GROUPED_LABELS, 0.2, 0.1, s, groups=GROUPS).test[0]]
+              for s in range(8)}
+    assert len(chosen) > 1  # the seed chooses the test tomogram
+
+
+def test_grouped_kfold_folds_are_whole_tomograms():
+    tests = [kfold_split(GROUPED_LABELS, 5, f, 0.1, 0, groups=GROUPS).test for f in range(5)]
+    assert sorted(np.concatenate(tests).tolist()) == list(range(len(GROUPED_LABELS)))
+    assert all(len(set(GROUPS[t])) == 1 for t in tests)
+
+
+def test_too_few_tomograms_are_named():
+    two = np.where(GROUPS == "TS_0", "TS_0", "TS_1").astype(object)
+    with pytest.raises(CryobenchError, match="split by tomogram: 2 tomograms cannot make 5 "
+                                             "folds of whole tomograms"):
+        kfold_split(GROUPED_LABELS, 5, 0, 0.1, 0, groups=two)
+    one = np.full(len(GROUPS), "TS_0", dtype=object)
+    with pytest.raises(CryobenchError, match="1 tomogram cannot make a test and a training "
+                                             "part"):
+        holdout_split(GROUPED_LABELS, 0.2, 0.1, 0, groups=one)
+
+
+def test_a_class_in_one_tomogram_only_cannot_be_tested_by_tomogram():
+    labels = GROUPED_LABELS.copy()
+    labels[(labels == 2) & (GROUPS != "TS_3")] = 0  # class 2 only in TS_3
+    with pytest.raises(CryobenchError, match="class 'rare' .* has none in the (test|training) "
+                                             "part; its particles sit in too few tomograms"):
+        holdout_split(labels, 0.2, 0.1, 0, ("a", "b", "rare"), groups=GROUPS)

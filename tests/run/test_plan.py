@@ -94,3 +94,16 @@ def test_the_code_behind_each_component_enters_the_key(monkeypatch):
     monkeypatch.setattr(ComponentInfo, "code", property(lambda self: "cryobench 9.9"))
     upgraded = expand_trials(parse_benchmark(cnn_doc(), Registry()))[0]
     assert upgraded.key != base.key
+
+
+def test_split_group_enters_the_key_only_when_set(minimal_doc, registry):
+    """Results made before [split] group keep their keys: at its default the split's
+    identity is what it always was."""
+    base = expand_trials(parse_benchmark(minimal_doc, registry))[0]
+    assert base.config()["split"] == {"method": "holdout", "test_fraction": 0.2,
+                                      "val_fraction": 0.1, "folds": 5}
+    grouped_doc = {**minimal_doc, "split": {"group": "tomogram"}}
+    grouped = expand_trials(parse_benchmark(grouped_doc, registry))[0]
+    assert grouped.config()["split"]["group"] == "tomogram" and grouped.key != base.key
+    assert expand_trials(parse_benchmark({**minimal_doc, "split": {"group": "none"}},
+                                         registry))[0].key == base.key

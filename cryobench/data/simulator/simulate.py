@@ -132,6 +132,14 @@ def simulate_batch(spec: SimulationSpec, names: list[str], index: np.ndarray) ->
                   noise.astype(np.float32), image.astype(np.float32))
 
 
+def imaged_signal(spec: SimulationSpec, names: list[str], index: np.ndarray) -> np.ndarray:
+    """Noise-free imaged particles ``index`` (bead blur, CTF, wedge, contrast; no crowding
+    neighbour: in a tomogram the neighbours are real), each from its own seeded generator,
+    as :func:`simulate_batch` draws them: to be placed in a whole tomogram."""
+    rngs = [np.random.default_rng([spec.seed, 1, int(i)]) for i in index]
+    return _render(spec, names, rngs, crowding=False)[1].astype(np.float32)
+
+
 def _render(spec: SimulationSpec, names: list[str], rngs: list[np.random.Generator],
             crowding: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Noise-free density, and the imaged signal (bead blur, CTF, wedge, contrast)."""

@@ -1,0 +1,170 @@
+"""Particle coordinate lists: RELION 5 and RELION 3/4 particle STAR files, and CSV.
+
+Only reading and checking the list itself lives here; which tomogram file a name means,
+and whether a particle lies inside it, is :mod:`cryobench.data.picked`'s business.
+
+Conventions: a voxel position counts from the centre of the first voxel (x = 0 is the
+first voxel's centre). RELION 5 places particles in Angstrom from the tomogram's centre:
+voxel = Angstrom / pixel size + size / 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryobench.data.labels import StarLoop, parse_star, read_label_text
+from cryobench.errors import DataError
+
+RELION5 = ("_rlnCenteredCoordinateXAngst", "_rlnCenteredCoordinateYAngst",
+           "_rlnCenteredCoordinateZAngst")
+RELION4 = ("_rlnCoordinateX", "_rlnCoordinateY", "_rlnCoordinateZ")
+TOMOGRAM_COLUMNS = ("_rlnTomoName", "_rlnMicrographName")
+STAR_LABEL = "_rlnClassNumber"
+CSV_COLUMNS = ("tomogram", "x", "y", "z")
+CSV_LABEL = "label"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One particle as the list gives it."""
+
+    tomogram: str  # the name the list uses (RELION: _rlnTomoName or _rlnMicrographName)
+    xyz: tuple[float, float, float]  # voxels, or Angstrom from the centre when ``centred``
+    label: str
+    record: str  # "line 12", for error messages
+
+
+@dataclass(frozen=True)
+class PickList:
+    path: Path
+    format: str  # "relion5" | "relion4" | "csv"
+    picks: tuple[Pick, ...]
+
+    @property
+    def centred(self) -> bool:
+        """Positions in Angstrom from the tomogram's centre (RELION 5)."""
+        return self.format == "relion5"
+
+
+def read_picks(path: Path, label_column: str | None = None) -> PickList:
+    """The particles of a coordinate list; ``label_column`` names the class column
+    (default ``_rlnClassNumber`` in a STAR file, ``label`` in a CSV)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".star":
+        found = _read_star(path, label_column or STAR_LABEL)
+    elif suffix == ".csv":
+        found = _read_csv(path, label_column or CSV_LABEL)
+    else:
+        raise DataError(path, "expected a coordinate list: a RELION particle STAR file "
+                              "(.star) or a CSV (.csv) with columns tomogram,x,y,z,label")
+    if not found.picks:
+        raise DataError(path, "no particles listed")
+    return found
+
+
+def _read_star(path: Path, label_column: str) -> PickList:
+    loops = parse_star(path)
+    particles = next((b for b in loops if set(RELION5) <= set(b.columns)), None)
+    columns, fmt = RELION5, "relion5"
+    if particles is None:
+        particles = next((b for b in loops if set(RELION4) <= set(b.columns)), None)
+        columns, fmt = RELION4, "relion4"
+    if particles is None:
+        raise DataError(path, "missing columns: no loop with RELION 5 "
+                              "(_rlnCenteredCoordinate{X,Y,Z}Angst) or RELION 3/4 "
+                              "(_rlnCoordinate{X,Y,Z}) particle coordinates")
+    tomo = next((c for c in TOMOGRAM_COLUMNS if c in particles.columns), None)
+    if tomo is None or (fmt == "relion5" and tomo != "_rlnTomoName"):
+        need = "_rlnTomoName" if fmt == "relion5" else "_rlnTomoName or _rlnMicrographName"
+        raise DataError(path, f"missing columns: no {need} naming each particle's "
+                              f"tomogram (has {', '.join(particles.columns)})")
+    _require_label(path, particles.columns, label_column, particles.name)
+    at = [particles.columns.index(c) for c in (tomo, *columns, label_column)]
+    picks = []
+    for line, values in particles.rows:
+        where = f"line {line}"
+        if len(values) != len(particles.columns):
+            raise DataError(path, f"{len(values)} values for {len(particles.columns)} columns",
+                            where)
+        name, x, y, z, label = (values[i] for i in at)
+        picks.append(Pick(name, _position(path, where, (x, y, z), columns), label, where))
+    return PickList(path, fmt, tuple(picks))
+
+
+def _read_csv(path: Path, label_column: str) -> PickList:
+    reader = csv.DictReader(io.StringIO(read_label_text(path), newline=""))
+    columns = [c.strip() for c in (reader.fieldnames or [])]
+    missing = [c for c in CSV_COLUMNS if c not in columns]
+    if missing:
+        raise DataError(path, f"missing columns {','.join(missing)}: need "
+                              f"tomogram,x,y,z,{label_column} (x, y, z in voxels), found "
+                              f"{','.join(columns) or 'no header'}", "line 1")
+    _require_label(path, columns, label_column, "the header")
+    picks = []
+    try:
+        for row in reader:
+            where = f"line {reader.line_num}"
+            row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            if not row["tomogram"]:
+                raise DataError(path, "empty tomogram name", where)
+            xyz = _position(path, where, (row["x"], row["y"], row["z"]), ("x", "y", "z"))
+            picks.append(Pick(row["tomogram"], xyz, row[label_column], where))
+    except csv.Error as exc:
+        raise DataError(path, f"cannot parse ({exc})", f"line {reader.line_num}") from None
+    return PickList(path, "csv", tuple(picks))
+
+
+def _require_label(path: Path, columns: list[str], label_column: str, where: str) -> None:
+    if label_column not in columns:
+        raise DataError(path, f"missing class column: no {label_column} in {where} (has "
+                              f"{', '.join(columns)}); name the column that holds the class "
+                              "with label_column")
+
+
+def _position(path: Path, where: str, texts: tuple[str, str, str],
+              columns: tuple[str, ...]) -> tuple[float, float, float]:
+    out = []
+    for text, column in zip(texts, columns):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise DataError(path, f"{column} = {text!r} is not a finite number", where)
+        out.append(value)
+    return out[0], out[1], out[2]
+
+
+def read_pixel_sizes(path: Path) -> dict[str, float]:
+    """Pixel size (Angstrom) of each tomogram of a RELION 5 tomograms STAR file: the
+    tilt series' pixel size times the tomogram's binning."""
+    loops = parse_star(Path(path))
+    table = next((b for b in loops if {"_rlnTomoName", "_rlnTomoTiltSeriesPixelSize"}
+                  <= set(b.columns)), None)
+    if table is None:
+        raise DataError(path, "missing columns: no loop with _rlnTomoName and "
+                              "_rlnTomoTiltSeriesPixelSize (a RELION 5 tomograms STAR file)")
+    return {values[table.columns.index("_rlnTomoName")]: _pixel_size(path, table, line, values)
+            for line, values in table.rows}
+
+
+def _pixel_size(path: Path, table: StarLoop, line: int, values: list[str]) -> float:
+    where = f"line {line}"
+    if len(values) != len(table.columns):
+        raise DataError(path, f"{len(values)} values for {len(table.columns)} columns", where)
+    texts = [values[table.columns.index("_rlnTomoTiltSeriesPixelSize")]]
+    if "_rlnTomoTomogramBinning" in table.columns:
+        texts.append(values[table.columns.index("_rlnTomoTomogramBinning")])
+    try:
+        size = math.prod(float(t) for t in texts)
+    except ValueError:
+        size = math.nan
+    if not (math.isfinite(size) and size > 0):
+        raise DataError(path, f"pixel size {' x '.join(texts)} is not a positive number",
+                        where)
+    return size

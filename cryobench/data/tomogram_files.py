@@ -1,0 +1,129 @@
+"""Tomograms as MRC files in a folder, named by a coordinate list: found, read from their
+headers alone to plan the cut, then memory-mapped while cutting."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mrcfile
+import numpy as np
+
+from cryobench.data.coordinates import PickList, read_pixel_sizes, read_picks
+from cryobench.data.loading import class_labels
+from cryobench.data.labels import LabelRecord
+from cryobench.data.mrc import COMPLEX_MODES
+from cryobench.data.picked import (
+    Opener, ParticlePlan, Tomogram, check_inside, check_voxel_sizes, voxel_centre,
+)
+from cryobench.errors import DataError
+
+SUFFIXES = (".mrc", ".rec", ".map")
+
+
+def plan_from_list(coordinates: Path, folder: Path, box: int, *,
+                   class_names: Mapping[str, str] | None = None,
+                   label_column: str | None = None,
+                   pixel_sizes: Path | None = None) -> tuple[ParticlePlan, list[Opener]]:
+    """Read the list, find and read the header of every tomogram it names, and check
+    every particle against its tomogram: no voxel is read."""
+    picks = read_picks(coordinates, label_column)
+    first_row: dict[str, str] = {}
+    for p in picks.picks:
+        first_row.setdefault(p.tomogram, p.record)
+    sizes = read_pixel_sizes(pixel_sizes) if pixel_sizes else {}
+    files = {name: find_tomogram(picks.path, folder, name, row) for name, row in first_row.items()}
+    tomograms = [mrc_tomogram(name, files[name], sizes, pixel_sizes, first_row[name])
+                 for name in first_row]
+    if pixel_sizes:  # the STAR's rows differ: it is the file to fix
+        check_voxel_sizes(pixel_sizes, tomograms, {})
+    else:
+        check_voxel_sizes(picks.path, tomograms, first_row)
+    plan = _plan(picks, tomograms, box, class_names)
+    return plan, [_opener(files[t.name]) for t in tomograms]
+
+
+def _plan(picks: PickList, tomograms: list[Tomogram], box: int,
+          class_names: Mapping[str, str] | None) -> ParticlePlan:
+    index = {t.name: i for i, t in enumerate(tomograms)}
+    centres = np.empty((len(picks.picks), 3), dtype=np.int64)
+    for i, p in enumerate(picks.picks):
+        tomo = tomograms[index[p.tomogram]]
+        if picks.centred:
+            centres[i] = voxel_centre(p.xyz, tomo.voxel_size, tomo.shape)
+        else:
+            centres[i] = voxel_centre(p.xyz)
+        check_inside(picks.path, p.record, centres[i], tomo)
+    records = [LabelRecord(picks.path, None, p.label, p.record, picks.path) for p in picks.picks]
+    names, labels = class_labels(records, class_names)
+    return ParticlePlan(
+        tuple(tomograms), np.array([index[p.tomogram] for p in picks.picks]), centres, labels,
+        names, tuple(f"{p.tomogram} {picks.path.name} {p.record}" for p in picks.picks), box)
+
+
+def find_tomogram(listed_in: Path, folder: Path, name: str, record: str) -> Path:
+    """The file a list's tomogram name means: the name itself (RELION 3/4 lists often give
+    a path), else the name with an MRC suffix, in ``folder``."""
+    given = Path(name)
+    candidates = [folder / given, folder / given.name]
+    if given.suffix.lower() not in SUFFIXES:
+        candidates += [folder / f"{given.name}{s}" for s in SUFFIXES]
+    for path in dict.fromkeys(candidates):
+        if path.is_file():
+            return path
+    if not folder.is_dir():
+        raise DataError(listed_in, f"the tomograms folder {folder} does not exist; set "
+                                   "tomograms to the folder that holds the tomogram files", record)
+    present = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
+    shown = ", ".join(present[:6]) + (", ..." if len(present) > 6 else "")
+    raise DataError(listed_in, f"tomogram {name!r} not found in {folder} (looked for "
+                               f"{', '.join(p.name for p in dict.fromkeys(candidates[1:]))}; "
+                               f"the folder has {shown or 'no .mrc/.rec/.map file'})", record)
+
+
+def mrc_tomogram(name: str, path: Path, pixel_sizes: Mapping[str, float],
+                 sizes_file: Path | None, record: str) -> Tomogram:
+    """A tomogram from its MRC header: shape, and its pixel size (from ``pixel_sizes``,
+    a RELION 5 tomograms STAR, when it names it)."""
+    try:
+        with mrcfile.open(path, header_only=True, permissive=False) as mrc:
+            header = mrc.header
+            mode, voxel = int(header.mode), float(mrc.voxel_size.x)
+            shape = (int(header.nz), int(header.ny), int(header.nx))
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(path, f"unreadable MRC header ({exc})") from None
+    if mode in COMPLEX_MODES:
+        raise DataError(path, f"MRC mode {mode} ({COMPLEX_MODES[mode]}) is a Fourier "
+                              "transform, not a tomogram")
+    if min(shape) < 2:
+        raise DataError(path, f"shape {shape[2]} x {shape[1]} x {shape[0]} is not a 3D "
+                              "tomogram")
+    if sizes_file is not None:
+        if name not in pixel_sizes:
+            raise DataError(sizes_file, f"no row for tomogram {name!r}, which the "
+                                        "particle list names; add it, or leave out "
+                                        "tomograms_star to use the MRC headers")
+        voxel = pixel_sizes[name]
+    elif not voxel > 0:
+        raise DataError(path, "the MRC header gives no pixel size (0); write it into the "
+                              "header, or give a RELION 5 tomograms STAR (tomograms_star)")
+    stat = os.stat(path)
+    fingerprint = f"{os.path.realpath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
+    return Tomogram(name, shape, voxel, str(path), fingerprint)
+
+
+def _opener(path: Path) -> Opener:
+    @contextmanager
+    def opened() -> Iterator[tuple[Any, None]]:
+        try:
+            mrc = mrcfile.mmap(path, mode="r", permissive=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise DataError(path, f"unreadable MRC ({exc})") from None
+        with mrc:
+            yield mrc.data, None
+
+    return opened
+

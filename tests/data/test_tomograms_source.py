@@ -1,0 +1,209 @@
+"""The ``tomograms`` source on tomograms written by mrcfile directly, listed in each of
+the three formats labs use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryobench.api import DataContext
+from cryobench.errors import CryobenchError, DataError
+from cryobench.registry import Registry
+from tests.data.conftest import write_mrc
+
+SHAPE = (32, 48, 64)  # z, y, x
+PIXEL = 10.0  # Angstrom
+#: (tomogram, x, y, z in voxels, class number)
+PARTICLES = [("TS_01", 20, 24, 16, 1), ("TS_01", 40, 10, 8, 2), ("TS_01", 62, 47, 31, 1),
+             ("TS_02", 32, 24, 16, 2), ("TS_02", 2, 40, 20, 1), ("TS_02", 50, 30, 12, 2)]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Two tomograms whose voxels hold their own flat index (plus the tomogram's offset):
+    a cut particle says exactly where it was cut."""
+    (tmp_path / "tomos").mkdir()
+    for k, name in enumerate(("TS_01", "TS_02")):
+        data = np.arange(np.prod(SHAPE), dtype=np.float32).reshape(SHAPE) + k * 1e6
+        write_mrc(tmp_path / "tomos" / f"{name}.mrc", data, PIXEL)
+    return tmp_path
+
+
+def write_relion5(path: Path, rows=PARTICLES, shape=SHAPE, pixel=PIXEL) -> Path:
+    lines = ["data_optics", "loop_", "_rlnOpticsGroup", "1", "", "data_particles", "loop_",
+             "_rlnTomoName", "_rlnCenteredCoordinateXAngst", "_rlnCenteredCoordinateYAngst",
+             "_rlnCenteredCoordinateZAngst", "_rlnClassNumber"]
+    for name, x, y, z, c in rows:
+        lines.append(f"{name} {(x - shape[2] / 2) * pixel} {(y - shape[1] / 2) * pixel} "
+                     f"{(z - shape[0] / 2) * pixel} {c}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_relion4(path: Path, rows=PARTICLES) -> Path:
+    lines = ["data_particles", "loop_", "_rlnMicrographName", "_rlnCoordinateX",
+             "_rlnCoordinateY", "_rlnCoordinateZ", "_rlnClassNumber"]
+    lines += [f"{name}.mrc {x} {y} {z} {c}" for name, x, y, z, c in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_csv(path: Path, rows=PARTICLES) -> Path:
+    names = {1: "ribosome", 2: "TRiC"}
+    lines = ["tomogram,x,y,z,label"] + [f"{n},{x},{y},{z},{names[c]}" for n, x, y, z, c in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def source(coordinates: str, **extra):
+    params = {"coordinates": coordinates, "tomograms": "tomos", "box": 8,
+              "normalise": False, **extra}
+    return Registry().create("data_source", "tomograms", params)
+
+
+def context(folder: Path) -> DataContext:
+    return DataContext(base_dir=folder, cache_dir=folder / "cache")
+
+
+def expected_centre_value(name: str, x: int, y: int, z: int) -> float:
+    return float((z * SHAPE[1] + y) * SHAPE[2] + x + (name == "TS_02") * 1e6)
+
+
+@pytest.mark.parametrize("writer,names", [
+    (write_relion5, {"1": "ribosome", "2": "TRiC"}),
+    (write_relion4, {"1": "ribosome", "2": "TRiC"}),
+    (write_csv, None),
+])
+def test_each_list_format_cuts_at_the_listed_voxel(folder, writer, names):
+    listed = writer(folder / ("picks.csv" if writer is write_csv else "picks.star"))
+    data = source(listed.name, class_names=names).load(context(folder))
+    assert len(data) == 6 and data.box == 8 and data.voxel_size == pytest.approx(1.0)
+    assert sorted(data.class_names) == ["TRiC", "ribosome"]
+    for i, (name, x, y, z, c) in enumerate(PARTICLES):
+        assert data.volumes[i, 4, 4, 4] == expected_centre_value(name, x, y, z)
+        assert data.class_names[data.labels[i]] == {1: "ribosome", 2: "TRiC"}[c]
+    # tomograms keep the names the list gives (RELION 3/4: the file name)
+    assert [Path(t).stem for t in data.tomograms] == [p[0] for p in PARTICLES]
+    # x 62, y 47, z 31 and x 2 reach outside: padded, and counted
+    assert data.metadata["edge_particles"] == 2
+    by_tomogram = {Path(t).stem: c for t, c in data.metadata["tomograms"].items()}
+    assert by_tomogram == {"TS_01": {"ribosome": 2, "TRiC": 1}, "TS_02": {"TRiC": 2, "ribosome": 1}}
+
+
+def test_counts_come_from_the_list_and_headers_alone(folder):
+    write_relion5(folder / "picks.star")
+    src = source("picks.star", class_names={"1": "ribosome", "2": "TRiC"})
+    assert src.count_classes(context(folder)) == {"ribosome": 3, "TRiC": 3}
+    assert src.count_tomograms(context(folder)) == {"TS_01": {"ribosome": 2, "TRiC": 1},
+                                                    "TS_02": {"TRiC": 2, "ribosome": 1}}
+    assert not (folder / "cache").exists()  # nothing was cut
+
+
+def test_cut_once_then_read_from_the_cache(folder):
+    write_csv(folder / "picks.csv")
+    first = source("picks.csv").load(context(folder))
+    entries = list((folder / "cache").iterdir())
+    assert len(entries) == 1 and entries[0].name.startswith("cut-")
+    stamp = (entries[0] / "volumes.npy").stat().st_mtime_ns
+    second = source("picks.csv").load(context(folder))
+    assert (entries[0] / "volumes.npy").stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(first.volumes, second.volumes)
+    assert second.tomograms.tolist() == first.tomograms.tolist()
+    source("picks.csv", box=6).load(context(folder))  # another box: another entry
+    assert len(list((folder / "cache").iterdir())) == 2
+    write_mrc(folder / "tomos" / "TS_02.mrc", np.zeros(SHAPE), PIXEL)  # rewritten
+    third = source("picks.csv").load(context(folder))
+    assert len(list((folder / "cache").iterdir())) == 3
+    assert third.volumes[3].max() == 0
+
+
+def test_normalised_by_default(folder):
+    write_csv(folder / "picks.csv")
+    data = Registry().create("data_source", "tomograms", {
+        "coordinates": "picks.csv", "tomograms": "tomos", "box": 8}).load(context(folder))
+    assert np.allclose(data.volumes.mean(axis=(1, 2, 3)), 0, atol=1e-4)
+    assert np.allclose(data.volumes.std(axis=(1, 2, 3)), 1, atol=1e-4)
+
+
+def test_pixel_size_from_a_tomograms_star(folder):
+    write_relion5(folder / "picks.star", pixel=20.0)  # the header says 10: the STAR wins
+    (folder / "tomograms.star").write_text(
+        "data_global\nloop_\n_rlnTomoName\n_rlnTomoTiltSeriesPixelSize\n"
+        "_rlnTomoTomogramBinning\nTS_01 5.0 4\nTS_02 5.0 4\n")
+    data = source("picks.star", tomograms_star="tomograms.star").load(context(folder))
+    assert data.voxel_size == pytest.approx(2.0)
+    name, x, y, z, _ = PARTICLES[0]
+    assert data.volumes[0, 4, 4, 4] == expected_centre_value(name, x, y, z)
+
+
+def errors(folder: Path, name: str, **extra) -> str:
+    with pytest.raises(DataError) as caught:
+        source(name, **extra).count_classes(context(folder))
+    return str(caught.value)
+
+
+def test_particle_outside_its_tomogram_names_the_row(folder):
+    write_csv(folder / "picks.csv", [*PARTICLES, ("TS_02", 64, 3, 3, 1)])
+    message = errors(folder, "picks.csv")
+    assert message == (f"{folder / 'picks.csv'} (line 8): particle at voxel x 64, y 3, z 3 "
+                       "lies outside tomogram 'TS_02' (64 x 48 x 32 voxels: x 0-63, y 0-47, "
+                       "z 0-31)")
+
+
+def test_missing_tomogram_names_the_row_and_what_is_there(folder):
+    write_relion4(folder / "picks.star", [*PARTICLES[:2], ("TS_07", 1, 1, 1, 1)])
+    message = errors(folder, "picks.star")
+    assert message.startswith(f"{folder / 'picks.star'} (line 10): tomogram 'TS_07.mrc' not "
+                              "found in")
+    assert "the folder has TS_01.mrc, TS_02.mrc" in message
+
+
+def test_mixed_pixel_sizes_are_refused(folder):
+    write_mrc(folder / "tomos" / "TS_02.mrc", np.zeros(SHAPE), 12.0)
+    write_csv(folder / "picks.csv")
+    message = errors(folder, "picks.csv")
+    assert message == (f"{folder / 'picks.csv'} (line 5): tomogram 'TS_02' has pixel size 12 A, "
+                       "'TS_01' has 10 A: one list needs one pixel size (rescale the "
+                       "tomograms, or list them separately)")
+
+
+def test_missing_class_column_names_the_column(folder):
+    (folder / "picks.star").write_text("data_particles\nloop_\n_rlnTomoName\n"
+                                       "_rlnCoordinateX\n_rlnCoordinateY\n_rlnCoordinateZ\n"
+                                       "TS_01 1 2 3\n")
+    message = errors(folder, "picks.star")
+    assert "missing class column: no _rlnClassNumber in data_particles" in message
+    assert "label_column" in message
+    (folder / "picks.csv").write_text("tomogram,x,y,z,class\nTS_01,1,2,3,a\n")
+    assert "missing class column: no label in the header" in errors(folder, "picks.csv")
+    data = source("picks.csv", label_column="class").count_classes(context(folder))
+    assert data == {"a": 1}
+
+
+def test_bad_numbers_and_formats(folder):
+    (folder / "picks.csv").write_text("tomogram,x,y,z,label\nTS_01,1,nan,3,a\n")
+    assert errors(folder, "picks.csv").endswith("(line 2): y = 'nan' is not a finite number")
+    (folder / "picks.txt").write_text("x")
+    assert "expected a coordinate list" in errors(folder, "picks.txt")
+    (folder / "picks.star").write_text("data_particles\nloop_\n_rlnImageName\n"
+                                       "_rlnClassNumber\na.mrc 1\n")
+    assert "no loop with RELION 5" in errors(folder, "picks.star")
+
+
+def test_unknown_class_text_names_the_mapping(folder):
+    write_relion5(folder / "picks.star")
+    message = errors(folder, "picks.star", class_names={"1": "ribosome"})
+    assert message.endswith("unknown class '2'; class_names maps '1'")
+
+
+@pytest.mark.filterwarnings("ignore:Data array contains NaN")  # mrcfile, writing the test's file
+def test_nan_voxels_are_named_when_cut(folder):
+    data = np.zeros(SHAPE, dtype=np.float32)
+    data[16, 24, 32] = np.nan
+    write_mrc(folder / "tomos" / "TS_02.mrc", data, PIXEL)
+    write_csv(folder / "picks.csv")
+    with pytest.raises(CryobenchError, match=r"TS_02.mrc: NaN or Inf voxels in the box of "
+                                             r"particle TS_02 picks.csv line 5"):
+        source("picks.csv").load(context(folder))
