@@ -9,7 +9,7 @@ import pytest
 
 from cryobench.contract.components import Capabilities, Model
 from cryobench.registry import Registry
-from cryobench.testing import _Centroid, tiny_context, tiny_data
+from cryobench.testing import Centroid, tiny_context, tiny_data
 from cryobench_ensembles.boosting import _held_out, out_of_bag_error, weighted_error
 
 
@@ -75,7 +75,7 @@ def test_a_bag_that_leaves_nothing_out_falls_back_and_says_so():
     data = tiny_data(n=30, classes=3, box=6)
     train, val = data.take(np.arange(24)), data.take(np.arange(24, 30))
     ensemble = Registry().create("ensemble", "boosting", {"members": 2})
-    figures = ensemble.fit(_Centroid(), train, val, tiny_context(3)).fit_report.figures
+    figures = ensemble.fit(Centroid(), train, val, tiny_context(3)).fit_report.figures
     assert figures["errors_on"] == ["out_of_bag"] * len(figures["errors"])
 
     one = data.take(np.arange(1))  # a bag of one draw from one particle leaves none out

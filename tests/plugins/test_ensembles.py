@@ -27,10 +27,10 @@ class Recorder(Model):
         self.fits = []
 
     def fit(self, train, val, context):
-        from cryobench.testing import _Centroid
+        from cryobench.testing import Centroid
 
         self.fits.append((list(train.source_ids), context.seed, context.sample_weight))
-        return _Centroid().fit(train, val, context)
+        return Centroid().fit(train, val, context)
 
 
 def ensemble(name, **params):
@@ -104,11 +104,11 @@ def test_boosting_weights_reach_the_members_and_change_what_they_learn():
     assert np.allclose(first, 1.0)  # uniform: 1/N scaled to mean 1
     assert not np.allclose(second, first)  # the first member's mistakes weigh more
 
-    from cryobench.testing import _Centroid  # a model that honours sample weights
+    from cryobench.testing import Centroid  # a model that honours sample weights
 
-    uniform = _Centroid().fit(train, val, tiny_context(3))
+    uniform = Centroid().fit(train, val, tiny_context(3))
     weights = np.linspace(0.1, 5.0, len(train))  # within each class, too
-    skewed = _Centroid().fit(train, val, tiny_context(3).replace(sample_weight=weights))
+    skewed = Centroid().fit(train, val, tiny_context(3).replace(sample_weight=weights))
     assert not np.allclose(uniform.means, skewed.means)
 
 

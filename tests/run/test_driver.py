@@ -14,7 +14,6 @@ from cryobench.api import EpochRecord
 from cryobench.config import parse_benchmark
 from cryobench.run.driver import run_benchmark, stored_records
 from cryobench.run.plan import expand_trials
-from cryobench.run.records import TrialRecord
 from cryobench.run.results import ResultStore
 from tests.report.test_analysis import records_for
 
