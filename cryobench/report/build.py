@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -15,8 +14,10 @@ from cryobench.contract.tables import ResultTable
 from cryobench.metrics import METRIC_LABELS, METRICS
 from cryobench.report import figures
 from cryobench.report.analysis import Analysis, Comparison, uncompared
-from cryobench.report.beside import NO_PROFILE, ProfileColumn
-from cryobench.report.certainty import certainty_section
+from cryobench.report.beside_section import beside_section
+from cryobench.report.certainty_section import certainty_section
+from cryobench.report.formats import p_text, points
+from cryobench.report.sweep_section import sweep_section
 from cryobench.report.document import (Bullets, Document, Figure, Heading, Paragraph, Table,
                                        literal)
 from cryobench.run.leaderboard import ArmSummary, format_interval, format_summary
@@ -50,11 +51,11 @@ def build_report(analysis: Analysis, folder: Path,
     _against_paper(doc, analysis)
     _comparisons(doc, analysis)
     if analysis.beside:
-        _beside(doc, analysis, folder)
+        beside_section(doc, analysis, folder)
     _ranks(doc, analysis, folder)
     certainty_section(doc, analysis, folder)
     if analysis.sweep:
-        _sweep(doc, analysis, folder)
+        sweep_section(doc, analysis, folder)
     for table in tables:
         _result_table(doc, table)
     _figures(doc, analysis, folder)
@@ -172,18 +173,6 @@ def _against_paper(doc: Document, analysis: Analysis) -> None:
 # --- paired comparisons --------------------------------------------------------------------
 
 
-def _points(value: float | None, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
 def _comparison_row(c: Comparison, show_classes: bool, show_against: bool
                     ) -> tuple[str, ...]:
     t = c.test
@@ -201,8 +190,8 @@ def _comparison_row(c: Comparison, show_classes: bool, show_against: bool
     if t.n >= 2 and t.seeds_needed is None and t.difference == 0:
         needed = "–"
     arm = f"{c.arm} [{c.classes}]" if show_classes else c.arm
-    cells = (arm, str(t.n), _points(t.difference, True), interval, _p(t.p_value),
-             _p(c.p_holm), _p(t.wilcoxon_p), verdict, _points(t.detectable), needed)
+    cells = (arm, str(t.n), points(t.difference, True), interval, p_text(t.p_value),
+             p_text(c.p_holm), p_text(t.wilcoxon_p), verdict, points(t.detectable), needed)
     return (cells[0], c.baseline, *cells[1:]) if show_against else cells
 
 
@@ -266,7 +255,7 @@ def _ranks(doc: Document, analysis: Analysis, folder: Path) -> None:
         f"Friedman's test on {metric} over {len(r.arms)} arms and {r.blocks} blocks (seeds"
         f"{', class subsets' if len({c.classes_label for c in analysis.records}) > 1 else ''}"
         f"{' and swept values' if analysis.sweep else ''} that every arm finished): "
-        f"χ² = {r.statistic:.2f}, p = {_p(r.p_value)}: {verdict}. Demsar (2006). Like "
+        f"χ² = {r.statistic:.2f}, p = {p_text(r.p_value)}: {verdict}. Demsar (2006). Like "
         "Wilcoxon's, these tests treat the seeds as independent, which overlapping training "
         "sets are not: a description of the ranking, not a confirmation of the corrected "
         "t-test."))
@@ -275,116 +264,6 @@ def _ranks(doc: Document, analysis: Analysis, folder: Path) -> None:
     doc.add(Figure(path, "Critical-difference diagram: each arm's average rank over the "
                          "blocks (1: best); arms joined by a bar are not told apart by "
                          "Nemenyi's test at 0.05."))
-
-
-# --- other profiles of the same file -------------------------------------------------------
-
-
-def _beside(doc: Document, analysis: Analysis, folder: Path) -> None:
-    side = analysis.beside
-    assert side is not None
-    own, others = side.columns[0], side.columns[1:]
-    label = METRIC_LABELS[side.metric]
-    header = ["arm", f"{own.label} (%)", "rank"]
-    numeric = [False, True, True]
-    for column in others:
-        header += [f"{column.label} (%)", "rank", "difference", "p (Holm)"]
-        numeric += [True, True, True, True]
-    rows = []
-    for row in side.rows:
-        cells = [row, _figure_cell(own, row), str(own.ranks.get(row, "–"))]
-        for column in others:
-            found = next((d for d in side.differences[column.label] if d.arm == row), None)
-            if row not in column.summaries or found is None:
-                cells += ["–", "", "", ""]
-                continue
-            t = found.test
-            difference = found.note if t is None else _points(t.difference, True) + (
-                " *" if found.significant else "") + (f" ({found.note})" if found.note else "")
-            cells += [_figure_cell(column, row), str(column.ranks.get(row, "–")), difference,
-                      _p(found.p_holm)]
-        rows.append(tuple(cells))
-    names = ", ".join(_profile_name(c.label) for c in others)
-    doc.add(Heading("Beside other profiles"),
-            Paragraph(f"The same arms under {names}: the {label} (mean ± standard deviation "
-                      "over seeds) and its rank among the arms that every profile finished "
-                      "(1: best; the others have none). "
-                      f"The difference is the other profile minus {_profile_name(own.label)}, "
-                      "each arm paired with itself by seed on the same data and split, in "
-                      "percentage points, from the corrected resampled t-test; p is "
-                      "Holm-corrected over the arms, and * marks p < 0.05."),
-            Table(tuple(header), tuple(rows), tuple(numeric)))
-    path = figures.profiles_png(folder / "figures" / "profiles.png", side.rows,
-                                [(c.label, c.summaries) for c in side.columns], side.metric,
-                                f"{analysis.bench.name}: {label} under each profile")
-    doc.add(Figure(path, f"{label} per arm under each profile: mean (dot) and 95% interval "
-                         "(bar) over seeds."))
-    agreement = []
-    for column in others:
-        tau, why = side.agreement[column.label]
-        agreement.append(f"{_profile_name(column.label)}: " + (
-            f"τ = {tau:.2f}" if tau is not None else f"not measured ({why})"))
-    doc.add(Paragraph("Does the order of the arms change? Kendall's τ between each profile's "
-                      f"order and {_profile_name(own.label)}'s (1: the same order, −1: "
-                      "reversed; over means, so a reordering within the intervals is "
-                      "noise as likely as not): " + "; ".join(agreement) + "."))
-
-
-def _profile_name(label: str) -> str:
-    return label if label == NO_PROFILE else f'"{literal(label)}"'
-
-
-def _figure_cell(column: ProfileColumn, arm: str) -> str:
-    s = column.summaries[arm]
-    text = format_summary(s)
-    return text + " (tuned)" if arm in column.tuned else text
-
-
-# --- a sweep -------------------------------------------------------------------------------
-
-
-def _sweep(doc: Document, analysis: Analysis, folder: Path) -> None:
-    axis = analysis.sweep_axis or ""
-    metric = analysis.bench.primary_metric
-    values = sorted({v for line in analysis.sweep for v in line.points})
-    log_x = len(values) > 2 and min(values) > 0 and max(values) / min(values) >= 10
-    arms = {a.name: a for a in analysis.bench.arms}
-    by_family: dict[str, list[str]] = defaultdict(list)
-    starred: dict[str, set[float]] = defaultdict(set)
-    for c in analysis.comparisons.get(metric, []):
-        point = arms[c.arm].sweep
-        if point is not None and c.significant:
-            direction = "better" if c.test.difference > 0 else "worse"
-            by_family[point.base].append(f"{literal(axis)} {point.value:g}: {direction} by "
-                                         f"{abs(100 * c.test.difference):.1f} points")
-            starred[point.base].add(point.value)
-    path = figures.sweep_png(folder / "figures" / "sweep.png", axis,
-                             {line.family: line.points for line in analysis.sweep},
-                             metric, log_x, starred)
-    doc.add(Heading(f"Along the sweep: {literal(axis)}"),
-            Figure(path, f"{METRIC_LABELS[metric]} against {axis}: mean over seeds, the "
-                         "band its 95% interval (where there are two or more seeds); a "
-                         f"star where the arm differs from {analysis.baseline} at that "
-                         "value (Holm-corrected p < 0.05)."))
-    tested = {arms[c.arm].family for c in analysis.comparisons.get(metric, [])
-              if c.test.p_value is not None}
-    lines = []
-    for line in analysis.sweep:
-        if line.family == analysis.baseline:
-            continue
-        found = by_family.get(line.family)
-        if found:
-            lines.append(f"**{literal(line.family)}**: " + "; ".join(found))
-        elif line.family in tested:
-            lines.append(f"**{literal(line.family)}**: at no swept value significantly different")
-        else:
-            lines.append(f"**{literal(line.family)}**: not tested (one seed, no spread, or no "
-                         "paired baseline trials)")
-    if lines:
-        doc.add(Paragraph(f"Where each arm's {METRIC_LABELS[metric]} differs from "
-                          f"{literal(analysis.baseline)} at the same {literal(axis)} "
-                          "(Holm-corrected p < "
-                          f"{ALPHA}, paired by seed):"), Bullets(tuple(lines)))
 
 
 # --- figures of every arm ------------------------------------------------------------------
