@@ -243,7 +243,7 @@ def _worker_settings(bench: Any) -> Any:
     cache, the plugins blocked, --debug."""
     from cryobench.data.cache import cache_root
     from cryobench.registry import BLOCK_ENV
-    from cryobench.run.execute import WorkerSettings
+    from cryobench.run.trial import WorkerSettings
 
     blocked = tuple(b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip())
     return WorkerSettings(bench.path.parent.resolve() if bench.path else Path.cwd(),

@@ -23,7 +23,7 @@ from rich.console import Console
 from cryobench.config import parse_benchmark
 from cryobench.registry import Registry
 from cryobench.run.driver import run_benchmark
-from cryobench.run.execute import WorkerSettings
+from cryobench.run.trial import WorkerSettings
 from cryobench.run.local import LocalExecutor
 from cryobench.run.ray_executor import RayExecutor
 from cryobench.run.results import ResultStore

@@ -87,7 +87,7 @@ def train_all(seeds: list[int], out: Path, profile: str) -> dict[str, Any]:
     from cryobench.data.cache import cache_root
     from cryobench.metrics import score
     from cryobench.registry import Registry
-    from cryobench.run.execute import TrialEnvironment, load_data, run_trial, split_data
+    from cryobench.run.trial import TrialEnvironment, load_data, run_trial, split_data
     from cryobench.run.plan import expand_trials
     from cryobench.train import engine
 

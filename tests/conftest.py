@@ -132,7 +132,7 @@ def run_locally(bench, registry, store, console=None):
 
     from cryobench.data.cache import cache_root
     from cryobench.run.driver import run_benchmark
-    from cryobench.run.execute import WorkerSettings
+    from cryobench.run.trial import WorkerSettings
     from cryobench.run.local import LocalExecutor
 
     base = bench.path.parent if bench.path else Path.cwd()

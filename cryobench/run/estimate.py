@@ -223,7 +223,7 @@ def measure(trials: list[TrialSpec], env: Any, store: ResultStore,
     (the multi-path CNN's stage 1) is in the record's fit, counted once per split."""
     import time
 
-    from cryobench.run.execute import prepare_data, run_isolated
+    from cryobench.run.trial import prepare_data, run_isolated
 
     prepare_data(trials, env)
     records = []

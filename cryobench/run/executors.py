@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from cryobench.contract.records import EpochRecord
 from cryobench.errors import CryobenchError, unknown_name_message
-from cryobench.run.execute import WorkerSettings
+from cryobench.run.trial import WorkerSettings
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 
@@ -23,7 +24,7 @@ class TrialSink(Protocol):
 
     def phase(self, phase: str, done: int, total: int) -> None: ...
     def started(self, trial: TrialSpec) -> None: ...
-    def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None: ...
+    def epoch(self, trial: TrialSpec, record: EpochRecord) -> None: ...
     def finished(self, trial: TrialSpec, record: TrialRecord) -> None: ...
 
 

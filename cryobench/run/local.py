@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cryobench.contract.records import EpochRecord
 from cryobench.registry import Registry
-from cryobench.run.execute import WorkerSettings, prepare_data, run_isolated
+from cryobench.run.trial import WorkerSettings, prepare_data, run_isolated
 from cryobench.run.executors import TrialSink
 from cryobench.run.plan import TrialSpec
 

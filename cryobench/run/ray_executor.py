@@ -24,7 +24,7 @@ from typing import Any
 
 from cryobench.contract.records import EpochRecord
 from cryobench.errors import CryobenchError
-from cryobench.run.execute import WorkerSettings, prepare_data, run_isolated
+from cryobench.run.trial import WorkerSettings, prepare_data, run_isolated
 from cryobench.run.executors import TrialSink
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord

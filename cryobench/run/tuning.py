@@ -4,7 +4,7 @@ For a tuned trial (arm x class subset x seed), Tune samples the arm's search spa
 (``configurations`` of them, seeded), trains each on the seed's training split and
 scores it on the validation part; ASHA stops configurations that trail at its rungs.
 The best validation macro F1 wins, and the trial is then trained with it and scored on
-the test split, which tuning never takes (:func:`~cryobench.run.execute.fit_trial`
+the test split, which tuning never takes (:func:`~cryobench.run.trial.fit_trial`
 does not even slice it). Every arm gets the same budget, so a method that needs another
 learning rate is not beaten by the one the file happened to choose.
 
@@ -31,7 +31,7 @@ import numpy as np
 from cryobench.contract.records import DEFERRED, EpochRecord
 from cryobench.errors import CryobenchError
 from cryobench.interrupts import interrupts_deferred
-from cryobench.run.execute import WorkerSettings, prepare_data, validation_score
+from cryobench.run.trial import WorkerSettings, prepare_data, validation_score
 from cryobench.run.fitted import FittedStore, fit_key, fits_reach_trials
 from cryobench.run.plan import TrialSpec
 from cryobench.run.results import ResultStore
@@ -389,7 +389,7 @@ def check_candidate(trial: TrialSpec, env: Any) -> None:
     training: validation tried each dimension's ends alone, not every combination."""
     from cryobench.config.preflight import first_refusal
     from cryobench.contract.components import ArmSetup
-    from cryobench.run.execute import load_data
+    from cryobench.run.trial import load_data
 
     data = load_data(trial.dataset, env)
     counts = dict(zip(data.class_names, np.bincount(data.labels,

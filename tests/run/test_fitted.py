@@ -62,7 +62,7 @@ def test_searches_on_several_nodes_keep_fits_only_where_the_cache_folder_is_set(
 
     from cryobench.config import parse_benchmark
     from cryobench.registry import Registry
-    from cryobench.run.execute import WorkerSettings
+    from cryobench.run.trial import WorkerSettings
     from cryobench.run.fitted import fits_reach_trials
     from cryobench.run.results import ResultStore
     from cryobench.run.tuning import Tuning, TuningOutcome

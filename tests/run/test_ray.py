@@ -7,7 +7,7 @@ import pytest
 from cryobench.config import parse_benchmark
 from cryobench.data.cache import cache_root
 from cryobench.registry import Registry
-from cryobench.run.execute import WorkerSettings
+from cryobench.run.trial import WorkerSettings
 from cryobench.run.local import LocalExecutor
 from cryobench.run.ray_executor import RayExecutor
 from cryobench.run.results import ResultStore

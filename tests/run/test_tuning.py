@@ -11,7 +11,7 @@ from cryobench.config import parse_benchmark
 from cryobench.data.cache import cache_root
 from cryobench.errors import ConfigError
 from cryobench.registry import Registry
-from cryobench.run.execute import WorkerSettings
+from cryobench.run.trial import WorkerSettings
 from cryobench.run.plan import expand_trials
 from cryobench.run.results import ResultStore
 from cryobench.run.tuning import Tuning, TuningOutcome, choose
@@ -324,7 +324,7 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
 
     from cryobench.data.splits import holdout_split
     from cryobench.run.driver import run_benchmark
-    from cryobench.run.execute import load_data
+    from cryobench.run.trial import load_data
     from cryobench.run.local import LocalExecutor
 
     monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))

@@ -8,7 +8,7 @@ from cryobench.config import parse_benchmark
 from cryobench.data.simulator.simulate import SimulationSpec, simulate
 from cryobench.data.splits import holdout_split
 from cryobench.registry import Registry
-from cryobench.run.execute import TrialEnvironment, run_trial
+from cryobench.run.trial import TrialEnvironment, run_trial
 from cryobench.run.plan import expand_trials
 
 EASY = {"source": "synthetic", "box": 16, "voxel_size": 3.0, "snr": 10.0, "crowding": 0.0,
@@ -93,7 +93,7 @@ def test_a_tried_configuration_trains_stage_2_with_it_on_the_files_stage_1(tmp_p
     """Tuning ``train.lr`` tunes the multi-path CNN's stage 2, the part where strategies
     differ; every configuration reuses the stage 1 trained with the file's ``[train]``."""
     from cryobench.contract.components import fit_report_of
-    from cryobench.run.execute import fit_trial
+    from cryobench.run.trial import fit_trial
 
     arm = {"model": {"name": "multipath", "stage1_epochs": 1, "widths": [4, 4, 4]}}
     trial = expand_trials(bench(arm, epochs=1, lr=0.003))[0]
