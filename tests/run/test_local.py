@@ -93,20 +93,23 @@ def test_an_arm_with_several_subsets_shows_their_mean_beside_the_paper():
 
 
 def test_the_paths_grid_stands_beside_the_papers_table3():
-    from cryobench.run.leaderboard import stage1_table
+    """The model plugin's result table, rendered on a terminal by the core."""
+    from cryobench.run.result_tables import rich_table
 
     doc = dict(DOC, reference={"paths": {"TRiC": [[70.0, 80.0], [71.0, 81.0]]}})
-    bench = parse_benchmark(doc, Registry())
+    registry = Registry()
+    bench = parse_benchmark(doc, registry)
     rows = [{"class": "TRiC", "path": p, "f1": f, "gmean": g, "chosen": p == "conv5"}
             for p, f, g in (("conv3", 0.5, 0.6), ("conv5", 0.7, 0.8))]
     records = [_record("cnn", ["TRiC", "ribosome"], s, 0.5, report={"stage1": rows})
                for s in (0, 1)]
+    (table,) = registry.result_tables(bench, records)
     console = Console(record=True, width=80)
-    console.print(stage1_table(bench, records))
+    console.print(rich_table(table))
     lines = console.export_text().splitlines()
     conv5 = next(line for line in lines if "conv5" in line)
     assert "70.0" in conv5 and "80.0" in conv5 and "71.0" in conv5 and "*" in conv5
-    assert stage1_table(bench, [_record("cnn", ["TRiC"], 0, 0.5)]) is None
+    assert registry.result_tables(bench, [_record("cnn", ["TRiC"], 0, 0.5)]) == []
 
 
 def test_the_time_left_counts_from_the_first_trial_not_from_data_and_tuning(
