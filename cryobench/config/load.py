@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,37 +57,31 @@ def load_benchmark(path: str | Path, registry: Registry, profile: str | None = N
 
 def source_class_counts(registry: Registry, base_dir: Path) -> ClassCounts:
     """Ask each distinct data source once for its class counts."""
-    from cryobench.contract.components import DataContext
-    from cryobench.data.cache import cache_root
-
-    memo: dict[str, dict[str, int] | None] = {}
-
-    def counts(spec: ComponentSpec) -> dict[str, int] | None:
-        key = json.dumps(spec.as_dict(), sort_keys=True, default=str)
-        if key not in memo:
-            source = spec.build(registry)
-            memo[key] = source.count_classes(DataContext(base_dir, cache_root()))
-        return memo[key]
-
-    return counts
+    return _ask_each_source(registry, base_dir, "count_classes")
 
 
 def source_tomogram_counts(registry: Registry, base_dir: Path) -> TomogramCounts:
     """Ask each distinct data source once which tomograms its particles sit in (asked
     only by a split that keeps tomograms apart)."""
+    return _ask_each_source(registry, base_dir, "count_tomograms")
+
+
+def _ask_each_source(registry: Registry, base_dir: Path, question: str
+                     ) -> Callable[[ComponentSpec], Any]:
+    """``DataSource.<question>(context)``, asked once per distinct source."""
     from cryobench.contract.components import DataContext
     from cryobench.data.cache import cache_root
 
-    memo: dict[str, dict[str, dict[str, int]] | None] = {}
+    memo: dict[str, Any] = {}
 
-    def counts(spec: ComponentSpec) -> dict[str, dict[str, int]] | None:
+    def answer(spec: ComponentSpec) -> Any:
         key = json.dumps(spec.as_dict(), sort_keys=True, default=str)
         if key not in memo:
             source = spec.build(registry)
-            memo[key] = source.count_tomograms(DataContext(base_dir, cache_root()))
+            memo[key] = getattr(source, question)(DataContext(base_dir, cache_root()))
         return memo[key]
 
-    return counts
+    return answer
 
 
 def parse_benchmark(
