@@ -274,8 +274,11 @@ def _tracker(bench: Any, tracking_uri: Optional[str]) -> Any:
     """The MLflow tracker, checked before any work: a store that does not answer is one
     line for the user, not a failure after hours of training."""
     from cryobench.tracking.mlflow import MlflowTracker, default_tracking_uri
+    from cryobench.tracking.store import check_store
 
-    tracker = MlflowTracker(tracking_uri or default_tracking_uri(), bench)
+    uri = tracking_uri or default_tracking_uri()
+    check_store(uri)  # before MLflow opens it: its own failures are minutes of retries
+    tracker = MlflowTracker(uri, bench)
     tracker.check()
     return tracker
 
@@ -342,9 +345,7 @@ def run(
     with store.lock():
         try:
             if tracker is not None:
-                plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
-                           for i in registry.components()}
-                tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins)
+                tracker = _start_tracking(tracker, registry, file, store, profile, results)
             with _ray_if(tuner is not None, ray_options):
                 records = run_benchmark(bench, store, runner, console, threads=threads,
                                         rerun=rerun, trackers=[tracker] if tracker else [],
@@ -363,11 +364,46 @@ def run(
     failed = [r for r in records if not r.ok]
     console.print(Text(f"results: {store.path}"),
                   Text(f"; {len(failed)} failed", style="red") if failed else "", sep="")
-    if tracker is not None:
-        console.print(Text(f"MLflow leaderboard: {tracker.runs_url(MLFLOW_UI)} (after "
-                           "`cryobench ui`)"), soft_wrap=True)
+    if tracker is not None and tracker.failed is None:
+        console.print(Text(f"MLflow leaderboard: {tracker.tracker.runs_url(MLFLOW_UI)} "
+                           "(after `cryobench ui`)"), soft_wrap=True)
+    elif tracker is not None:
+        print_warning(f"not all of this run is in MLflow ({tracker.failed}); {tracker.later}")
     if failed:
         raise typer.Exit(1)
+
+
+def _start_tracking(tracker: Any, registry: Any, file: Path, store: Any,
+                    profile: Optional[str], results: Path) -> Any:
+    """The invocation's run started (what a killed run left RUNNING ended first), and
+    the tracker guarded: from here on, MLflow failing costs no training. A store that
+    fails now, before any training, is one line and exit 2."""
+    from cryobench.tracking.guard import TrackingGuard
+    from cryobench.tracking.mlflow import first_line
+    from cryobench.tracking.store import StoreError
+
+    plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
+               for i in registry.components()}
+    try:
+        tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins,
+                      results=store.path)
+    except Exception as exc:  # MLflow raises many types; each means "not usable now"
+        raise StoreError(tracker.uri, f"cannot be written to ({first_line(exc)})",
+                         "check it") from None
+    if tracker.abandoned:
+        console.print(Text(f"ended {tracker.abandoned} MLflow run(s) that a killed run of "
+                           f"{store.path} left RUNNING (as KILLED)"), soft_wrap=True)
+    sync = f"cryobench sync {shlex.quote(str(file))}" + (
+        f" --profile {shlex.quote(profile)}" if profile else "") + (
+        f" --results {shlex.quote(str(results))}" if results != Path("cryobench-results")
+        else "") + f" --tracking-uri {shlex.quote(tracker.uri)}"
+    return TrackingGuard(tracker, print_warning, f"run `{sync}` when it works again")
+
+
+def print_warning(message: str) -> None:
+    """One line on stderr that does not stop the command."""
+    err_console.print(Text.assemble(("warning: ", "bold yellow"), message), highlight=False,
+                      soft_wrap=True)
 
 
 def _only_seeds(bench: Any, seeds: str, file: Path) -> Any:
