@@ -457,7 +457,7 @@ def leaderboard(
     from cryobench.config import load_benchmark
     from cryobench.errors import CryobenchError, unknown_name_message
     from cryobench.metrics import METRICS
-    from cryobench.run.driver import stored_records
+    from cryobench.run.driver import stored_records_noting
     from cryobench.run.leaderboard import leaderboard_markdown, leaderboard_records
 
     formats = ("table", "markdown", "csv", "json")
@@ -469,7 +469,10 @@ def leaderboard(
     if metric is not None:
         bench = dataclasses.replace(bench, primary_metric=metric)
     store = _results_store(results, bench, profile)
-    records = stored_records(bench, store)
+    records, warning = stored_records_noting(bench, store,
+                                             consequence="left out of the leaderboard")
+    if warning:  # on stderr: the table, CSV or JSON on stdout stays whole
+        print_warning(warning)
     if not any(r.ok for r in records):
         raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r} yet; run "
                              f"`cryobench run {file}` first")
@@ -542,11 +545,14 @@ def _finished(file: Path, registry: Any, profile: Optional[str], results: Path
     """A profile of the file, its stored records and their store; at least one finished."""
     from cryobench.config import load_benchmark
     from cryobench.errors import CryobenchError
-    from cryobench.run.driver import stored_records
+    from cryobench.run.driver import stored_records_noting
 
     bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
     store = _results_store(results, bench, profile)
-    records = stored_records(bench, store)
+    records, warning = stored_records_noting(bench, store,
+                                             consequence="left out of the report")
+    if warning:
+        print_warning(warning)
     if not any(r.ok for r in records):
         run = f"cryobench run {shlex.quote(str(file))}" + (
             f" --profile {shlex.quote(profile)}" if profile else "")
@@ -588,7 +594,9 @@ def sync(
     from cryobench.run.leaderboard import leaderboard_markdown
 
     bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
-    records = stored_records(bench, _results_store(results, bench, profile))
+    store = _results_store(results, bench, profile)
+    _check_results_exist(store.path, results, file, profile)
+    records = stored_records(bench, store)
     tracker = _tracker(bench, tracking_uri)
     logged = tracker.logged_trial_keys()
     missing = [r for r in records if r.ok and r.key not in logged]
@@ -608,6 +616,24 @@ def sync(
         tracker.finish(records, leaderboard_markdown(bench, records))
     console.print(Text(f"logged {len(missing)} trial(s) MLflow lacked "
                        f"({len(records) - len(missing)} were there or not finished)"))
+
+
+def _check_results_exist(path: Path, results: Path, file: Path,
+                         profile: Optional[str]) -> None:
+    """A command that reads results (sync) needs them: a folder or file that is not
+    there is a mistyped --results or a run not made yet, not "nothing to do"."""
+    from cryobench.errors import CryobenchError
+
+    if not results.is_dir():
+        raise CryobenchError(f"--results {results}: no such folder; give the folder "
+                             "`cryobench run` wrote the results to (default: "
+                             "cryobench-results, in the folder it ran in)")
+    if not path.is_file():
+        run = f"cryobench run {shlex.quote(str(file))}" + (
+            f" --profile {shlex.quote(profile)}" if profile else "")
+        raise CryobenchError(f"{path}: no result file of this benchmark"
+                             f"{' and profile' if profile else ''} here; run `{run}` first, "
+                             "or give the --results folder it wrote to")
 
 
 @app.command()

@@ -369,7 +369,8 @@ class _Validator:
         source = override.pop("source", base.source.name)
         params = {**(base.source.params if source == base.source.name else {}), **override}
         merged = self.dataset(key, {"source": source, **params})
-        subsets = classes if classes and isinstance(classes[0], list) else [classes]
+        nested = isinstance(classes, list) and classes and isinstance(classes[0], list)
+        subsets = classes if nested else [classes]
         return tuple(
             DatasetSpec(merged.source, self.class_list(f"{key}.classes", s)) for s in subsets
         )
@@ -392,6 +393,12 @@ class _Validator:
                 self.fail(f"{key}.name", f"arm name {name!r} {problem}")
             if name in seen:
                 self.fail(f"{key}.name", f"duplicate arm name {name!r} (also arm[{seen[name]}])")
+            alike = same_but_spacing_or_case(name, seen)
+            if alike is not None:
+                self.fail(f"{key}.name", f"arm name {name!r} differs from arm[{seen[alike]}]'s "
+                                         f"{alike!r} only in spaces or case; the leaderboard, "
+                                         "the report and MLflow would show two arms that read "
+                                         "alike: rename one")
             seen[name] = i
             out.append(self.arm(key, arm, dataset, train_raw, split))
         return tuple(out)
@@ -722,3 +729,11 @@ class _Validator:
                 self.table(f"{key}.{table}", values)
                 doc[table] = {**doc.get(table, {}), **values}
         return doc, indices
+
+
+def same_but_spacing_or_case(name: str, names: Any) -> str | None:
+    """The first of ``names`` that reads as ``name`` once spaces and case are ignored."""
+    def folded(text: str) -> str:
+        return "".join(text.split()).casefold()
+
+    return next((other for other in names if folded(other) == folded(name)), None)
