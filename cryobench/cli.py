@@ -390,9 +390,7 @@ def _start_tracking(tracker: Any, registry: Any, file: Path, store: Any,
     except Exception as exc:  # MLflow raises many types; each means "not usable now"
         raise StoreError(tracker.uri, f"cannot be written to ({first_line(exc)})",
                          "check it") from None
-    if tracker.abandoned:
-        console.print(Text(f"ended {tracker.abandoned} MLflow run(s) that a killed run of "
-                           f"{store.path} left RUNNING (as KILLED)"), soft_wrap=True)
+    _say_abandoned(tracker, store)
     sync = f"cryobench sync {shlex.quote(str(file))}" + (
         f" --profile {shlex.quote(profile)}" if profile else "") + (
         f" --results {shlex.quote(str(results))}" if results != Path("cryobench-results")
@@ -589,20 +587,28 @@ def sync(
     """Log to MLflow the finished trials it lacks (a server that was down), from the
     result file; the summaries are logged anew."""
     from cryobench.config import load_benchmark
-    from cryobench.interrupts import interrupts_deferred
     from cryobench.run.driver import stored_records
-    from cryobench.run.leaderboard import leaderboard_markdown
 
     bench = load_benchmark(file, make_registry(), profile=profile, inspect_data=False)
     store = _results_store(results, bench, profile)
     _check_results_exist(store.path, results, file, profile)
     records = stored_records(bench, store)
     tracker = _tracker(bench, tracking_uri)
+    with store.lock("cryobench sync"):  # a run on these results now would log them too
+        _sync(tracker, bench, file, records, store)
+
+
+def _sync(tracker: Any, bench: Any, file: Path, records: list[Any], store: Any) -> None:
+    from cryobench.interrupts import interrupts_deferred
+    from cryobench.run.leaderboard import leaderboard_markdown
+
     logged = tracker.logged_trial_keys()
     missing = [r for r in records if r.ok and r.key not in logged]
     synced = 0
     try:
-        tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
+        tracker.start(file.read_text(encoding="utf-8", errors="replace"), {},
+                      results=store.path)
+        _say_abandoned(tracker, store)
         for record in missing:  # each run whole; after Ctrl-C, a second sync logs the rest
             with interrupts_deferred():
                 tracker.log_trial(record, tracker.parent_id)
@@ -616,6 +622,13 @@ def sync(
         tracker.finish(records, leaderboard_markdown(bench, records))
     console.print(Text(f"logged {len(missing)} trial(s) MLflow lacked "
                        f"({len(records) - len(missing)} were there or not finished)"))
+
+
+def _say_abandoned(tracker: Any, store: Any) -> None:
+    if tracker.abandoned:
+        console.print(Text(f"ended {tracker.abandoned} MLflow run(s) that an earlier run on "
+                           f"{store.path} left RUNNING (it was killed, or its store failed) "
+                           "as KILLED"), soft_wrap=True)
 
 
 def _check_results_exist(path: Path, results: Path, file: Path,
