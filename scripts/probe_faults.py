@@ -224,12 +224,20 @@ def _token_cases(root: Path) -> dict[str, str | None]:
     with ray_head(root, token) as (address, home, log):
         if "Token authentication is enabled" not in log:
             return {k: f"the head did not turn token auth on: {log[-300:]}" for k in
-                    ("home", "missing", "wrong", "path")}
+                    ("home", "missing", "own", "wrong", "path")}
         done = _join(root, "join-home", address, HOME=str(home))
         out["home"] = None if done.returncode == 0 and finished(root / "join-home") == 4 \
             else f"exit {done.returncode}: {done.stderr[-500:]}"
-        out["missing"] = one_line(_join(root, "join-missing", address),
+        # a home that never ran Ray (one that did holds a token of its own, refused)
+        (root / "home-never-ray").mkdir(exist_ok=True)
+        out["missing"] = one_line(_join(root, "join-missing", address,
+                                        HOME=str(root / "home-never-ray")),
                                   "requires a token", "ray get-auth-token")
+        own = PROBE.home / ".ray" / "auth_token"  # as a local ray.init here writes it
+        if not own.exists():
+            own.parent.mkdir(exist_ok=True)
+            own.write_text("e5" * 32)
+        out["own"] = one_line(_join(root, "join-own", address), "refused the token from")
         out["wrong"] = one_line(_join(root, "join-wrong", address, HOME=str(home),
                                       RAY_AUTH_TOKEN="d4" * 32), "refused the token")
         token_file = root / "copied_token"
@@ -257,6 +265,11 @@ def _(root: Path) -> str | None:
 @case("ray: --address with no token here is one line saying what to copy")
 def _(root: Path) -> str | None:
     return _token(root, "missing")
+
+
+@case("ray: --address from a home whose own local Ray made another token is one line")
+def _(root: Path) -> str | None:
+    return _token(root, "own")
 
 
 @case("ray: --address with a wrong RAY_AUTH_TOKEN is one line")
@@ -517,17 +530,18 @@ def _(root: Path) -> str | None:
 @case("mlflow: runs a SIGKILLed run left RUNNING are ended (KILLED) by the resumed run")
 def _(root: Path) -> str | None:
     folder = root / "sigkill-mlflow"
-    bench = PROBE.bench(folder, extra='[arm.train]\nmax_epochs = 60\npatience = 60\n')
+    bench = PROBE.bench(folder, extra='[arm.train]\nmax_epochs = 3000\npatience = 3000\n')
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     run = PROBE.popen("run", str(bench), "--executor", "local", "--results", "res",
                       "--tracking-uri", uri, cwd=folder)
     try:
-        wait_until(lambda: finished(folder) >= 2, 400)
-        time.sleep(3)
+        wait_until(lambda: finished(folder) >= 2, 400)  # then the long arm trains
+        time.sleep(5)
         os.kill(run.pid, signal.SIGKILL)
         run.wait(timeout=30)
     finally:
         kill_group(run)
+    PROBE.bench(folder, extra='[arm.train]\nmax_epochs = 2\n')  # the rest short
     from mlflow import MlflowClient
 
     c = MlflowClient(uri)

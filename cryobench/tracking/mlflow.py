@@ -31,7 +31,7 @@ from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 from cryobench.specs import Benchmark
 from cryobench.stats import summarise_values
-from cryobench.tracking.store import StoreError, check_store
+from cryobench.tracking.store import StoreError, check_store, opening
 
 KIND_TAG = "cryobench_kind"  # "invocation", "trial" or "summary"
 #: experiment tags MLflow's runs table reads a shared view from (``viewStateShareKey``)
@@ -95,7 +95,7 @@ class MlflowTracker:
         from mlflow import MlflowClient
 
         self.uri, self.bench = uri, bench
-        with _quiet():
+        with _quiet(), opening(uri):  # a new store's tables made by one process at a time
             self.client = MlflowClient(tracking_uri=uri)
         self.experiment_id: str | None = None
         self.parent_id: str | None = None
@@ -394,7 +394,9 @@ def leaderboard_view(primary_metric: str) -> dict[str, Any]:
             "orderByKey": f"metrics.`{primary_metric}_mean`", "orderByAsc": False,
             "startTime": "ALL", "lifecycleFilter": "Active",
             "selectedColumns": columns, "columnOrder": columns,
-            "columnWidths": {c: 60 if c == "metrics.`n`" else 150 for c in columns},
+            # narrow enough that all five fit beside MLflow's assistant panel
+            "columnWidths": {c: 50 if c.endswith("`n`") else 118 if "_mean" in c else 100
+                             for c in columns},
             "runListHidden": False, "viewMaximized": False}
 
 

@@ -10,8 +10,11 @@ every trial, and ``cryobench sync`` logs them once the store is usable.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryobench.errors import CryobenchError
@@ -102,3 +105,23 @@ def _reason(exc: OSError) -> str:
     if exc.errno == errno.EROFS:
         return "read-only file system"
     return exc.strerror or type(exc).__name__
+
+
+@contextmanager
+def opening(uri: str) -> Iterator[None]:
+    """Held while MLflow opens a SQLite store: opening a new one creates its tables and
+    migrates them, and two processes doing so at once (two runs on one fresh store)
+    break each other's migration. An exclusive lock on the file's folder makes the
+    second wait for the first; other stores need none."""
+    import fcntl
+
+    path = sqlite_path(uri)
+    if path is None or not path.parent.is_dir():
+        yield
+        return
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

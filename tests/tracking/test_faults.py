@@ -44,6 +44,43 @@ def test_two_runs_creating_the_same_new_experiment_at_once_both_finish(tmp_path)
     assert sorted(r.info.status for r in invocations) == ["FINISHED", "FINISHED"]
 
 
+RACE = """
+import sys, time
+from pathlib import Path
+from cryobench.config import parse_benchmark
+from cryobench.registry import Registry
+from cryobench.tracking.mlflow import MlflowTracker
+
+bench = parse_benchmark({"benchmark": {"name": "raced"}, "dataset": {"source": "synthetic"},
+                         "arm": [{"name": "cnn", "model": "cnn"}]}, Registry())
+while time.time() < float(sys.argv[2]):  # both processes go at the same moment
+    time.sleep(0.001)
+tracker = MlflowTracker(sys.argv[1], bench)
+tracker.check()
+tracker.start("", {})
+tracker.end_parent("FINISHED")
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_opening_one_new_store_at_once_both_succeed(tmp_path):
+    """Opening a new SQLite store creates and migrates its tables; two processes doing so
+    at the same moment broke each other's migration (a traceback from alembic)."""
+    for attempt in range(3):
+        uri = f"sqlite:///{tmp_path / f'fresh{attempt}.db'}"
+        at = str(time.time() + 8)  # after both have imported MLflow
+        both = [subprocess.Popen([sys.executable, "-c", RACE, uri, at],
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        for process in both:
+            _, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err[-2000:]
+        from mlflow import MlflowClient
+
+        c = MlflowClient(uri)
+        experiment = c.get_experiment_by_name("raced").experiment_id
+        assert len(c.search_runs([experiment], "attributes.status = 'FINISHED'")) == 2
+
+
 @pytest.mark.slow
 def test_runs_left_running_by_a_sigkilled_run_are_ended_by_the_resumed_run(tmp_path):
     bench = tmp_path / "tracked.toml"
