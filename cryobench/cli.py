@@ -275,8 +275,11 @@ def _tracker(bench: Any, tracking_uri: Optional[str]) -> Any:
     """The MLflow tracker, checked before any work: a store that does not answer is one
     line for the user, not a failure after hours of training."""
     from cryobench.tracking.mlflow import MlflowTracker, default_tracking_uri
+    from cryobench.tracking.store import check_store
 
-    tracker = MlflowTracker(tracking_uri or default_tracking_uri(), bench)
+    uri = tracking_uri or default_tracking_uri()
+    check_store(uri)  # before MLflow opens it: its own failures are minutes of retries
+    tracker = MlflowTracker(uri, bench)
     tracker.check()
     return tracker
 
@@ -343,9 +346,7 @@ def run(
     with store.lock():
         try:
             if tracker is not None:
-                plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
-                           for i in registry.components()}
-                tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins)
+                tracker = _start_tracking(tracker, registry, file, store, profile, results)
             with _ray_if(tuner is not None, ray_options):
                 records = run_benchmark(bench, store, runner, console, threads=threads,
                                         rerun=rerun, trackers=[tracker] if tracker else [],
@@ -365,11 +366,44 @@ def run(
     failed = [r for r in records if not r.ok]
     console.print(Text(f"results: {store.path}"),
                   Text(f"; {len(failed)} failed", style="red") if failed else "", sep="")
-    if tracker is not None:
-        console.print(Text(f"MLflow leaderboard: {tracker.runs_url(MLFLOW_UI)} (after "
-                           "`cryobench ui`)"), soft_wrap=True)
+    if tracker is not None and tracker.failed is None:
+        console.print(Text(f"MLflow leaderboard: {tracker.tracker.runs_url(MLFLOW_UI)} "
+                           "(after `cryobench ui`)"), soft_wrap=True)
+    elif tracker is not None:
+        print_warning(f"not all of this run is in MLflow ({tracker.failed}); {tracker.later}")
     if failed:
         raise typer.Exit(1)
+
+
+def _start_tracking(tracker: Any, registry: Any, file: Path, store: Any,
+                    profile: Optional[str], results: Path) -> Any:
+    """The invocation's run started (what a killed run left RUNNING ended first), and
+    the tracker guarded: from here on, MLflow failing costs no training. A store that
+    fails now, before any training, is one line and exit 2."""
+    from cryobench.tracking.guard import TrackingGuard
+    from cryobench.tracking.mlflow import first_line
+    from cryobench.tracking.store import StoreError
+
+    plugins = {f"{i.kind}.{i.name}": f"{i.distribution} {i.version}".strip()
+               for i in registry.components()}
+    try:
+        tracker.start(file.read_text(encoding="utf-8", errors="replace"), plugins,
+                      results=store.path)
+    except Exception as exc:  # MLflow raises many types; each means "not usable now"
+        raise StoreError(tracker.uri, f"cannot be written to ({first_line(exc)})",
+                         "check it") from None
+    _say_abandoned(tracker, store)
+    sync = f"cryobench sync {shlex.quote(str(file))}" + (
+        f" --profile {shlex.quote(profile)}" if profile else "") + (
+        f" --results {shlex.quote(str(results))}" if results != Path("cryobench-results")
+        else "") + f" --tracking-uri {shlex.quote(tracker.uri)}"
+    return TrackingGuard(tracker, print_warning, f"run `{sync}` when it works again")
+
+
+def print_warning(message: str) -> None:
+    """One line on stderr that does not stop the command."""
+    err_console.print(Text.assemble(("warning: ", "bold yellow"), message), highlight=False,
+                      soft_wrap=True)
 
 
 def _only_seeds(bench: Any, seeds: str, file: Path) -> Any:
@@ -424,7 +458,7 @@ def leaderboard(
     from cryobench.config import load_benchmark
     from cryobench.errors import CryobenchError, unknown_name_message
     from cryobench.metrics import METRICS
-    from cryobench.run.driver import stored_records
+    from cryobench.run.driver import stored_records_noting
     from cryobench.run.leaderboard import leaderboard_markdown, leaderboard_records
 
     formats = ("table", "markdown", "csv", "json")
@@ -437,7 +471,10 @@ def leaderboard(
     if metric is not None:
         bench = dataclasses.replace(bench, primary_metric=metric)
     store = _results_store(results, bench, profile)
-    records = stored_records(bench, store)
+    records, warning = stored_records_noting(bench, store,
+                                             consequence="left out of the leaderboard")
+    if warning:  # on stderr: the table, CSV or JSON on stdout stays whole
+        print_warning(warning)
     if not any(r.ok for r in records):
         raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r} yet; run "
                              f"`cryobench run {file}` first")
@@ -512,11 +549,14 @@ def _finished(file: Path, registry: Any, profile: Optional[str], results: Path
     """A profile of the file, its stored records and their store; at least one finished."""
     from cryobench.config import load_benchmark
     from cryobench.errors import CryobenchError
-    from cryobench.run.driver import stored_records
+    from cryobench.run.driver import stored_records_noting
 
     bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
     store = _results_store(results, bench, profile)
-    records = stored_records(bench, store)
+    records, warning = stored_records_noting(bench, store,
+                                             consequence="left out of the report")
+    if warning:
+        print_warning(warning)
     if not any(r.ok for r in records):
         run = f"cryobench run {shlex.quote(str(file))}" + (
             f" --profile {shlex.quote(profile)}" if profile else "")
@@ -553,19 +593,30 @@ def sync(
     """Log to MLflow the finished trials it lacks (a server that was down), from the
     result file; the summaries are logged anew."""
     from cryobench.config import load_benchmark
-    from cryobench.interrupts import interrupts_deferred
     from cryobench.run.driver import stored_records
-    from cryobench.run.leaderboard import leaderboard_markdown
 
     registry = make_registry()
     bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
-    records = stored_records(bench, _results_store(results, bench, profile))
+    store = _results_store(results, bench, profile)
+    _check_results_exist(store.path, results, file, profile)
+    records = stored_records(bench, store)
     tracker = _tracker(bench, tracking_uri)
+    with store.lock("cryobench sync"):  # a run on these results now would log them too
+        _sync(tracker, bench, file, records, store, registry.result_tables(bench, records))
+
+
+def _sync(tracker: Any, bench: Any, file: Path, records: list[Any], store: Any,
+          tables: list[Any]) -> None:
+    from cryobench.interrupts import interrupts_deferred
+    from cryobench.run.leaderboard import leaderboard_markdown
+
     logged = tracker.logged_trial_keys()
     missing = [r for r in records if r.ok and r.key not in logged]
     synced = 0
     try:
-        tracker.start(file.read_text(encoding="utf-8", errors="replace"), {})
+        tracker.start(file.read_text(encoding="utf-8", errors="replace"), {},
+                      results=store.path)
+        _say_abandoned(tracker, store)
         for record in missing:  # each run whole; after Ctrl-C, a second sync logs the rest
             with interrupts_deferred():
                 tracker.log_trial(record, tracker.parent_id)
@@ -576,10 +627,34 @@ def sync(
                     "lacked: run the same command again to log the rest" + unmarked)
         raise typer.Exit(130) from None
     with interrupts_deferred(deliver=False):  # every trial is logged
-        tracker.finish(records, leaderboard_markdown(bench, records,
-                                                     registry.result_tables(bench, records)))
+        tracker.finish(records, leaderboard_markdown(bench, records, tables))
     console.print(Text(f"logged {len(missing)} trial(s) MLflow lacked "
                        f"({len(records) - len(missing)} were there or not finished)"))
+
+
+def _say_abandoned(tracker: Any, store: Any) -> None:
+    if tracker.abandoned:
+        console.print(Text(f"ended {tracker.abandoned} MLflow run(s) that an earlier run on "
+                           f"{store.path} left RUNNING (it was killed, or its store failed) "
+                           "as KILLED"), soft_wrap=True)
+
+
+def _check_results_exist(path: Path, results: Path, file: Path,
+                         profile: Optional[str]) -> None:
+    """A command that reads results (sync) needs them: a folder or file that is not
+    there is a mistyped --results or a run not made yet, not "nothing to do"."""
+    from cryobench.errors import CryobenchError
+
+    if not results.is_dir():
+        raise CryobenchError(f"--results {results}: no such folder; give the folder "
+                             "`cryobench run` wrote the results to (default: "
+                             "cryobench-results, in the folder it ran in)")
+    if not path.is_file():
+        run = f"cryobench run {shlex.quote(str(file))}" + (
+            f" --profile {shlex.quote(profile)}" if profile else "")
+        raise CryobenchError(f"{path}: no result file of this benchmark"
+                             f"{' and profile' if profile else ''} here; run `{run}` first, "
+                             "or give the --results folder it wrote to")
 
 
 @app.command()

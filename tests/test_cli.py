@@ -212,6 +212,39 @@ def test_run_prints_leaderboard_and_resumes(tmp_path):
     third = cli(*run, env=env, cwd=tmp_path)
     assert "2 of 2 trials already finished" in third.stdout
 
+    # records read back whatever wrote them: a field of the wrong type, a NaN score and a
+    # cut last line are left out with a warning by run, leaderboard and report alike
+    import json
+
+    results = tmp_path / "res" / "tiny.jsonl"
+    good = json.loads(results.read_text().splitlines()[0])
+    with open(results, "a") as out:
+        out.write(json.dumps({**good, "key": "other", "metrics": [0.5]}) + "\n")
+        out.write(json.dumps({**good, "key": "nan"}).replace('"macro_f1": ',
+                                                             '"macro_f1": NaN, "x": ') + "\n")
+        out.write(json.dumps(good)[:60])
+    said = (f"warning: {results}: skipped unreadable lines 3, 4, 5 (left in the file as they "
+            "are); ")
+    again = cli(*run, env=env, cwd=tmp_path)
+    assert again.returncode == 0 and f"{said}those trials run again" in again.stdout
+    board = cli("leaderboard", str(bench), "--results", str(tmp_path / "res"), "--format",
+                "json", env=env)
+    assert board.returncode == 0 and json.loads(board.stdout)[0]["n"] == 2
+    assert board.stderr.strip() == f"{said}left out of the leaderboard"
+    made = cli("report", str(bench), "--results", str(tmp_path / "res"), "--no-tracking",
+               "--out", str(tmp_path / "report"), env=env)
+    assert made.returncode == 0 and f"{said}left out of the report" in made.stderr
+
+    # sync needs the results it is to log
+    nowhere = cli("sync", str(bench), "--results", str(tmp_path / "nowhere"), env=env)
+    assert nowhere.returncode == 2 and nowhere.stderr.startswith(
+        f"error: --results {tmp_path / 'nowhere'}: no such folder; give the folder")
+    (tmp_path / "empty").mkdir()
+    empty = cli("sync", str(bench), "--results", str(tmp_path / "empty"), env=env)
+    assert empty.returncode == 2 and empty.stderr.strip() == (
+        f"error: {tmp_path / 'empty' / 'tiny.jsonl'}: no result file of this benchmark here; "
+        f"run `cryobench run {bench}` first, or give the --results folder it wrote to")
+
 
 def test_installed_console_script():
     script = Path(sys.executable).with_name("cryobench")

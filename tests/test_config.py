@@ -48,6 +48,19 @@ def error(doc, registry, **kw) -> str:
          "arm[0].model.temp: unknown key in [arm[0].model] 'temp'"),
         (lambda d: d["arm"][1].update(name="plain"),
          "arm[1].name: duplicate arm name 'plain' (also arm[0])"),
+        (lambda d: d["arm"][1].update(name=" PLAIN"),
+         "arm[1].name: arm name ' PLAIN' differs from arm[0]'s 'plain' only in spaces or "
+         "case; the leaderboard, the report and MLflow would show two arms that read alike: "
+         "rename one"),
+        (lambda d: d["arm"].__setitem__(slice(None), [
+            {**d["arm"][0], "name": "cnn + focal"}, {**d["arm"][1], "name": "cnn+Focal"}]),
+         "arm[1].name: arm name 'cnn+Focal' differs from arm[0]'s 'cnn + focal' only in"),
+        (lambda d: d["arm"][0].update(dataset={"classes": 5}),
+         "arm[0].dataset.classes: expected a non-empty list of class names, got 5"),
+        (lambda d: d["arm"][0].update(dataset={"classes": {"a": 1}}),
+         "arm[0].dataset.classes: expected a non-empty list of class names, got {'a': 1}"),
+        (lambda d: d["arm"][0].update(dataset={"classes": "a"}),
+         "arm[0].dataset.classes: expected a non-empty list of class names, got 'a'"),
         (lambda d: d["arm"][0].pop("model"), "arm[0].model: missing; name a model plugin"),
         (lambda d: d["arm"][0].update(loss="focl"), "arm[0].loss: unknown loss 'focl'"),
         (lambda d: d["arm"][0].update(sampler=3), "arm[0].sampler: expected a plugin name"),

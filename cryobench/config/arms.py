@@ -57,7 +57,8 @@ def arm_datasets(reader: FileReader, key: str, override: Any, base: DatasetSpec
     source = override.pop("source", base.source.name)
     params = {**(base.source.params if source == base.source.name else {}), **override}
     merged = dataset(reader, key, {"source": source, **params})
-    subsets = classes if classes and isinstance(classes[0], list) else [classes]
+    nested = isinstance(classes, list) and classes and isinstance(classes[0], list)
+    subsets = classes if nested else [classes]
     return tuple(DatasetSpec(merged.source, class_list(reader, f"{key}.classes", s))
                  for s in subsets)
 
@@ -83,10 +84,24 @@ def arms(reader: FileReader, raw: Any, indices: list[int], base: DatasetSpec,
             reader.fail(f"{key}.name", f"arm name {name!r} {problem}")
         if name in seen:
             reader.fail(f"{key}.name", f"duplicate arm name {name!r} (also arm[{seen[name]}])")
+        alike = same_but_spacing_or_case(name, seen)
+        if alike is not None:
+            reader.fail(f"{key}.name", f"arm name {name!r} differs from arm[{seen[alike]}]'s "
+                                       f"{alike!r} only in spaces or case; the leaderboard, "
+                                       "the report and MLflow would show two arms that read "
+                                       "alike: rename one")
         seen[name] = i
         result, keys[name] = arm(reader, key, table, base, train_raw, split, search)
         out.append(result)
     return tuple(out), keys
+
+
+def same_but_spacing_or_case(name: str, names: Any) -> str | None:
+    """The first of ``names`` that reads as ``name`` once spaces and case are ignored."""
+    def folded(text: str) -> str:
+        return "".join(text.split()).casefold()
+
+    return next((other for other in names if folded(other) == folded(name)), None)
 
 
 def arm(reader: FileReader, key: str, table: dict[str, Any], base: DatasetSpec,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryobench.errors import DataError
@@ -66,6 +66,11 @@ def read_star_labels(path: Path, label_column: str = "_rlnClassNumber") -> list[
     particles = next((b for b in blocks if "_rlnImageName" in b.columns), None)
     if particles is None:
         raise DataError(path, "missing columns: no loop with _rlnImageName")
+    if not particles.looped and particles.stray:
+        raise DataError(path, f"{particles.name} has column names but no 'loop_' line, so "
+                              f"its {len(particles.stray)} rows of values are not a table; "
+                              f"add a line 'loop_' after '{particles.name}'",
+                        f"line {particles.stray[0]}")
     if label_column not in particles.columns:
         raise DataError(path, f"missing columns: no {label_column} in the particle loop "
                               f"(has {', '.join(particles.columns)})")
@@ -100,6 +105,8 @@ class StarLoop:
     name: str
     columns: list[str]
     rows: list[tuple[int, list[str]]]
+    looped: bool = False  # a loop_ line opened it
+    stray: list[int] = field(default_factory=list)  # lines of values outside any loop_
 
 
 def parse_star(path: Path) -> list[StarLoop]:
@@ -116,11 +123,15 @@ def parse_star(path: Path) -> list[StarLoop]:
             blocks.append(current)
         elif line.startswith("loop_"):
             in_loop = True
+            if current is not None:
+                current.looped = True
         elif line.startswith("_") and current is not None:
             if current.rows:  # a new loop's header without loop_: start over
                 current = StarLoop(current.name, [], [])
                 blocks.append(current)
             current.columns.append(line.split()[0])
+        elif not in_loop and current is not None:
+            current.stray.append(number)
         elif in_loop and current is not None:
             try:
                 current.rows.append((number, shlex.split(line)))

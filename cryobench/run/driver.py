@@ -87,9 +87,18 @@ def stored_records(bench: Benchmark, store: ResultStore, threads: int | None = N
                    ) -> list[TrialRecord]:
     """The benchmark's records the result file holds (finished or failed), under the
     names the file gives them now: what the leaderboard and tracking are built from."""
-    records = store.read().records
-    return [records[t.key].renamed(t.arm, t.benchmark) for t in expand_trials(bench, threads)
-            if t.key in records]
+    return stored_records_noting(bench, store, threads)[0]
+
+
+def stored_records_noting(bench: Benchmark, store: ResultStore, threads: int | None = None,
+                          consequence: str = "they are left out") -> tuple[list[TrialRecord],
+                                                                            str | None]:
+    """:func:`stored_records`, and one line about the lines of the file that could not
+    be read (None when all could): a reader that leaves records out says so."""
+    read = store.read()
+    records = [read.records[t.key].renamed(t.arm, t.benchmark)
+               for t in expand_trials(bench, threads) if t.key in read.records]
+    return records, read.warning(store.path, consequence)
 
 
 class Tuner(Protocol):

@@ -27,6 +27,8 @@ from cryobench.errors import CryobenchError
 from cryobench.run.trial import WorkerSettings, prepare_data, run_isolated
 from cryobench.run.executors import TrialSink
 from cryobench.run.plan import TrialSpec
+from cryobench.run.ray_cluster import (LOCAL, end_leftovers, forget, init_address,
+                                       prepare_auth, processes_listed)
 from cryobench.run.records import TrialRecord
 from cryobench.specs import Resources
 
@@ -55,6 +57,7 @@ class RayExecutor:
         self.registry = registry
         if self.address:  # before any work: a cluster that does not answer is a user error
             check_reachable(self.address)
+            prepare_auth(self.address)
 
     def run(self, trials: list[TrialSpec], sink: TrialSink) -> None:
         # the data sets first, in the driver: a bad one is a user error before any
@@ -179,10 +182,16 @@ def ray_session(address: str | None, log_file: Path) -> Iterator[None]:
     try:
         for lg in loggers:
             lg.handlers, lg.propagate = [handler], False
-        connect(address)
+        with _stderr_to(log_file):  # Ray's C++ core writes its retries to file descriptor 2
+            local = _end_leftovers(address, log_file)
+            connect(address)
         for lg in loggers:
             lg.handlers, lg.propagate = [handler], False
-        yield
+        with local:
+            yield
+        if ray.is_initialized():
+            ray.shutdown()
+        forget(leftovers_file(log_file))
     finally:
         if ray.is_initialized():
             ray.shutdown()
@@ -192,19 +201,63 @@ def ray_session(address: str | None, log_file: Path) -> Iterator[None]:
         handler.close()
 
 
+def leftovers_file(log_file: Path) -> Path:
+    """Where a run lists its local Ray's processes, beside its Ray log."""
+    return log_file.with_suffix(".pids")
+
+
+def _end_leftovers(address: str | None, log_file: Path) -> Any:
+    """For a local Ray: end what a killed run left, then list this run's processes
+    (a context manager); for a cluster, nothing (its processes are not this run's)."""
+    from contextlib import nullcontext
+
+    if init_address(address) != LOCAL:
+        return nullcontext()
+    path = leftovers_file(log_file)
+    ended = end_leftovers(path)
+    if ended:
+        logging.getLogger("ray").warning("ended %d Ray process(es) left by a run that was "
+                                         "killed (listed in %s)", ended, path)
+    return processes_listed(path)
+
+
+@contextmanager
+def _stderr_to(log_file: Path) -> Iterator[None]:
+    """File descriptor 2 appended to ``log_file`` while inside, then restored."""
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(log_file, "ab") as target:
+            os.dup2(target.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def connect(address: str | None) -> None:
-    """``ray.init``: a local Ray sized to this machine, or the cluster at ``address``
-    (also ``$RAY_ADDRESS``); one line and exit 2 when it cannot be reached."""
+    """``ray.init``: a Ray of this run's own sized to this machine, or the cluster at
+    ``address`` (also ``$RAY_ADDRESS``); one line and exit 2 when it cannot be reached
+    or refuses this machine's token."""
     import ray
 
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = init_address(address)
+    prepare_auth(address)
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                "configure_logging": False, "ignore_reinit_error": True,
                                "runtime_env": {"env_vars": worker_environment()}}
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = address or "a local Ray"
+        where = "a local Ray" if address == LOCAL else address
         raise CryobenchError(f"--address: cannot connect to {where} ({_first_line(exc)}); "
                              "check the address, or start the head node with "
                              "`ray start --head`") from None

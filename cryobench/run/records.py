@@ -85,6 +85,7 @@ class TrialRecord:
         values.setdefault("benchmark", "")
         values.setdefault("seed", 0)
         values.setdefault("fold", None)
+        _check_types(values)
         record = cls(**values)
         if record.ok:
             _check_scores(record)
@@ -101,6 +102,43 @@ class TrialRecord:
         """The same result under the names the current benchmark file gives it (a result
         is found by its content, whatever its arm was called when it ran)."""
         return replace(self, arm=arm, benchmark=benchmark)
+
+
+#: the JSON type of each field a record may hold (a line written by hand, or by another
+#: program, can hold anything: it is refused as a whole, never half read)
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "key": str, "benchmark": str, "arm": str, "status": str, "device": str, "error": str,
+    "traceback": str, "seed": int, "fold": (int, type(None)), "classes": list,
+    "per_class": list, "confusion": list, **{name: dict for name in (
+        "config", "metrics", "sizes", "timings", "fit", "report", "machine", "tuning")}}
+PER_CLASS_FIGURES = ("precision", "recall", "f1", "gmean")
+
+
+def _check_types(values: dict[str, Any]) -> None:
+    """ValueError naming the first field whose type is not what a record holds."""
+    for name, value in values.items():
+        wanted = FIELD_TYPES.get(name)
+        if wanted is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
+            raise ValueError(f"field {name} is {type(value).__name__}, not "
+                             f"{getattr(wanted, '__name__', 'int or null')}")
+    if values.get("status") != "ok":
+        return
+    if not all(_number(v) for v in values.get("timings", {}).values()):
+        raise ValueError("timings must be numbers")
+    for row in values.get("per_class", []):
+        if not (isinstance(row, dict) and isinstance(row.get("name"), str)
+                and all(_number(row.get(f)) for f in PER_CLASS_FIGURES)):
+            raise ValueError("per_class rows must have a name and numbers")
+    if not all(isinstance(r, list) and all(_number(c) for c in r)
+               for r in values.get("confusion", [])):
+        raise ValueError("confusion must be rows of counts")
+    history = values.get("fit", {}).get("history", [])
+    if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
+        raise ValueError("fit.history must be a list of epochs")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_scores(record: TrialRecord) -> None:

@@ -40,14 +40,15 @@ class ResultFile:
     def finished(self) -> dict[str, TrialRecord]:
         return {k: r for k, r in self.records.items() if r.ok}
 
-    def warning(self, path: Path) -> str | None:
-        """One line for the user about the damaged lines, if any."""
+    def warning(self, path: Path, consequence: str = "those trials run again") -> str | None:
+        """One line for the user about the damaged lines (a cut line, a score that is
+        not a number, a field of the wrong type), if any, and what follows from them."""
         if not self.unreadable:
             return None
         lines = ", ".join(map(str, self.unreadable[:10]))
         more = f" and {len(self.unreadable) - 10} more" if len(self.unreadable) > 10 else ""
         return (f"{path}: skipped unreadable line{'s' * (len(self.unreadable) > 1)} "
-                f"{lines}{more} (left in the file as they are); those trials run again")
+                f"{lines}{more} (left in the file as they are); {consequence}")
 
 
 class ResultStore:
@@ -144,7 +145,8 @@ def parse_record(raw: bytes, record_type: Any = TrialRecord) -> Any:
     """A record from one line, or ``None`` when the line is not one."""
     try:
         return record_type.from_json(json.loads(raw.decode("utf-8")))
-    except (UnicodeDecodeError, ValueError, TypeError, RecursionError):
+    except (UnicodeDecodeError, ValueError, TypeError, RecursionError, AttributeError,
+            KeyError):
         return None
 
 

@@ -295,8 +295,8 @@ class Tuning:
 
     def keeps_fits(self) -> bool:
         """Whether the searches keep their fits for the trials (``run.fitted``), asked of
-        the Ray session itself: ``ray.init`` without an address also joins a cluster
-        started on this machine."""
+        the Ray session itself: an address (or ``RAY_ADDRESS``) may name a cluster of one
+        machine or of several."""
         import ray
 
         nodes = sum(1 for node in ray.nodes() if node.get("Alive"))

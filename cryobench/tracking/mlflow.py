@@ -24,15 +24,19 @@ from typing import Any
 from urllib.parse import quote
 
 from cryobench import __version__
-from cryobench.errors import CryobenchError
 from cryobench.interrupts import interrupts_deferred
 from cryobench.metrics import METRICS
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 from cryobench.specs import Benchmark
 from cryobench.stats import summarise_values
+from cryobench.tracking.store import StoreError, check_store, opening
 
 KIND_TAG = "cryobench_kind"  # "invocation", "trial" or "summary"
+#: experiment tags MLflow's runs table reads a shared view from (``viewStateShareKey``)
+SHARED_VIEW_PREFIX = "mlflow.sharedViewState."
+LEADERBOARD_METRICS = ("macro_f1", "macro_gmean")  # the link's score columns
+RESULTS_TAG = "cryobench_results"  # an invocation's result file: host:absolute path
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 MAX_PARAM = 6000  # MLflow's limit on a parameter value
 
@@ -90,33 +94,43 @@ class MlflowTracker:
         from mlflow import MlflowClient
 
         self.uri, self.bench = uri, bench
-        with _quiet():
+        with _quiet(), opening(uri):  # a new store's tables made by one process at a time
             self.client = MlflowClient(tracking_uri=uri)
         self.experiment_id: str | None = None
         self.parent_id: str | None = None
         self.open_runs: set[str] = set()  # child runs being written (ended by finish)
+        self.abandoned = 0  # runs a killed invocation left RUNNING, ended by start
 
     # -- before any work -----------------------------------------------------------------
 
     def check(self) -> None:
-        """The store answers (a server that is down, a SQLite file in a read-only place):
-        one line for the user before any training."""
+        """The store answers (a server that is down, a SQLite file damaged or in a
+        read-only place, a file store): one line for the user before any training."""
+        check_store(self.uri)
         try:
             with _quiet():
                 self.client.search_experiments(max_results=1)
-        except Exception as exc:  # MLflow raises many types; all mean "not reachable"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CryobenchError(f"--tracking-uri: cannot use the MLflow store at "
-                                 f"{self.uri} ({first[:200]}); check it, or pass "
-                                 "--tracking-uri") from None
+        except Exception as exc:  # MLflow raises many types; all mean "not usable"
+            raise StoreError(self.uri, f"cannot be used ({first_line(exc)})",
+                             "check it (a server that is up? the right address?)") from None
 
     # -- the invocation --------------------------------------------------------------------
 
-    def start(self, benchmark_text: str, plugins: dict[str, str]) -> None:
-        """The experiment (created on first use) and this invocation's parent run."""
+    def start(self, benchmark_text: str, plugins: dict[str, str],
+              results: Path | None = None) -> None:
+        """The experiment (created on first use) and this invocation's parent run.
+
+        With ``results`` (the result file, whose lock this process holds), the runs that
+        an earlier invocation on the same results left RUNNING (it was killed) are ended
+        first, as KILLED: holding the lock, this process knows that one is dead."""
         with _quiet(), interrupts_deferred():  # whole: see cryobench.interrupts
             self.experiment_id = self._experiment()
+            if results is not None:
+                self.abandoned = end_abandoned(self.client, self.experiment_id,
+                                               results_tag(results))
             tags = {KIND_TAG: "invocation", "profile": self.bench.profile or "",
+                    "pid": str(os.getpid()),
+                    **({RESULTS_TAG: results_tag(results)} if results is not None else {}),
                     "cryobench_version": __version__, "host": socket.gethostname(),
                     "python": platform.python_version(), "platform": platform.platform(),
                     "mlflow.runName": f"{self.bench.name}"
@@ -136,10 +150,23 @@ class MlflowTracker:
             if self.uri.startswith("sqlite:///"):  # artifacts beside the database
                 location = (Path(self.uri.removeprefix("sqlite:///")).parent / "mlruns"
                             / self.bench.name).as_uri()
-            experiment_id = self.client.create_experiment(self.bench.name, location)
+            experiment_id = self._create_experiment(location)
         for key, value in {**EXPERIMENT_KIND, "description": self.bench.description}.items():
             self.client.set_experiment_tag(experiment_id, key, value)
         return experiment_id
+
+    def _create_experiment(self, location: str | None) -> str:
+        """A new experiment; another run creating the same one at the same moment (one
+        store, other results) is not an error: both use it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.create_experiment(self.bench.name, location)
+        except MlflowException:
+            existing = self.client.get_experiment_by_name(self.bench.name)
+            if existing is None:
+                raise
+            return existing.experiment_id
 
     def trial_finished(self, trial: TrialSpec, record: TrialRecord) -> None:
         """One child run per trial, whole, as it finishes (none is left running)."""
@@ -223,8 +250,29 @@ class MlflowTracker:
             for (arm, classes), rows in groups.items():
                 self.log_summary(arm, classes, rows, named_by_classes=arms.count(arm) > 1)
             self._text_artifact(self.parent_id, "leaderboard.md", leaderboard_markdown)
+            self.share_leaderboard_view()
             self.client.set_terminated(self.parent_id, status)
             self.parent_id = None
+
+    def end_parent(self, status: str) -> None:
+        """End this invocation's run as ``status`` without writing anything else."""
+        if self.parent_id is not None:
+            with _quiet():
+                self.client.set_terminated(self.parent_id, status)
+            self.parent_id = None
+
+    def share_leaderboard_view(self) -> None:
+        """The leaderboard as a shared view of the experiment's runs table (MLflow's
+        own mechanism behind its Share button: an experiment tag the link names): the
+        summary runs, best first, with the columns that hold the scores."""
+        assert self.experiment_id is not None
+        self.client.set_experiment_tag(self.experiment_id,
+                                       f"{SHARED_VIEW_PREFIX}{self.view_key}",
+                                       json.dumps(leaderboard_view(self.bench.primary_metric)))
+
+    @property
+    def view_key(self) -> str:
+        return f"cryobench-leaderboard-{self.bench.primary_metric}"
 
     def log_summary(self, arm: str, classes: str, rows: list[TrialRecord],
                     named_by_classes: bool = False) -> None:
@@ -327,12 +375,63 @@ class MlflowTracker:
             return run_id
 
     def runs_url(self, ui: str) -> str:
-        """The experiment's runs view, filtered to the summary runs, best first."""
+        """The experiment's runs table opened on the leaderboard's shared view (see
+        :meth:`share_leaderboard_view`): the summary runs, best first, their scores."""
         assert self.experiment_id is not None
-        search = quote(f"tags.{KIND_TAG} = 'summary'")
-        order = quote(f"metrics.`{self.bench.primary_metric}_mean`")
         return (f"{ui.rstrip('/')}/#/experiments/{self.experiment_id}/runs?"
-                f"searchFilter={search}&orderByKey={order}&orderByAsc=false")
+                f"viewStateShareKey={quote(self.view_key)}&workflowType=machine_learning")
+
+
+def leaderboard_view(primary_metric: str) -> dict[str, Any]:
+    """MLflow's runs-table view state (its search facets and UI state, as its Share
+    button saves them): summary runs sorted by the primary metric's mean, best first,
+    showing each score's mean, std and the number of seeds."""
+    metrics = list(dict.fromkeys((primary_metric, *LEADERBOARD_METRICS)))
+    columns = [f"metrics.`{m}_{part}`" for m in metrics for part in ("mean", "std")]
+    columns.append("metrics.`n`")
+    return {"searchFilter": f"tags.{KIND_TAG} = 'summary'",
+            "orderByKey": f"metrics.`{primary_metric}_mean`", "orderByAsc": False,
+            "startTime": "ALL", "lifecycleFilter": "Active",
+            "selectedColumns": columns, "columnOrder": columns,
+            # narrow enough that all five fit beside MLflow's assistant panel
+            "columnWidths": {c: 50 if c.endswith("`n`") else 118 if "_mean" in c else 100
+                             for c in columns},
+            "runListHidden": False, "viewMaximized": False}
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, short: what MLflow says went wrong, not its traceback."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def results_tag(results: Path) -> str:
+    """Which result file an invocation worked on, on which machine."""
+    return f"{socket.gethostname()}:{Path(results).resolve()}"
+
+
+def end_abandoned(client: Any, experiment_id: str, results: str) -> int:
+    """End as KILLED the runs left RUNNING by invocations on the result file ``results``
+    (``results_tag``) and those nested under them; how many were ended. Called by a
+    process that holds that file's lock, so no such invocation is alive."""
+    running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'",
+                                 max_results=50000)
+    parents = {r.info.run_id for r in running
+               if r.data.tags.get(KIND_TAG) == "invocation"
+               and r.data.tags.get(RESULTS_TAG) == results}
+    ended = set(parents)
+    # children (trials, summaries) and theirs (tuning configurations), whatever their depth
+    nested = {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in running}
+    grew = True
+    while grew:
+        grew = False
+        for run_id, parent in nested.items():
+            if run_id not in ended and parent in ended:
+                ended.add(run_id)
+                grew = True
+    for run_id in ended:
+        client.set_terminated(run_id, "KILLED")
+    return len(ended)
 
 
 def group_records(records: list[TrialRecord]) -> dict[tuple[str, str], list[TrialRecord]]:

@@ -47,6 +47,14 @@ def test_latin1_star_names_the_line(tmp_path):
         f"{star} (line 6): not UTF-8 text (byte 0xe9 in column 8); save the file as UTF-8")
 
 
+def test_a_star_block_without_loop_says_so_with_its_line(tmp_path):
+    star = tmp_path / "p.star"
+    star.write_text(STAR.replace("loop_\n", ""))
+    assert error_of(read_star_labels, star) == (
+        f"{star} (line 4): data_ has column names but no 'loop_' line, so its 2 rows of "
+        "values are not a table; add a line 'loop_' after 'data_'")
+
+
 def test_column_counts_characters_not_bytes(tmp_path):
     csv = tmp_path / "labels.csv"
     csv.write_bytes("path,label\nsub/ü.mrc,a".encode() + b"\xff\n")  # ü: two bytes, one column

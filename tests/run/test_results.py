@@ -65,6 +65,16 @@ def test_damaged_lines_are_skipped_with_their_numbers_and_the_rest_kept(tmp_path
     b'{"key": "k", "arm": "a", "status": "ok", "classes": ["x"], "metrics": '
     b'{"macro_f1": -1.0, "macro_gmean": 0.5, "balanced_accuracy": 0.5}}',
     b"[" * 100_000 + b"]" * 100_000,
+    # fields of the wrong type: a record read half would crash the leaderboard or report
+    json.dumps({**record("k"), "metrics": [0.5, 0.5]}).encode(),
+    json.dumps({**record("k"), "per_class": "f1"}).encode(),
+    json.dumps({**record("k"), "per_class": [{"name": "x", "f1": "high"}]}).encode(),
+    json.dumps({**record("k"), "confusion": [["a"]]}).encode(),
+    json.dumps({**record("k"), "seed": "0"}).encode(),
+    json.dumps({**record("k"), "fold": 1.5}).encode(),
+    json.dumps({**record("k"), "fit": {"history": 3}}).encode(),
+    json.dumps({**record("k"), "timings": {"fit_seconds": "slow"}}).encode(),
+    json.dumps({**record("k"), "config": []}).encode(),
 ])
 def test_records_that_would_break_or_mislead_the_ranking_are_unreadable(tmp_path, line):
     path = tmp_path / "r.jsonl"

@@ -108,7 +108,15 @@ def test_every_trial_is_recorded_and_the_leaderboards_agree(tmp_path):
         assert summaries[row["arm"]]["macro_f1_mean"] == pytest.approx(row["macro_f1_mean"])
         assert summaries[row["arm"]]["macro_f1_ci_low"] == pytest.approx(row["macro_f1_ci_low"])
     assert summaries["cnn"]["paper_macro_f1"] == pytest.approx(0.681)
-    assert f"#/experiments/{experiment.experiment_id}/runs?searchFilter=" in result.stdout
+    assert (f"#/experiments/{experiment.experiment_id}/runs?viewStateShareKey="
+            "cryobench-leaderboard-macro_f1&workflowType=machine_learning") in result.stdout
+    view = json.loads(c.get_experiment(experiment.experiment_id).tags[
+        "mlflow.sharedViewState.cryobench-leaderboard-macro_f1"])
+    assert view["searchFilter"] == "tags.cryobench_kind = 'summary'"
+    assert view["orderByKey"] == "metrics.`macro_f1_mean`" and view["orderByAsc"] is False
+    assert view["selectedColumns"] == [
+        "metrics.`macro_f1_mean`", "metrics.`macro_f1_std`", "metrics.`macro_gmean_mean`",
+        "metrics.`macro_gmean_std`", "metrics.`n`"]
 
     # the report goes to the invocation's run, beside the leaderboard
     made = cli("report", str(bench), "--results", str(tmp_path / "res"), env=env(tmp_path),
@@ -126,7 +134,7 @@ def test_a_tracking_server_that_does_not_answer_is_one_line_before_any_work(tmp_
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
-        "error: --tracking-uri: cannot use the MLflow store at http://127.0.0.1:9")
+        "error: MLflow store http://127.0.0.1:9: cannot be used (")
     assert not list((tmp_path / "cache").glob("synthetic-*"))
 
 
