@@ -337,7 +337,8 @@ def run(
     runner = make_executor(executor, settings, **options)
     tuner = None
     if any(arm.tune for arm in bench.arms):
-        from cryobench.run.tuning import Tuning, TuningOutcome
+        from cryobench.run.ray.search import Tuning
+        from cryobench.run.tuning import TuningOutcome
 
         tuning_store = ResultStore(stem.with_name(stem.name + ".tuning.jsonl"), TuningOutcome)
         tuner = Tuning(settings, bench.resources, tuning_store, registry=registry,
@@ -426,7 +427,7 @@ def _ray_if(needed: bool, options: dict[str, Any]) -> Iterator[None]:
     if not needed:
         yield
         return
-    from cryobench.run.ray_executor import ray_session
+    from cryobench.run.ray.session import ray_session
 
     with ray_session(options["address"], options["log_file"]):
         yield

@@ -21,7 +21,7 @@ STAGES = [
     ("config", "cryobench/config.py", 1.0, 3.2),
     ("plan", "run/plan.py: TrialSpec, key", 2.0, 3.2),
     ("driver", "run/driver.py", 3.0, 3.2),
-    ("executor", "run/local.py, run/ray_executor.py", 3.0, 2.0),
+    ("executor", "run/local.py, run/ray/", 3.0, 2.0),
     ("trial", "run/trial.py", 2.0, 2.0),
     ("record", "run/records.py: TrialRecord", 1.0, 2.0),
     ("store", "run/results.py: <name>.jsonl", 1.0, 0.8),

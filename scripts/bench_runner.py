@@ -25,7 +25,7 @@ from cryobench.registry import Registry
 from cryobench.run.driver import run_benchmark
 from cryobench.run.trial import WorkerSettings
 from cryobench.run.local import LocalExecutor
-from cryobench.run.ray_executor import RayExecutor
+from cryobench.run.ray.executor import RayExecutor
 from cryobench.run.results import ResultStore
 
 

@@ -42,7 +42,7 @@ def make_executor(name: str, settings: WorkerSettings, **options: Any) -> Execut
 
         return LocalExecutor(settings, registry=options.get("registry"))
     if name == "ray":
-        from cryobench.run.ray_executor import RayExecutor
+        from cryobench.run.ray.executor import RayExecutor
 
         return RayExecutor(settings, **options)
     raise CryobenchError("--executor: " + unknown_name_message("executor", name, EXECUTORS))

@@ -65,7 +65,8 @@ def test_searches_on_several_nodes_keep_fits_only_where_the_cache_folder_is_set(
     from cryobench.run.trial import WorkerSettings
     from cryobench.run.fitted import fits_reach_trials
     from cryobench.run.results import ResultStore
-    from cryobench.run.tuning import Tuning, TuningOutcome
+    from cryobench.run.ray.search import Tuning
+    from cryobench.run.tuning import TuningOutcome
 
     assert fits_reach_trials(False, {})
     assert not fits_reach_trials(True, {})

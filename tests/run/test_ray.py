@@ -9,7 +9,7 @@ from cryobench.data.cache import cache_root
 from cryobench.registry import Registry
 from cryobench.run.trial import WorkerSettings
 from cryobench.run.local import LocalExecutor
-from cryobench.run.ray_executor import RayExecutor
+from cryobench.run.ray.executor import RayExecutor
 from cryobench.run.results import ResultStore
 from tests.test_cli import cli
 
@@ -113,7 +113,7 @@ def test_tunes_own_ctrl_c_handler_stays_off_whatever_the_environment_says(
 
     import ray
 
-    from cryobench.run.ray_executor import ray_session
+    from cryobench.run.ray.session import ray_session
 
     monkeypatch.setenv("TUNE_DISABLE_SIGINT_HANDLER", "0")
     monkeypatch.setenv("RAY_DEDUP_LOGS", "1")

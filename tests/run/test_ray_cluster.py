@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cryobench.run.ray_cluster import _start_time, end_leftovers, init_address
+from cryobench.run.ray.cluster import _start_time, end_leftovers, init_address
 from cryobench.run.results import ResultStore
 from tests.test_cli import cli_process
 

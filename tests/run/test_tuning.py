@@ -14,7 +14,8 @@ from cryobench.registry import Registry
 from cryobench.run.trial import WorkerSettings
 from cryobench.run.plan import expand_trials
 from cryobench.run.results import ResultStore
-from cryobench.run.tuning import Tuning, TuningOutcome, choose
+from cryobench.run.ray.search import Tuning
+from cryobench.run.tuning import TuningOutcome, choose
 from cryobench.specs import with_values
 from tests.plugins import tuning_plugin
 
@@ -192,7 +193,7 @@ def test_a_profile_that_picks_arms_may_leave_a_dimension_without_its_arm():
 
 
 def test_a_small_space_of_choices_is_tried_whole_once():
-    from cryobench.run.tuning import search_space
+    from cryobench.run.ray.search import search_space
 
     bench = parse_benchmark(doc({"configurations": 8, "space": {
         "loss.gamma": {"choice": [1.0, 2.0]}}}), Registry())
@@ -283,7 +284,7 @@ def test_asha_stops_poor_configurations_and_a_seeded_search_repeats(tmp_path, mo
               [{"name": "scripted", "model": "scripted"}],
               resources={"cpus_per_trial": 1, "max_concurrent": 1})
     bench = parse_benchmark(raw, Registry(plugins=[tuning_plugin]))
-    from cryobench.run.ray_executor import ray_session
+    from cryobench.run.ray.session import ray_session
 
     trials = expand_trials(bench)
     outcomes = []
@@ -417,7 +418,7 @@ def test_the_trial_that_takes_tunings_fit_scores_as_one_trained_again(tmp_path, 
 
 @pytest.mark.slow
 def test_a_search_cut_off_replays_the_configurations_that_ended(tmp_path, monkeypatch):
-    from cryobench.run.ray_executor import ray_session
+    from cryobench.run.ray.session import ray_session
 
     monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
     seen = tmp_path / "seen"
@@ -479,7 +480,7 @@ def test_what_a_configuration_ends_with_is_kept_for_replay_unless_its_worker_fai
     reports so) are kept, with their sample number. A worker that failed twice (memory,
     a node lost) may not fail a third time: a later search tries it again. A worker
     tried again reports from the start, so its first attempt's reports are dropped."""
-    from cryobench.run.tuning import collect_callback
+    from cryobench.run.ray.search import collect_callback
 
     kept = []
     collect = collect_callback(lambda done: None, lambda *args: kept.append(args))
@@ -537,7 +538,7 @@ def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replaye
     from ray import tune
 
     from cryobench.api import EpochRecord
-    from cryobench.run import tuning
+    from cryobench.run.ray import search as tuning
 
     script = [{"epoch": 1, "val_macro_f1": 0.1, "deferred": True},
               {"epoch": 2, "val_macro_f1": 0.2, "deferred": True},
