@@ -118,6 +118,26 @@ def check_inside(file: str | Path, record: str, centre: np.ndarray, tomo: Tomogr
                               f"y 0-{ny - 1}, z 0-{nz - 1})", record)
 
 
+def check_distinct(file: str | Path, tomogram_index: Sequence[int],
+                   centres: Sequence[np.ndarray], records: Sequence[str],
+                   names: Sequence[str]) -> None:
+    """No two particles at one voxel of one tomogram: a particle listed twice (two
+    pickers, two merged lists) would be counted, trained on and scored twice."""
+    if not len(records):
+        return
+    keys = np.column_stack([np.asarray(tomogram_index, dtype=np.int64),
+                            np.asarray(centres, dtype=np.int64).reshape(-1, 3)])
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    again = np.flatnonzero(first[inverse.reshape(-1)] != np.arange(len(keys)))
+    if len(again):
+        i = int(again.min())
+        j = int(first[inverse.reshape(-1)[i]])
+        z, y, x = (int(v) for v in keys[i, 1:])
+        raise DataError(file, f"the same particle as {records[j]}: voxel x {x}, y {y}, z {z} "
+                              f"of tomogram {names[int(keys[i, 0])]!r} (after rounding to the "
+                              "nearest voxel); list each particle once", records[i])
+
+
 def check_voxel_sizes(file: str | Path, tomograms: Sequence[Tomogram],
                       records: Mapping[str, str], tolerance: float = 1e-3) -> None:
     """Tomograms of one list must share a pixel size (a box of D voxels is then one

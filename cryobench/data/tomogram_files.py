@@ -17,7 +17,8 @@ from cryobench.data.loading import class_labels
 from cryobench.data.labels import LabelRecord
 from cryobench.data.mrc import COMPLEX_MODES
 from cryobench.data.picked import (
-    Opener, ParticlePlan, Tomogram, check_inside, check_voxel_sizes, voxel_centre,
+    Opener, ParticlePlan, Tomogram, check_distinct, check_inside, check_voxel_sizes,
+    voxel_centre,
 )
 from cryobench.errors import DataError
 
@@ -57,6 +58,8 @@ def _plan(picks: PickList, tomograms: list[Tomogram], box: int,
         else:
             centres[i] = voxel_centre(p.xyz)
         check_inside(picks.path, p.record, centres[i], tomo)
+    check_distinct(picks.path, [index[p.tomogram] for p in picks.picks], centres,
+                   [p.record for p in picks.picks], [t.name for t in tomograms])
     records = [LabelRecord(picks.path, None, p.label, p.record, picks.path) for p in picks.picks]
     names, labels = class_labels(records, class_names)
     return ParticlePlan(

@@ -196,7 +196,8 @@ class CopickSource(_CutSource):
         BOX,
         Param("objects", list, None, "pickable objects that are classes (default: every "
               "particle object with picks)", items=str, min_len=2, unique=True, nullable=True),
-        Param("user_id", str, None, "count only this user's (or tool's) picks", nullable=True),
+        Param("user_id", str, None, "count only this user's (or tool's) picks (needed when "
+              "several pick sets of an object exist)", nullable=True),
         Param("session_id", str, None, "count only this session's picks", nullable=True),
         NORMALISE,
     )

@@ -160,6 +160,18 @@ def test_missing_tomogram_names_the_row_and_what_is_there(folder):
     assert "the folder has TS_01.mrc, TS_02.mrc" in message
 
 
+@pytest.mark.parametrize("writer", [write_relion5, write_relion4, write_csv])
+def test_a_particle_listed_twice_names_both_rows(folder, writer):
+    listed = writer(folder / ("picks.csv" if writer is write_csv else "picks.star"),
+                    [*PARTICLES, PARTICLES[1]])
+    first = {write_relion5: 14, write_relion4: 9, write_csv: 3}[writer]  # PARTICLES[1]
+    message = errors(folder, listed.name, class_names={"1": "ribosome", "2": "TRiC"}
+                     if writer is not write_csv else None)
+    assert message.startswith(f"{listed} (line {first + 5}): the same particle as line "
+                              f"{first}: voxel x 40, y 10, z 8 of tomogram ")
+    assert message.endswith("(after rounding to the nearest voxel); list each particle once")
+
+
 def test_mixed_pixel_sizes_are_refused(folder):
     write_mrc(folder / "tomos" / "TS_02.mrc", np.zeros(SHAPE), 12.0)
     write_csv(folder / "picks.csv")
