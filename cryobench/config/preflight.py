@@ -133,5 +133,6 @@ def check_split(reader: FileReader, key: str, counts: dict[str, int], split: Spl
             kfold_split(labels, split.folds, 0, split.val_fraction, 0, names, groups)
         else:
             holdout_split(labels, split.test_fraction, split.val_fraction, 0, names, groups)
-    except CryobenchError as exc:
-        reader.fail(key, str(exc))
+    except (CryobenchError, ValueError) as exc:  # a ValueError: scikit-learn's, unforeseen
+        reader.fail(key, str(exc).strip().splitlines()[0] if str(exc).strip() else
+                    f"the split cannot be made ({type(exc).__name__})")

@@ -42,7 +42,7 @@ def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
     index = np.arange(len(labels))
     rest, test = train_test_split(index, test_size=test_fraction, stratify=labels,
                                   random_state=seed)
-    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    train, val = _carve_validation(rest, labels, val_fraction, seed, class_names)
     return _check_parts(Split(np.sort(train), np.sort(val), np.sort(test)), labels, class_names)
 
 
@@ -56,7 +56,7 @@ def kfold_split(labels: np.ndarray, folds: int, fold: int, val_fraction: float, 
         return _grouped(labels, groups, folds, fold, val_fraction, seed, class_names)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, test = list(splitter.split(np.zeros(len(labels)), labels))[fold]
-    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    train, val = _carve_validation(rest, labels, val_fraction, seed, class_names)
     return _check_parts(Split(np.sort(train), np.sort(val), np.sort(test)), labels, class_names)
 
 
@@ -67,7 +67,7 @@ def _grouped(labels: np.ndarray, groups: np.ndarray, folds: int, fold: int,
     ones out for validation too would leave too few to train on."""
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, test = list(splitter.split(np.zeros(len(labels)), labels, groups))[fold]
-    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    train, val = _carve_validation(rest, labels, val_fraction, seed, names, grouped=True)
     split = Split(np.sort(train), np.sort(val), np.sort(test))
     return _check_parts(split, labels, names, grouped=True)
 
@@ -83,12 +83,27 @@ def _group_count(groups: np.ndarray, need: int, what: str) -> int:
 
 
 def _carve_validation(rest: np.ndarray, labels: np.ndarray, val_fraction: float,
-                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+                      seed: int, names: tuple[str, ...] = (),
+                      grouped: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The validation part, stratified, out of the training particles: each class needs
+    two of them there (one each side)."""
     if val_fraction <= 0:
         return rest, np.array([], dtype=rest.dtype)
     _check_room("validation", math.ceil(val_fraction * len(rest)), labels, val_fraction)
-    train, val = train_test_split(rest, test_size=val_fraction, stratify=labels[rest],
-                                  random_state=seed + 1)
+    where = "the training tomograms" if grouped else "the training part"
+    for c, n in enumerate(np.bincount(labels[rest], minlength=labels.max() + 1)):
+        if 0 < n < 2:
+            raise CryobenchError(
+                f"class {_name(names, c)!r} has {n} particle in {where}: the validation part, "
+                "carved from them by stratification, needs at least 2 of each class; "
+                + ("add particles of it to more tomograms, drop the class, or set "
+                   "val_fraction = 0" if grouped else "add particles or set val_fraction = 0"))
+    try:
+        train, val = train_test_split(rest, test_size=val_fraction, stratify=labels[rest],
+                                      random_state=seed + 1)
+    except ValueError as exc:  # scikit-learn's refusal, as one line
+        raise CryobenchError(f"the validation part (carved by stratification from {where}, "
+                             f"{len(rest)} particles) cannot be made: {exc}") from None
     return train, val
 
 

@@ -85,3 +85,42 @@ def test_a_class_in_one_tomogram_only_cannot_be_tested_by_tomogram():
     with pytest.raises(CryobenchError, match="class 'rare' .* has none in the (test|training) "
                                              "part; its particles sit in too few tomograms"):
         holdout_split(labels, 0.2, 0.1, 0, ("a", "b", "rare"), groups=GROUPS)
+
+
+def test_a_class_with_one_training_particle_is_named_not_a_scikit_learn_error():
+    """The validation part is carved, stratified, from the training tomograms: a class with
+    one particle there cannot be split (scikit-learn's ValueError, before)."""
+    labels = np.array([0] * 10 + [1] * 1 + [0] * 10 + [1] * 2)
+    groups = np.array(["TS_1"] * 11 + ["TS_2"] * 12, dtype=object)
+    refused = 0
+    for fold in range(2):
+        try:
+            kfold_split(labels, 2, fold, 0.3, 0, ("a", "rare"), groups)
+        except CryobenchError as exc:
+            refused += 1
+            assert str(exc) == (
+                "class 'rare' has 1 particle in the training tomograms: the validation part, "
+                "carved from them by stratification, needs at least 2 of each class; add "
+                "particles of it to more tomograms, drop the class, or set val_fraction = 0")
+    assert refused == 1  # the fold that tests TS_2 leaves TS_1's one particle to train on
+
+
+def test_check_split_turns_any_split_failure_into_one_config_line(monkeypatch):
+    """Whatever scikit-learn raises while a split is tried is the file's error, not a
+    traceback."""
+    from cryobench.config import preflight
+    from cryobench.config.reader import FileReader
+    from cryobench.data import splits
+    from cryobench.errors import ConfigError
+    from cryobench.registry import Registry
+    from cryobench.specs import SplitConfig
+
+    def refuse(*args, **kwargs):
+        raise ValueError("The least populated class in y has only 1 member\nmore")
+
+    monkeypatch.setattr(splits, "holdout_split", refuse)
+    reader = FileReader(None, Registry())
+    with pytest.raises(ConfigError, match=r"^dataset: The least populated class in y has "
+                                          r"only 1 member$"):
+        preflight.check_split(reader, "dataset", {"a": 5, "b": 5},
+                              SplitConfig("holdout", 0.2, 0.1, 5))
