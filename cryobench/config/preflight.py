@@ -113,9 +113,9 @@ def subset_tomograms(reader: FileReader, key: str, subset: DatasetSpec,
 
 def check_split(reader: FileReader, key: str, counts: dict[str, int], split: SplitConfig,
                 tomograms: dict[str, dict[str, int]] | None = None) -> None:
-    """The split a trial will make, tried on the class counts (and, split by tomogram, on
-    each tomogram's): a class too small for it is found now, not after the data is
-    simulated or read."""
+    """Every split a run will make (each seed, each fold), tried on the class counts (and,
+    split by tomogram, on each tomogram's): a class too small for any of them is found
+    now, not after the data is simulated or read, nor in the middle of a run."""
     import numpy as np
 
     from cryobench.data.splits import holdout_split, kfold_split
@@ -128,11 +128,22 @@ def check_split(reader: FileReader, key: str, counts: dict[str, int], split: Spl
                  for c, n in by_class.items() for _ in range(n)]
         labels = np.array([c for c, _ in pairs], dtype=np.int64)
         groups = np.array([t for _, t in pairs], dtype=object)
-    try:
-        if split.method == "kfold":
-            kfold_split(labels, split.folds, 0, split.val_fraction, 0, names, groups)
-        else:
-            holdout_split(labels, split.test_fraction, split.val_fraction, 0, names, groups)
-    except (CryobenchError, ValueError) as exc:  # a ValueError: scikit-learn's, unforeseen
-        reader.fail(key, str(exc).strip().splitlines()[0] if str(exc).strip() else
+    folds = range(split.folds) if split.method == "kfold" else (None,)
+    tried = 0
+    for seed in dict.fromkeys(reader.seeds):
+        for fold in folds:
+            try:
+                if fold is not None:
+                    kfold_split(labels, split.folds, fold, split.val_fraction, seed, names,
+                                groups)
+                else:
+                    holdout_split(labels, split.test_fraction, split.val_fraction, seed,
+                                  names, groups)
+            except (CryobenchError, ValueError) as exc:  # ValueError: scikit-learn's
+                text = str(exc).strip()
+                first = text.splitlines()[0] if text else (
                     f"the split cannot be made ({type(exc).__name__})")
+                which = f"seed {seed}" + (f", fold {fold}" if fold is not None else "")
+                reader.fail(key, first + (f" (at {which}; the splits before it can be made)"
+                                          if tried else ""))
+            tried += 1

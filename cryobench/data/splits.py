@@ -140,11 +140,15 @@ def _check_parts(split: Split, labels: np.ndarray, names: tuple[str, ...],
         for c in np.flatnonzero(present == 0):
             raise CryobenchError(
                 f"class {_name(names, c)!r} ({int((labels == c).sum())} particles) has none in "
-                f"the {part} part; " + (_GROUPED_HINT if grouped else
+                f"the {part} part; " + (_GROUPED_HINT if grouped and part != "validation" else
+                                        _VALIDATION_HINT if grouped else
                                         f"add particles or raise the {part} fraction"))
     return split
 
 
+_VALIDATION_HINT = ("the validation part is carved by stratification from the training "
+                    "tomograms' particles; raise val_fraction, add particles of it, or set "
+                    "val_fraction = 0")
 _GROUPED_HINT = ("its particles sit in too few tomograms to split by tomogram; add "
                  "tomograms, drop the class, or remove [split] group")
 
