@@ -6,6 +6,10 @@ and whether a particle lies inside it, is :mod:`cryobench.data.picked`'s busines
 Conventions: a voxel position counts from the centre of the first voxel (x = 0 is the
 first voxel's centre). RELION 5 places particles in Angstrom from the tomogram's centre:
 voxel = Angstrom / pixel size + size / 2.
+
+A particle file written by RELION's Class3D or Refine3D also shifts each particle by its
+origin (``_rlnOriginX/Y/ZAngst``; RELION 3/4 may give ``_rlnOriginX/Y/Z`` in pixels): the
+particle's centre is the coordinate minus the origin, which is what is cut.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ RELION5 = ("_rlnCenteredCoordinateXAngst", "_rlnCenteredCoordinateYAngst",
 RELION4 = ("_rlnCoordinateX", "_rlnCoordinateY", "_rlnCoordinateZ")
 TOMOGRAM_COLUMNS = ("_rlnTomoName", "_rlnMicrographName")
 STAR_LABEL = "_rlnClassNumber"
+ORIGIN_ANGSTROM = ("_rlnOriginXAngst", "_rlnOriginYAngst", "_rlnOriginZAngst")
+ORIGIN_PIXELS = ("_rlnOriginX", "_rlnOriginY", "_rlnOriginZ")  # RELION 3/4
 CSV_COLUMNS = ("tomogram", "x", "y", "z")
 CSV_LABEL = "label"
 
@@ -36,6 +42,7 @@ class Pick:
     xyz: tuple[float, float, float]  # voxels, or Angstrom from the centre when ``centred``
     label: str
     record: str  # "line 12", for error messages
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)  # subtracted: see origin_unit
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class PickList:
     path: Path
     format: str  # "relion5" | "relion4" | "csv"
     picks: tuple[Pick, ...]
+    #: the origins' unit: "angstrom", "pixel" (the coordinates' pixels), None (no origins)
+    origin_unit: str | None = None
 
     @property
     def centred(self) -> bool:
@@ -84,7 +93,9 @@ def _read_star(path: Path, label_column: str) -> PickList:
         raise DataError(path, f"missing columns: no {need} naming each particle's "
                               f"tomogram (has {', '.join(particles.columns)})")
     _require_label(path, particles.columns, label_column, particles.name)
+    origin, unit = _origin_columns(path, particles, fmt)
     at = [particles.columns.index(c) for c in (tomo, *columns, label_column)]
+    shift = [particles.columns.index(c) for c in origin]
     picks = []
     for line, values in particles.rows:
         where = f"line {line}"
@@ -92,8 +103,28 @@ def _read_star(path: Path, label_column: str) -> PickList:
             raise DataError(path, f"{len(values)} values for {len(particles.columns)} columns",
                             where)
         name, x, y, z, label = (values[i] for i in at)
-        picks.append(Pick(name, _position(path, where, (x, y, z), columns), label, where))
-    return PickList(path, fmt, tuple(picks))
+        moved = (_position(path, where, tuple(values[i] for i in shift), origin)  # type: ignore[arg-type]
+                 if shift else (0.0, 0.0, 0.0))
+        picks.append(Pick(name, _position(path, where, (x, y, z), columns), label, where,
+                          moved))
+    return PickList(path, fmt, tuple(picks), unit)
+
+
+def _origin_columns(path: Path, particles: StarLoop, fmt: str
+                    ) -> tuple[tuple[str, ...], str | None]:
+    """The origin columns the loop has (all three, or none), and their unit."""
+    choices = [(ORIGIN_ANGSTROM, "angstrom")]
+    if fmt == "relion4":
+        choices.append((ORIGIN_PIXELS, "pixel"))
+    for columns, unit in choices:
+        have = [c for c in columns if c in particles.columns]
+        if len(have) == 3:
+            return columns, unit
+        if have:
+            missing = ", ".join(c for c in columns if c not in have)
+            raise DataError(path, f"missing columns: {particles.name} has {', '.join(have)} "
+                                  f"but not {missing}; a particle's origin needs all three")
+    return (), None
 
 
 def _read_csv(path: Path, label_column: str) -> PickList:

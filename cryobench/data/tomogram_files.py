@@ -12,7 +12,7 @@ from typing import Any
 import mrcfile
 import numpy as np
 
-from cryobench.data.coordinates import PickList, read_pixel_sizes, read_picks
+from cryobench.data.coordinates import Pick, PickList, read_pixel_sizes, read_picks
 from cryobench.data.loading import class_labels
 from cryobench.data.labels import LabelRecord
 from cryobench.data.mrc import COMPLEX_MODES
@@ -53,10 +53,7 @@ def _plan(picks: PickList, tomograms: list[Tomogram], box: int,
     centres = np.empty((len(picks.picks), 3), dtype=np.int64)
     for i, p in enumerate(picks.picks):
         tomo = tomograms[index[p.tomogram]]
-        if picks.centred:
-            centres[i] = voxel_centre(p.xyz, tomo.voxel_size, tomo.shape)
-        else:
-            centres[i] = voxel_centre(p.xyz)
+        centres[i] = _centre(picks, p, tomo)
         check_inside(picks.path, p.record, centres[i], tomo)
     check_distinct(picks.path, [index[p.tomogram] for p in picks.picks], centres,
                    [p.record for p in picks.picks], [t.name for t in tomograms])
@@ -65,6 +62,18 @@ def _plan(picks: PickList, tomograms: list[Tomogram], box: int,
     return ParticlePlan(
         tuple(tomograms), np.array([index[p.tomogram] for p in picks.picks]), centres, labels,
         names, tuple(f"{p.tomogram} {picks.path.name} {p.record}" for p in picks.picks), box)
+
+
+def _centre(picks: PickList, pick: Pick, tomo: Tomogram) -> np.ndarray:
+    """The voxel a pick means: its coordinate minus its origin (RELION's shift from
+    classification or refinement), in the tomogram's voxels."""
+    origin = np.asarray(pick.origin, dtype=np.float64)
+    if picks.origin_unit == "angstrom" and not picks.centred:
+        origin = origin / tomo.voxel_size  # the coordinates are pixels
+    xyz = np.asarray(pick.xyz, dtype=np.float64) - origin
+    if picks.centred:
+        return voxel_centre(xyz, tomo.voxel_size, tomo.shape)
+    return voxel_centre(xyz)
 
 
 def find_tomogram(listed_in: Path, folder: Path, name: str, record: str) -> Path:

@@ -219,3 +219,41 @@ def test_nan_voxels_are_named_when_cut(folder):
     with pytest.raises(CryobenchError, match=r"TS_02.mrc: NaN or Inf voxels in the box of "
                                              r"particle TS_02 picks.csv line 5"):
         source("picks.csv").load(context(folder))
+
+
+def with_origins(path: Path, columns: tuple[str, ...], origins) -> Path:
+    """The list with origin columns added after the class column, one triple a row."""
+    lines = path.read_text().splitlines()
+    header = max(i for i, line in enumerate(lines) if line.startswith("_rln"))
+    rows = lines[header + 1:]
+    out = lines[:header + 1] + list(columns) + [
+        f"{row} {ox} {oy} {oz}" for row, (ox, oy, oz) in zip(rows, origins)]
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("writer,columns,scale", [
+    (write_relion5, ("_rlnOriginXAngst", "_rlnOriginYAngst", "_rlnOriginZAngst"), PIXEL),
+    (write_relion4, ("_rlnOriginX", "_rlnOriginY", "_rlnOriginZ"), 1.0),
+    (write_relion4, ("_rlnOriginXAngst", "_rlnOriginYAngst", "_rlnOriginZAngst"), PIXEL),
+])
+def test_relion_origins_are_subtracted(folder, writer, columns, scale):
+    """RELION: the particle's centre is the coordinate minus its origin shift."""
+    shifts = [(2, -1, 3)] * len(PARTICLES)  # voxels
+    shifted = [(n, x + ox, y + oy, z + oz, c)
+               for (n, x, y, z, c), (ox, oy, oz) in zip(PARTICLES, shifts)]
+    listed = writer(folder / "picks.star", shifted[:2])
+    with_origins(listed, columns, [tuple(v * scale for v in o) for o in shifts[:2]])
+    data = source("picks.star", class_names={"1": "ribosome", "2": "TRiC"}).load(
+        context(folder))
+    for i, (name, x, y, z, _) in enumerate(PARTICLES[:2]):
+        assert data.volumes[i, 4, 4, 4] == expected_centre_value(name, x, y, z)
+
+
+def test_an_origin_needs_all_three_columns(folder):
+    listed = write_relion5(folder / "picks.star")
+    with_origins(listed, ("_rlnOriginXAngst", "_rlnOriginYAngst", "_rlnTomoParticleId"),
+                 [(0, 0, 0)] * len(PARTICLES))
+    assert errors(folder, "picks.star", class_names={"1": "a", "2": "b"}).endswith(
+        "missing columns: data_particles has _rlnOriginXAngst, _rlnOriginYAngst but not "
+        "_rlnOriginZAngst; a particle's origin needs all three")
