@@ -169,33 +169,3 @@ def _position(path: Path, where: str, texts: tuple[str, str, str],
             raise DataError(path, f"{column} = {text!r} is not a finite number", where)
         out.append(value)
     return out[0], out[1], out[2]
-
-
-def read_pixel_sizes(path: Path) -> dict[str, float]:
-    """Pixel size (Angstrom) of each tomogram of a RELION 5 tomograms STAR file: the
-    tilt series' pixel size times the tomogram's binning."""
-    loops = parse_star(Path(path))
-    table = next((b for b in loops if {"_rlnTomoName", "_rlnTomoTiltSeriesPixelSize"}
-                  <= set(b.columns)), None)
-    if table is None:
-        raise DataError(path, "missing columns: no loop with _rlnTomoName and "
-                              "_rlnTomoTiltSeriesPixelSize (a RELION 5 tomograms STAR file)")
-    return {values[table.columns.index("_rlnTomoName")]: _pixel_size(path, table, line, values)
-            for line, values in table.rows}
-
-
-def _pixel_size(path: Path, table: StarLoop, line: int, values: list[str]) -> float:
-    where = f"line {line}"
-    if len(values) != len(table.columns):
-        raise DataError(path, f"{len(values)} values for {len(table.columns)} columns", where)
-    texts = [values[table.columns.index("_rlnTomoTiltSeriesPixelSize")]]
-    if "_rlnTomoTomogramBinning" in table.columns:
-        texts.append(values[table.columns.index("_rlnTomoTomogramBinning")])
-    try:
-        size = math.prod(float(t) for t in texts)
-    except ValueError:
-        size = math.nan
-    if not (math.isfinite(size) and size > 0):
-        raise DataError(path, f"pixel size {' x '.join(texts)} is not a positive number",
-                        where)
-    return size

@@ -12,7 +12,7 @@ from typing import Any
 import mrcfile
 import numpy as np
 
-from cryobench.data.coordinates import Pick, PickList, read_pixel_sizes, read_picks
+from cryobench.data.coordinates import Pick, PickList, read_picks
 from cryobench.data.loading import class_labels
 from cryobench.data.labels import LabelRecord
 from cryobench.data.mrc import COMPLEX_MODES
@@ -20,6 +20,7 @@ from cryobench.data.picked import (
     Opener, ParticlePlan, Tomogram, check_distinct, check_inside, check_voxel_sizes,
     voxel_centre,
 )
+from cryobench.data.tomogram_table import TomogramRow, read_tomogram_table
 from cryobench.errors import DataError
 
 SUFFIXES = (".mrc", ".rec", ".map")
@@ -28,16 +29,28 @@ SUFFIXES = (".mrc", ".rec", ".map")
 def plan_from_list(coordinates: Path, folder: Path, box: int, *,
                    class_names: Mapping[str, str] | None = None,
                    label_column: str | None = None,
-                   pixel_sizes: Path | None = None) -> tuple[ParticlePlan, list[Opener]]:
+                   pixel_sizes: Path | None = None,
+                   root: Path | None = None) -> tuple[ParticlePlan, list[Opener]]:
     """Read the list, find and read the header of every tomogram it names, and check
-    every particle against its tomogram: no voxel is read."""
+    every particle against its tomogram: no voxel is read. ``pixel_sizes``: a RELION 5
+    tomograms STAR; the files it names are looked for beside it and under ``root`` (the
+    RELION project's folder: where the benchmark file is)."""
     picks = read_picks(coordinates, label_column)
     first_row: dict[str, str] = {}
     for p in picks.picks:
         first_row.setdefault(p.tomogram, p.record)
-    sizes = read_pixel_sizes(pixel_sizes) if pixel_sizes else {}
-    files = {name: find_tomogram(picks.path, folder, name, row) for name, row in first_row.items()}
-    tomograms = [mrc_tomogram(name, files[name], sizes, pixel_sizes, first_row[name])
+    rows = read_tomogram_table(pixel_sizes) if pixel_sizes else {}
+    if pixel_sizes:
+        for name, record in first_row.items():
+            if name not in rows:
+                raise DataError(pixel_sizes, f"no row for tomogram {name!r}, which the "
+                                             f"particle list names ({picks.path.name} "
+                                             f"{record}); add it, or leave out "
+                                             "tomograms_star to use the MRC headers")
+    files = {name: find_tomogram(picks.path, folder, name, record, rows.get(name),
+                                 pixel_sizes, root)
+             for name, record in first_row.items()}
+    tomograms = [mrc_tomogram(name, files[name], rows.get(name), pixel_sizes)
                  for name in first_row]
     if pixel_sizes:  # the STAR's rows differ: it is the file to fix
         check_voxel_sizes(pixel_sizes, tomograms, {})
@@ -76,9 +89,21 @@ def _centre(picks: PickList, pick: Pick, tomo: Tomogram) -> np.ndarray:
     return voxel_centre(xyz)
 
 
-def find_tomogram(listed_in: Path, folder: Path, name: str, record: str) -> Path:
-    """The file a list's tomogram name means: the name itself (RELION 3/4 lists often give
-    a path), else the name with an MRC suffix, in ``folder``."""
+def find_tomogram(listed_in: Path, folder: Path, name: str, record: str,
+                  row: TomogramRow | None = None, star: Path | None = None,
+                  root: Path | None = None) -> Path:
+    """The file a list's tomogram name means: the tomograms STAR's
+    ``_rlnTomoReconstructedTomogram`` (beside the STAR, or under the project ``root``),
+    else the name itself (RELION 3/4 lists often give a path), else the name with an MRC
+    suffix, in ``folder``."""
+    tried: list[Path] = []
+    if row is not None and row.reconstructed and star is not None:
+        given = Path(row.reconstructed)
+        tried = [given] if given.is_absolute() else [star.parent / given] + (
+            [root / given] if root is not None else [])
+        for path in dict.fromkeys(tried):
+            if path.is_file():
+                return path
     given = Path(name)
     candidates = [folder / given, folder / given.name]
     if given.suffix.lower() not in SUFFIXES:
@@ -86,20 +111,27 @@ def find_tomogram(listed_in: Path, folder: Path, name: str, record: str) -> Path
     for path in dict.fromkeys(candidates):
         if path.is_file():
             return path
+    also = (f"; {star.name} {row.record} names {row.reconstructed}: tried "  # type: ignore[union-attr]
+            f"{', '.join(str(p) for p in dict.fromkeys(tried))}" if tried else "")
+    if folder.is_file():
+        raise DataError(listed_in, f"tomograms = {folder} is a file, not a folder; set it to "
+                                   f"the folder that holds the tomogram files{also}", record)
     if not folder.is_dir():
         raise DataError(listed_in, f"the tomograms folder {folder} does not exist; set "
-                                   "tomograms to the folder that holds the tomogram files", record)
+                                   f"tomograms to the folder that holds the tomogram files{also}",
+                        record)
     present = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
     shown = ", ".join(present[:6]) + (", ..." if len(present) > 6 else "")
     raise DataError(listed_in, f"tomogram {name!r} not found in {folder} (looked for "
                                f"{', '.join(p.name for p in dict.fromkeys(candidates[1:]))}; "
-                               f"the folder has {shown or 'no .mrc/.rec/.map file'})", record)
+                               f"the folder has {shown or 'no .mrc/.rec/.map file'}){also}",
+                    record)
 
 
-def mrc_tomogram(name: str, path: Path, pixel_sizes: Mapping[str, float],
-                 sizes_file: Path | None, record: str) -> Tomogram:
-    """A tomogram from its MRC header: shape, and its pixel size (from ``pixel_sizes``,
-    a RELION 5 tomograms STAR, when it names it)."""
+def mrc_tomogram(name: str, path: Path, row: TomogramRow | None = None,
+                 star: Path | None = None) -> Tomogram:
+    """A tomogram from its MRC header: shape and pixel size. A tomograms STAR's ``row``
+    must agree with the header (a header without a pixel size takes the STAR's)."""
     try:
         with mrcfile.open(path, header_only=True, permissive=False) as mrc:
             header = mrc.header
@@ -113,18 +145,33 @@ def mrc_tomogram(name: str, path: Path, pixel_sizes: Mapping[str, float],
     if min(shape) < 2:
         raise DataError(path, f"shape {shape[2]} x {shape[1]} x {shape[0]} is not a 3D "
                               "tomogram")
-    if sizes_file is not None:
-        if name not in pixel_sizes:
-            raise DataError(sizes_file, f"no row for tomogram {name!r}, which the "
-                                        "particle list names; add it, or leave out "
-                                        "tomograms_star to use the MRC headers")
-        voxel = pixel_sizes[name]
+    if row is not None and star is not None:
+        voxel = _agreed(name, path, voxel, shape, row, star)
     elif not voxel > 0:
         raise DataError(path, "the MRC header gives no pixel size (0); write it into the "
                               "header, or give a RELION 5 tomograms STAR (tomograms_star)")
     stat = os.stat(path)
     fingerprint = f"{os.path.realpath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
     return Tomogram(name, shape, voxel, str(path), fingerprint)
+
+
+def _agreed(name: str, path: Path, header_voxel: float, shape: tuple[int, int, int],
+            row: TomogramRow, star: Path) -> float:
+    """The pixel size the STAR and the header agree on; a disagreement (often another
+    binning) is an error naming both."""
+    nz, ny, nx = shape
+    if row.size is not None and tuple(row.size) != (nx, ny, nz):
+        sx, sy, sz = row.size
+        raise DataError(star, f"tomogram {name!r} is {sx} x {sy} x {sz} voxels here "
+                              f"(_rlnTomoSize), but {path}'s MRC header says {nx} x {ny} x "
+                              f"{nz}: another binning? list the tomograms that were picked",
+                        row.record)
+    if header_voxel > 0 and abs(header_voxel - row.pixel_size) > 1e-3 * row.pixel_size:
+        raise DataError(star, f"tomogram {name!r} has pixel size {row.pixel_size:.4g} A here "
+                              f"({row.pixel_text}), but {path}'s MRC header says "
+                              f"{header_voxel:.4g} A: another binning? make them agree (or "
+                              "leave out tomograms_star to use the header)", row.record)
+    return row.pixel_size
 
 
 def _opener(path: Path) -> Opener:

@@ -167,8 +167,9 @@ class TomogramsSource(_CutSource):
               nullable=True),
         Param("label_column", str, None, "column holding the class (default: "
               "_rlnClassNumber in STAR, label in CSV)", nullable=True),
-        Param("tomograms_star", str, None, "RELION 5 tomograms STAR giving pixel sizes "
-              "(default: the MRC headers)", nullable=True),
+        Param("tomograms_star", str, None, "RELION 5 tomograms STAR: the tomograms' files "
+              "(_rlnTomoReconstructedTomogram) and pixel sizes, checked against the MRC "
+              "headers", nullable=True),
         NORMALISE,
     )
 
@@ -179,7 +180,8 @@ class TomogramsSource(_CutSource):
         return plan_from_list(context.base_dir / self.coordinates,
                               context.base_dir / self.tomograms, self.box,
                               class_names=_as_str_map(self.class_names),
-                              label_column=self.label_column, pixel_sizes=star)
+                              label_column=self.label_column, pixel_sizes=star,
+                              root=context.base_dir)
 
 
 class CopickSource(_CutSource):

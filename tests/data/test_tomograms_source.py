@@ -127,15 +127,69 @@ def test_normalised_by_default(folder):
     assert np.allclose(data.volumes.std(axis=(1, 2, 3)), 1, atol=1e-4)
 
 
-def test_pixel_size_from_a_tomograms_star(folder):
-    write_relion5(folder / "picks.star", pixel=20.0)  # the header says 10: the STAR wins
-    (folder / "tomograms.star").write_text(
-        "data_global\nloop_\n_rlnTomoName\n_rlnTomoTiltSeriesPixelSize\n"
-        "_rlnTomoTomogramBinning\nTS_01 5.0 4\nTS_02 5.0 4\n")
+TOMOGRAMS_STAR = ("data_global\nloop_\n_rlnTomoName\n_rlnTomoTiltSeriesPixelSize\n"
+                  "_rlnTomoTomogramBinning\n_rlnTomoSizeX\n_rlnTomoSizeY\n_rlnTomoSizeZ\n"
+                  "{extra}TS_01 5.0 {binning} 64 48 32{file1}\nTS_02 5.0 {binning} 64 48 32{file2}\n")
+
+
+def test_pixel_size_from_a_tomograms_star_when_the_headers_have_none(folder):
+    for k, name in enumerate(("TS_01", "TS_02")):  # headers without a pixel size
+        data = np.arange(np.prod(SHAPE), dtype=np.float32).reshape(SHAPE) + k * 1e6
+        write_mrc(folder / "tomos" / f"{name}.mrc", data, 0.0)
+    write_relion5(folder / "picks.star", pixel=20.0)
+    (folder / "tomograms.star").write_text(TOMOGRAMS_STAR.format(
+        extra="", binning=4, file1="", file2=""))
     data = source("picks.star", tomograms_star="tomograms.star").load(context(folder))
     assert data.voxel_size == pytest.approx(2.0)
     name, x, y, z, _ = PARTICLES[0]
     assert data.volumes[0, 4, 4, 4] == expected_centre_value(name, x, y, z)
+
+
+def test_a_tomograms_star_that_disagrees_with_the_header_names_both(folder):
+    write_relion5(folder / "picks.star")
+    (folder / "tomograms.star").write_text(TOMOGRAMS_STAR.format(
+        extra="", binning=2, file1="", file2=""))  # 10 A in the headers, 5 x 2 = 10: agrees
+    assert source("picks.star", tomograms_star="tomograms.star").count_classes(
+        context(folder)) == {"1": 3, "2": 3}
+    (folder / "tomograms.star").write_text(TOMOGRAMS_STAR.format(
+        extra="", binning=4, file1="", file2=""))  # 20 A: the binning disagrees
+    star = folder / "tomograms.star"
+    assert errors(folder, "picks.star", tomograms_star="tomograms.star") == (
+        f"{star} (line 9): tomogram 'TS_01' has pixel size 20 A here (5.0 x binning 4), but "
+        f"{folder / 'tomos' / 'TS_01.mrc'}'s MRC header says 10 A: another binning? make "
+        "them agree (or leave out tomograms_star to use the header)")
+    (folder / "tomograms.star").write_text(TOMOGRAMS_STAR.format(
+        extra="", binning=2, file1="", file2="").replace("64 48 32", "32 24 16"))
+    assert errors(folder, "picks.star", tomograms_star="tomograms.star") == (
+        f"{star} (line 9): tomogram 'TS_01' is 32 x 24 x 16 voxels here (_rlnTomoSize), but "
+        f"{folder / 'tomos' / 'TS_01.mrc'}'s MRC header says 64 x 48 x 32: another binning? "
+        "list the tomograms that were picked")
+
+
+def test_the_tomograms_file_comes_from_the_tomograms_star(folder):
+    """_rlnTomoReconstructedTomogram, beside the STAR or under the project's folder,
+    before the tomograms folder is searched by name."""
+    (folder / "Tomograms" / "job007").mkdir(parents=True)
+    (folder / "tomos" / "TS_01.mrc").rename(folder / "Tomograms" / "job007" / "rec_TS_01.mrc")
+    (folder / "star").mkdir()
+    (folder / "star" / "rec_TS_02.mrc").write_bytes((folder / "tomos" / "TS_02.mrc").read_bytes())
+    (folder / "tomos" / "TS_02.mrc").unlink()
+    write_relion5(folder / "picks.star")
+    text = TOMOGRAMS_STAR.format(extra="_rlnTomoReconstructedTomogram\n", binning=2,
+                                 file1=" Tomograms/job007/rec_TS_01.mrc",
+                                 file2=" rec_TS_02.mrc")
+    (folder / "star" / "tomograms.star").write_text(text)
+    data = source("picks.star", tomograms_star="star/tomograms.star",
+                  class_names={"1": "ribosome", "2": "TRiC"}).load(context(folder))
+    for i, (name, x, y, z, _) in enumerate(PARTICLES):
+        assert data.volumes[i, 4, 4, 4] == expected_centre_value(name, x, y, z)
+    (folder / "star" / "tomograms.star").write_text(text.replace("job007", "job008"))
+    message = errors(folder, "picks.star", tomograms_star="star/tomograms.star")
+    assert message.endswith(
+        "; tomograms.star line 10 names Tomograms/job008/rec_TS_01.mrc: tried "
+        f"{folder / 'star' / 'Tomograms/job008/rec_TS_01.mrc'}, "
+        f"{folder / 'Tomograms/job008/rec_TS_01.mrc'}")
+    assert "tomogram 'TS_01' not found in" in message
 
 
 def errors(folder: Path, name: str, **extra) -> str:
