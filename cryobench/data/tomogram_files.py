@@ -29,13 +29,19 @@ SUFFIXES = (".mrc", ".rec", ".map")
 def plan_from_list(coordinates: Path, folder: Path, box: int, *,
                    class_names: Mapping[str, str] | None = None,
                    label_column: str | None = None,
-                   pixel_sizes: Path | None = None,
-                   root: Path | None = None) -> tuple[ParticlePlan, list[Opener]]:
+                   pixel_sizes: Path | None = None, root: Path | None = None,
+                   coordinate_pixel_size: float | None = None
+                   ) -> tuple[ParticlePlan, list[Opener]]:
     """Read the list, find and read the header of every tomogram it names, and check
     every particle against its tomogram: no voxel is read. ``pixel_sizes``: a RELION 5
     tomograms STAR; the files it names are looked for beside it and under ``root`` (the
-    RELION project's folder: where the benchmark file is)."""
+    RELION project's folder: where the benchmark file is). ``coordinate_pixel_size``
+    (Angstrom): the pixel size of a RELION 3/4 or CSV list's coordinates, when it is not
+    the tomogram's (RELION 4 gives unbinned tilt-series pixels)."""
     picks = read_picks(coordinates, label_column)
+    if coordinate_pixel_size is not None and picks.centred:
+        raise DataError(picks.path, "coordinate_pixel_size is for lists in pixels (RELION "
+                                    "3/4, CSV); a RELION 5 list gives Angstrom: leave it out")
     first_row: dict[str, str] = {}
     for p in picks.picks:
         first_row.setdefault(p.tomogram, p.record)
@@ -56,17 +62,18 @@ def plan_from_list(coordinates: Path, folder: Path, box: int, *,
         check_voxel_sizes(pixel_sizes, tomograms, {})
     else:
         check_voxel_sizes(picks.path, tomograms, first_row)
-    plan = _plan(picks, tomograms, box, class_names)
+    plan = _plan(picks, tomograms, box, class_names, coordinate_pixel_size)
     return plan, [_opener(files[t.name]) for t in tomograms]
 
 
 def _plan(picks: PickList, tomograms: list[Tomogram], box: int,
-          class_names: Mapping[str, str] | None) -> ParticlePlan:
+          class_names: Mapping[str, str] | None,
+          coordinate_pixel_size: float | None = None) -> ParticlePlan:
     index = {t.name: i for i, t in enumerate(tomograms)}
     centres = np.empty((len(picks.picks), 3), dtype=np.int64)
     for i, p in enumerate(picks.picks):
         tomo = tomograms[index[p.tomogram]]
-        centres[i] = _centre(picks, p, tomo)
+        centres[i] = _centre(picks, p, tomo, coordinate_pixel_size)
         check_inside(picks.path, p.record, centres[i], tomo)
     check_distinct(picks.path, [index[p.tomogram] for p in picks.picks], centres,
                    [p.record for p in picks.picks], [t.name for t in tomograms])
@@ -77,16 +84,21 @@ def _plan(picks: PickList, tomograms: list[Tomogram], box: int,
         names, tuple(f"{p.tomogram} {picks.path.name} {p.record}" for p in picks.picks), box)
 
 
-def _centre(picks: PickList, pick: Pick, tomo: Tomogram) -> np.ndarray:
+def _centre(picks: PickList, pick: Pick, tomo: Tomogram,
+            coordinate_pixel_size: float | None = None) -> np.ndarray:
     """The voxel a pick means: its coordinate minus its origin (RELION's shift from
-    classification or refinement), in the tomogram's voxels."""
+    classification or refinement), in the tomogram's voxels; coordinates in pixels of
+    ``coordinate_pixel_size`` Angstrom (default: the tomogram's) are scaled to them."""
+    xyz = np.asarray(pick.xyz, dtype=np.float64)
     origin = np.asarray(pick.origin, dtype=np.float64)
-    if picks.origin_unit == "angstrom" and not picks.centred:
-        origin = origin / tomo.voxel_size  # the coordinates are pixels
-    xyz = np.asarray(pick.xyz, dtype=np.float64) - origin
     if picks.centred:
-        return voxel_centre(xyz, tomo.voxel_size, tomo.shape)
-    return voxel_centre(xyz)
+        return voxel_centre(xyz - origin, tomo.voxel_size, tomo.shape)
+    pixel = coordinate_pixel_size or tomo.voxel_size
+    if picks.origin_unit == "angstrom":
+        origin = origin / pixel  # the coordinates are pixels
+    if coordinate_pixel_size is None:
+        return voxel_centre(xyz - origin)  # in the tomogram's voxels already
+    return voxel_centre((xyz - origin) * pixel, tomo.voxel_size)
 
 
 def find_tomogram(listed_in: Path, folder: Path, name: str, record: str,

@@ -171,6 +171,9 @@ class TomogramsSource(_CutSource):
               "(_rlnTomoReconstructedTomogram) and pixel sizes, checked against the MRC "
               "headers", nullable=True),
         NORMALISE,
+        Param("coordinate_pixel_size", float, None, "pixel size (A) of RELION 3/4 or CSV "
+              "coordinates, when not the tomogram's (e.g. unbinned tilt-series pixels)",
+              low=0.01, nullable=True),
     )
 
     def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
@@ -181,7 +184,8 @@ class TomogramsSource(_CutSource):
                               context.base_dir / self.tomograms, self.box,
                               class_names=_as_str_map(self.class_names),
                               label_column=self.label_column, pixel_sizes=star,
-                              root=context.base_dir)
+                              root=context.base_dir,
+                              coordinate_pixel_size=self.coordinate_pixel_size)
 
 
 class CopickSource(_CutSource):

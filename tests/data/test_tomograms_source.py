@@ -311,3 +311,28 @@ def test_an_origin_needs_all_three_columns(folder):
     assert errors(folder, "picks.star", class_names={"1": "a", "2": "b"}).endswith(
         "missing columns: data_particles has _rlnOriginXAngst, _rlnOriginYAngst but not "
         "_rlnOriginZAngst; a particle's origin needs all three")
+
+
+@pytest.mark.parametrize("writer", [write_relion4, write_csv])
+def test_coordinates_in_another_pixel_size(folder, writer):
+    """RELION 4 coordinates in unbinned tilt-series pixels: 2.5 A pixels, tomograms of
+    10 A: a coordinate of 4 x the voxel."""
+    unbinned = [(n, 4 * x, 4 * y, 4 * z, c) for n, x, y, z, c in PARTICLES]
+    listed = writer(folder / ("picks.csv" if writer is write_csv else "picks.star"), unbinned)
+    names = None if writer is write_csv else {"1": "ribosome", "2": "TRiC"}
+    data = source(listed.name, class_names=names, coordinate_pixel_size=2.5).load(
+        context(folder))
+    for i, (name, x, y, z, _) in enumerate(PARTICLES):
+        assert data.volumes[i, 4, 4, 4] == expected_centre_value(name, x, y, z)
+    write_relion5(folder / "picks.star")
+    assert errors(folder, "picks.star", coordinate_pixel_size=2.5).endswith(
+        "coordinate_pixel_size is for lists in pixels (RELION 3/4, CSV); a RELION 5 list "
+        "gives Angstrom: leave it out")
+
+
+def test_a_list_without_coordinate_pixel_size_keeps_its_identity(folder):
+    """The new parameter is null by default: what the source cuts is unchanged."""
+    write_csv(folder / "picks.csv")
+    plain = source("picks.csv").plan(context(folder))[0]
+    same = source("picks.csv", coordinate_pixel_size=PIXEL).plan(context(folder))[0]
+    assert plain.key(False) == same.key(False)
