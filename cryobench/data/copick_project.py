@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from cryobench.data.picked import (
-    Opener, ParticlePlan, Tomogram, check_distinct, check_inside, voxel_centre,
+    Opener, ParticlePlan, Tomogram, check_cuttable, check_distinct, check_inside,
+    voxel_centre,
 )
 from cryobench.errors import DataError, unknown_name_message
 
@@ -65,6 +66,7 @@ def plan_from_project(config: Path, voxel_spacing: float, tomogram_type: str, bo
     plan = ParticlePlan(tuple(tomograms), np.array([r[0] for r in rows], dtype=np.int64),
                         np.array([r[1] for r in rows], dtype=np.int64).reshape(-1, 3),
                         labels, tuple(classes), tuple(r[3] for r in rows), box)
+    check_cuttable(plan)
     return plan, openers
 
 

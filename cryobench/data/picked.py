@@ -152,6 +152,27 @@ def check_voxel_sizes(file: str | Path, tomograms: Sequence[Tomogram],
                             records.get(tomo.name))
 
 
+def check_cuttable(plan: ParticlePlan) -> None:
+    """What would stop the cut, found while planning (``validate``): a box that does not
+    fit in a tomogram, particles that do not fit in memory."""
+    for tomo in plan.tomograms:
+        if plan.box > min(tomo.shape):
+            nz, ny, nx = tomo.shape
+            raise DataError(tomo.where, f"box {plan.box} is larger than tomogram {tomo.name!r} "
+                                        f"({nx} x {ny} x {nz} voxels); choose box <= "
+                                        f"{min(tomo.shape)}")
+    check_memory(plan)
+
+
+def check_memory(plan: ParticlePlan) -> None:
+    """The cut particles are held in memory at once: refuse before reading any voxel."""
+    n = len(plan.labels)
+    problem = shortfall(volumes_bytes(n, plan.box))
+    if problem:
+        raise CryobenchError(f"cutting {n} particles of {plan.box}^3 voxels needs {problem}; "
+                             "choose a smaller box or fewer particles")
+
+
 def load_cut(plan: ParticlePlan, openers: Sequence[Opener], cache_dir: Path, *,
              source: str, normalised: bool = True,
              progress: Progress | None = None) -> Subtomograms:
@@ -176,10 +197,7 @@ def cut(plan: ParticlePlan, openers: Sequence[Opener], *, source: str,
         normalised: bool = True, progress: Progress | None = None) -> Subtomograms:
     """Cut every particle of the plan; only the particles are held in memory."""
     n = len(plan.labels)
-    problem = shortfall(volumes_bytes(n, plan.box))
-    if problem:
-        raise CryobenchError(f"cutting {n} particles of {plan.box}^3 voxels needs {problem}; "
-                             "choose a smaller box or fewer particles")
+    check_memory(plan)
     volumes = np.empty((n, plan.box, plan.box, plan.box), dtype=np.float32)
     done = 0
     for t, (tomo, opener) in enumerate(zip(plan.tomograms, openers)):

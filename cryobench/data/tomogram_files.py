@@ -17,8 +17,8 @@ from cryobench.data.loading import class_labels
 from cryobench.data.labels import LabelRecord
 from cryobench.data.mrc import COMPLEX_MODES
 from cryobench.data.picked import (
-    Opener, ParticlePlan, Tomogram, check_distinct, check_inside, check_voxel_sizes,
-    voxel_centre,
+    Opener, ParticlePlan, Tomogram, check_cuttable, check_distinct, check_inside,
+    check_voxel_sizes, voxel_centre,
 )
 from cryobench.data.tomogram_table import TomogramRow, read_tomogram_table
 from cryobench.errors import DataError
@@ -63,6 +63,7 @@ def plan_from_list(coordinates: Path, folder: Path, box: int, *,
     else:
         check_voxel_sizes(picks.path, tomograms, first_row)
     plan = _plan(picks, tomograms, box, class_names, coordinate_pixel_size)
+    check_cuttable(plan)
     return plan, [_opener(files[t.name]) for t in tomograms]
 
 
@@ -149,8 +150,14 @@ def mrc_tomogram(name: str, path: Path, row: TomogramRow | None = None,
             header = mrc.header
             mode, voxel = int(header.mode), float(mrc.voxel_size.x)
             shape = (int(header.nz), int(header.ny), int(header.nx))
+            need = _data_end(header)
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(path, f"unreadable MRC header ({exc})") from None
+    size = os.stat(path).st_size
+    if need is not None and size < need:
+        raise DataError(path, f"truncated: {size} bytes, but its header ({shape[2]} x "
+                              f"{shape[1]} x {shape[0]} voxels, mode {mode}) needs {need}; "
+                              "copy or write the file again")
     if mode in COMPLEX_MODES:
         raise DataError(path, f"MRC mode {mode} ({COMPLEX_MODES[mode]}) is a Fourier "
                               "transform, not a tomogram")
@@ -165,6 +172,17 @@ def mrc_tomogram(name: str, path: Path, row: TomogramRow | None = None,
     stat = os.stat(path)
     fingerprint = f"{os.path.realpath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
     return Tomogram(name, shape, voxel, str(path), fingerprint)
+
+
+def _data_end(header: Any) -> int | None:
+    """Bytes a whole file needs: the 1024-byte header, the extended header and every
+    voxel (None for a mode whose size the header alone does not tell)."""
+    from mrcfile.utils import data_dtype_from_header
+
+    if int(header.mode) == 101:  # 4-bit, packed
+        return None
+    voxels = int(header.nx) * int(header.ny) * int(header.nz)
+    return 1024 + int(header.nsymbt) + voxels * data_dtype_from_header(header).itemsize
 
 
 def _agreed(name: str, path: Path, header_voxel: float, shape: tuple[int, int, int],

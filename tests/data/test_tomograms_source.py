@@ -336,3 +336,31 @@ def test_a_list_without_coordinate_pixel_size_keeps_its_identity(folder):
     plain = source("picks.csv").plan(context(folder))[0]
     same = source("picks.csv", coordinate_pixel_size=PIXEL).plan(context(folder))[0]
     assert plain.key(False) == same.key(False)
+
+
+def test_a_truncated_tomogram_is_found_from_its_header(folder):
+    path = folder / "tomos" / "TS_02.mrc"
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-4096])
+    write_csv(folder / "picks.csv")
+    assert errors(folder, "picks.csv") == (
+        f"{path}: truncated: {len(whole) - 4096} bytes, but its header (64 x 48 x 32 voxels, "
+        f"mode 2) needs {len(whole)}; copy or write the file again")
+
+
+def test_a_box_larger_than_a_tomogram_is_refused_before_cutting(folder):
+    write_csv(folder / "picks.csv")
+    assert errors(folder, "picks.csv", box=34) == (
+        f"{folder / 'tomos' / 'TS_01.mrc'}: box 34 is larger than tomogram 'TS_01' (64 x 48 "
+        "x 32 voxels); choose box <= 32")
+
+
+def test_a_cut_that_needs_more_memory_than_there_is_is_refused_while_planning(
+        folder, monkeypatch):
+    from cryobench.data import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda *a: 1000)
+    write_csv(folder / "picks.csv")
+    with pytest.raises(CryobenchError, match=r"^cutting 6 particles of 8\^3 voxels needs "
+                                             r"about .* GiB of memory and"):
+        source("picks.csv").count_classes(context(folder))
