@@ -84,9 +84,12 @@ def _read_star(path: Path, label_column: str) -> PickList:
         particles = next((b for b in loops if set(RELION4) <= set(b.columns)), None)
         columns, fmt = RELION4, "relion4"
     if particles is None:
-        raise DataError(path, "missing columns: no loop with RELION 5 "
-                              "(_rlnCenteredCoordinate{X,Y,Z}Angst) or RELION 3/4 "
-                              "(_rlnCoordinate{X,Y,Z}) particle coordinates")
+        _no_coordinates(path, loops)
+    twice = sorted({c for c in particles.columns if particles.columns.count(c) > 1})
+    if twice:
+        raise DataError(path, f"column {', '.join(twice)} given twice in {particles.name}")
+    if not particles.rows:
+        _not_a_loop(path, columns[0])
     tomo = next((c for c in TOMOGRAM_COLUMNS if c in particles.columns), None)
     if tomo is None or (fmt == "relion5" and tomo != "_rlnTomoName"):
         need = "_rlnTomoName" if fmt == "relion5" else "_rlnTomoName or _rlnMicrographName"
@@ -110,6 +113,31 @@ def _read_star(path: Path, label_column: str) -> PickList:
     return PickList(path, fmt, tuple(picks), unit)
 
 
+def _no_coordinates(path: Path, loops: list[StarLoop]) -> None:
+    """No loop has a whole set of coordinates: name what one that has some lacks."""
+    for block in loops:
+        for columns in (RELION5, RELION4):
+            have = [c for c in columns if c in block.columns]
+            if have:
+                missing = ", ".join(c for c in columns if c not in have)
+                raise DataError(path, f"missing columns: {block.name} has {', '.join(have)} "
+                                      f"but not {missing}")
+    raise DataError(path, "missing columns: no loop with RELION 5 "
+                          "(_rlnCenteredCoordinate{X,Y,Z}Angst) or RELION 3/4 "
+                          "(_rlnCoordinate{X,Y,Z}) particle coordinates")
+
+
+def _not_a_loop(path: Path, column: str) -> None:
+    """Particles written as ``_name value`` pairs (one particle, no loop_) are not read as
+    a list: say so, rather than "no particles"."""
+    for number, line in enumerate(read_label_text(path).splitlines(), start=1):
+        words = line.split()
+        if len(words) > 1 and words[0] == column and not words[1].startswith("#"):
+            raise DataError(path, f"{column} is given as a key and value, not as a column of "
+                                  "a loop: a particle list needs a loop_ (loop_, the column "
+                                  "names, then one row per particle)", f"line {number}")
+
+
 def _origin_columns(path: Path, particles: StarLoop, fmt: str
                     ) -> tuple[tuple[str, ...], str | None]:
     """The origin columns the loop has (all three, or none), and their unit."""
@@ -130,6 +158,9 @@ def _origin_columns(path: Path, particles: StarLoop, fmt: str
 def _read_csv(path: Path, label_column: str) -> PickList:
     reader = csv.DictReader(io.StringIO(read_label_text(path), newline=""))
     columns = [c.strip() for c in (reader.fieldnames or [])]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise DataError(path, f"column {', '.join(twice)} given twice in the header", "line 1")
     missing = [c for c in CSV_COLUMNS if c not in columns]
     if missing:
         raise DataError(path, f"missing columns {','.join(missing)}: need "
@@ -140,6 +171,11 @@ def _read_csv(path: Path, label_column: str) -> PickList:
     try:
         for row in reader:
             where = f"line {reader.line_num}"
+            if None in row or None in row.values():  # more values than columns, or fewer
+                count = len(columns) + len(row.get(None) or ()) - sum(  # type: ignore[call-overload]
+                    v is None for v in row.values())
+                raise DataError(path, f"{count} values for {len(columns)} columns "
+                                      f"({','.join(columns)})", where)
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
             if not row["tomogram"]:
                 raise DataError(path, "empty tomogram name", where)

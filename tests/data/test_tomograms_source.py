@@ -364,3 +364,31 @@ def test_a_cut_that_needs_more_memory_than_there_is_is_refused_while_planning(
     with pytest.raises(CryobenchError, match=r"^cutting 6 particles of 8\^3 voxels needs "
                                              r"about .* GiB of memory and"):
         source("picks.csv").count_classes(context(folder))
+
+
+def test_malformed_lists_are_one_line_each(folder):
+    (folder / "picks.csv").write_text("tomogram,x,y,z,label\nTS_01,1,2,3,a\nTS_01,4,5,6,a,9\n")
+    assert errors(folder, "picks.csv").endswith(
+        "(line 3): 6 values for 5 columns (tomogram,x,y,z,label)")
+    (folder / "picks.csv").write_text("tomogram,x,y,z,label\nTS_01,1,2,3\n")
+    assert errors(folder, "picks.csv").endswith("(line 2): 4 values for 5 columns "
+                                                "(tomogram,x,y,z,label)")
+    (folder / "picks.csv").write_text("tomogram,x,y,x,z,label\nTS_01,1,2,3,4,a\n")
+    assert errors(folder, "picks.csv").endswith("(line 1): column x given twice in the header")
+    star = ("data_particles\nloop_\n_rlnTomoName\n_rlnCoordinateX\n_rlnCoordinateY\n"
+            "_rlnCoordinateZ\n_rlnClassNumber\n")
+    (folder / "picks.star").write_text(star.replace("_rlnCoordinateY\n",
+                                                    "_rlnCoordinateY\n_rlnCoordinateY\n")
+                                       + "TS_01 1 2 2 3 1\n")
+    assert errors(folder, "picks.star").endswith(
+        "column _rlnCoordinateY given twice in data_particles")
+    (folder / "picks.star").write_text(star.replace("_rlnCoordinateZ\n", "") + "TS_01 1 2 1\n")
+    assert errors(folder, "picks.star").endswith(
+        "missing columns: data_particles has _rlnCoordinateX, _rlnCoordinateY but not "
+        "_rlnCoordinateZ")
+    (folder / "picks.star").write_text(
+        "data_particles\n_rlnTomoName TS_01\n_rlnCoordinateX 1\n_rlnCoordinateY 2\n"
+        "_rlnCoordinateZ 3\n_rlnClassNumber 1\n")
+    assert errors(folder, "picks.star").endswith(
+        "(line 3): _rlnCoordinateX is given as a key and value, not as a column of a loop: a "
+        "particle list needs a loop_ (loop_, the column names, then one row per particle)")
