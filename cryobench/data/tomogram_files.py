@@ -56,21 +56,27 @@ def plan_from_list(coordinates: Path, folder: Path, box: int, *,
     files = {name: find_tomogram(picks.path, folder, name, record, rows.get(name),
                                  pixel_sizes, root)
              for name, record in first_row.items()}
+    # one file under two names (TS_01, TS_01.mrc) is one tomogram: one group, one count
+    by_file: dict[str, str] = {}  # resolved path -> the first name that means it
+    for name in first_row:
+        by_file.setdefault(os.path.realpath(files[name]), name)
+    firsts = list(by_file.values())
     tomograms = [mrc_tomogram(name, files[name], rows.get(name), pixel_sizes)
-                 for name in first_row]
+                 for name in firsts]
     if pixel_sizes:  # the STAR's rows differ: it is the file to fix
         check_voxel_sizes(pixel_sizes, tomograms, {})
     else:
         check_voxel_sizes(picks.path, tomograms, first_row)
-    plan = _plan(picks, tomograms, box, class_names, coordinate_pixel_size)
+    index = {name: firsts.index(by_file[os.path.realpath(files[name])]) for name in first_row}
+    plan = _plan(picks, tomograms, index, box, class_names, coordinate_pixel_size)
     check_cuttable(plan)
     return plan, [_opener(files[t.name]) for t in tomograms]
 
 
-def _plan(picks: PickList, tomograms: list[Tomogram], box: int,
+def _plan(picks: PickList, tomograms: list[Tomogram], index: Mapping[str, int], box: int,
           class_names: Mapping[str, str] | None,
           coordinate_pixel_size: float | None = None) -> ParticlePlan:
-    index = {t.name: i for i, t in enumerate(tomograms)}
+    """``index``: each name the list uses -> its tomogram."""
     centres = np.empty((len(picks.picks), 3), dtype=np.int64)
     for i, p in enumerate(picks.picks):
         tomo = tomograms[index[p.tomogram]]

@@ -392,3 +392,17 @@ def test_malformed_lists_are_one_line_each(folder):
     assert errors(folder, "picks.star").endswith(
         "(line 3): _rlnCoordinateX is given as a key and value, not as a column of a loop: a "
         "particle list needs a loop_ (loop_, the column names, then one row per particle)")
+
+
+def test_one_file_under_two_names_is_one_tomogram(folder):
+    """TS_01 and TS_01.mrc: one tomogram, one group of the split, one count."""
+    rows = [(n + (".mrc" if i % 2 else ""), x, y, z, c)
+            for i, (n, x, y, z, c) in enumerate(PARTICLES)]
+    write_csv(folder / "picks.csv", rows)
+    src = source("picks.csv")
+    assert src.count_tomograms(context(folder)) == {"TS_01": {"ribosome": 2, "TRiC": 1},
+                                                    "TS_02.mrc": {"TRiC": 2, "ribosome": 1}}
+    data = src.load(context(folder))
+    assert sorted(set(data.tomograms)) == ["TS_01", "TS_02.mrc"]
+    for i, (name, x, y, z, _) in enumerate(PARTICLES):
+        assert data.volumes[i, 4, 4, 4] == expected_centre_value(name, x, y, z)
