@@ -142,6 +142,8 @@ def validate(
     console.print(Text(f"split: {bench.split.method}{whole}, test {bench.split.test_fraction}, "
                        f"validation {bench.split.val_fraction}; seeds {list(bench.seeds)}; "
                        f"{trials[0].threads} CPU thread(s) per trial"))
+    if bench.split.group == "tomogram" and bench.split.method == "holdout":
+        _print_test_shares(bench)
     table = Table(title=f"{len(bench.arms)} arms, {len(trials)} trials")
     for column in ("arm", "component", "plugin", "parameters"):
         table.add_column(column, overflow="fold")
@@ -757,6 +759,25 @@ def inspect(
     # float64: float32 sums of values near its largest overflow to inf
     console.print(f"values: mean {v.mean(dtype=np.float64):.4g}, std "
                   f"{v.std(dtype=np.float64):.4g}, min {v.min():.4g}, max {v.max():.4g}")
+
+
+def _print_test_shares(bench: Any) -> None:
+    """Whole tomograms make the test part's share what they allow: say it when it is not
+    test_fraction."""
+    from cryobench.config.preflight import grouped_test_shares
+    from cryobench.contract.components import DataContext
+    from cryobench.data.cache import cache_root
+
+    source = bench.dataset.source.build(make_registry())
+    found = source.count_tomograms(DataContext(Path(bench.path).parent, cache_root()))
+    keep = set(bench.dataset.classes or ()) or None
+    found = {t: {c: n for c, n in by_class.items() if keep is None or c in keep}
+             for t, by_class in found.items()}
+    shares = grouped_test_shares(found, bench.split, bench.seeds)
+    if any(abs(v - bench.split.test_fraction) > 0.005 for v in shares.values()):
+        listed = ", ".join(f"{v:.2f} (seed {s})" for s, v in shares.items())
+        console.print(Text(f"test part: whole tomograms make its share of the particles "
+                           f"{listed}, not {bench.split.test_fraction}"))
 
 
 def _cut_source(path: Path, tomograms: Optional[Path], tomograms_star: Optional[Path],

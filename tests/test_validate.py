@@ -358,3 +358,17 @@ def test_every_fold_of_a_grouped_kfold_is_tried_by_validate(tmp_path):
         "validation part, carved from them by stratification, needs at least 2 of each class; "
         "add particles of it to more tomograms, drop the class, or set val_fraction = 0 (at "
         "seed 0, fold 1; the splits before it can be made)")
+
+
+def test_validate_states_the_real_test_share_of_whole_tomograms(tmp_path):
+    rows = [(t, 2 + 2 * i, 5, 8, "a") for t, k in (("TS_1", 12), ("TS_2", 6)) for i in range(k)]
+    rows += [(t, 3 + 3 * i, 20, 8, "b") for t, k in (("TS_1", 6), ("TS_2", 3)) for i in range(k)]
+    tiny_tomograms(tmp_path, rows)
+    path = tmp_path / "cut.toml"
+    path.write_text(CUT.format(dataset=CSV_SOURCE).replace("seeds = [0]", "seeds = [0, 1]"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert ("test part: whole tomograms make its share of the particles 0.33 (seed 0), "
+            "0.67 (seed 1), not 0.5") in out or (
+            "0.67 (seed 0), 0.33 (seed 1), not 0.5") in out, out

@@ -31,13 +31,16 @@ def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
 
     With ``groups``, the test part is whole groups (tomograms): one fold of a stratified
     group k-fold with ``round(1 / test_fraction)`` folds (fewer when there are fewer
-    groups), so its share is as near ``test_fraction`` as whole tomograms allow.
+    groups), so its share is as near ``test_fraction`` as whole tomograms allow. The seed
+    chooses the fold (``seed % folds``) and the shuffle (``seed // folds``): seeds 0 to
+    folds - 1 test every tomogram once (fold 0 alone kept testing the same ones).
     """
     _check_counts(labels, class_names, test_fraction, val_fraction)
     if groups is not None:
         tomograms = _group_count(groups, 2, "a test and a training part")
         folds = min(max(round(1 / test_fraction), 2), tomograms)
-        return _grouped(labels, groups, folds, 0, val_fraction, seed, class_names)
+        return _grouped(labels, groups, folds, seed % folds, val_fraction, seed, class_names,
+                        shuffle_seed=seed // folds)
     _check_room("test", math.ceil(test_fraction * len(labels)), labels, test_fraction)
     index = np.arange(len(labels))
     rest, test = train_test_split(index, test_size=test_fraction, stratify=labels,
@@ -61,11 +64,13 @@ def kfold_split(labels: np.ndarray, folds: int, fold: int, val_fraction: float, 
 
 
 def _grouped(labels: np.ndarray, groups: np.ndarray, folds: int, fold: int,
-             val_fraction: float, seed: int, names: tuple[str, ...]) -> Split:
+             val_fraction: float, seed: int, names: tuple[str, ...],
+             shuffle_seed: int | None = None) -> Split:
     """Test part: whole groups. The validation part (early stopping only) is carved,
     stratified, from the training tomograms: with a handful of tomograms, holding whole
     ones out for validation too would leave too few to train on."""
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=(
+        seed if shuffle_seed is None else shuffle_seed))
     rest, test = list(splitter.split(np.zeros(len(labels)), labels, groups))[fold]
     train, val = _carve_validation(rest, labels, val_fraction, seed, names, grouped=True)
     split = Split(np.sort(train), np.sort(val), np.sort(test))

@@ -57,9 +57,9 @@ def test_grouped_holdout_keeps_each_tomogram_on_one_side():
         assert len(split.test) == 36
         union = np.concatenate([split.train, split.val, split.test])
         assert sorted(union.tolist()) == list(range(len(GROUPED_LABELS)))
-    chosen = {GROUPS[holdout_split(GROUPED_LABELS, 0.2, 0.1, s, groups=GROUPS).test[0]]
-              for s in range(8)}
-    assert len(chosen) > 1  # the seed chooses the test tomogram
+    chosen = [GROUPS[holdout_split(GROUPED_LABELS, 0.2, 0.1, s, groups=GROUPS).test[0]]
+              for s in range(5)]
+    assert sorted(chosen) == sorted(set(GROUPS))  # seeds 0-4 test each tomogram once
 
 
 def test_grouped_kfold_folds_are_whole_tomograms():
@@ -124,3 +124,19 @@ def test_check_split_turns_any_split_failure_into_one_config_line(monkeypatch):
                                           r"only 1 member$"):
         preflight.check_split(reader, "dataset", {"a": 5, "b": 5},
                               SplitConfig("holdout", 0.2, 0.1, 5))
+
+
+def test_grouped_holdout_seeds_cover_every_tomogram_and_ungrouped_splits_are_unchanged():
+    """The seed chooses the fold: seeds 0 to folds - 1 test every tomogram (before, fold 0
+    of every seed's shuffle kept choosing the same ones). Splits without groups are the
+    same as they were."""
+    labels = np.tile(np.repeat(np.arange(2), [6, 3]), 8)
+    groups = np.repeat(np.array([f"TS_{i}" for i in range(8)], dtype=object), 9)
+    tested = [set(groups[holdout_split(labels, 0.25, 0.2, s, groups=groups).test])
+              for s in range(4)]
+    assert set().union(*tested) == set(groups) and sum(map(len, tested)) == 8
+    from sklearn.model_selection import train_test_split
+    split = holdout_split(LABELS, 0.2, 0.1, 3)
+    rest, test = train_test_split(np.arange(len(LABELS)), test_size=0.2, stratify=LABELS,
+                                  random_state=3)
+    np.testing.assert_array_equal(split.test, np.sort(test))
