@@ -116,8 +116,6 @@ def check_split(reader: FileReader, key: str, counts: dict[str, int], split: Spl
     """Every split a run will make (each seed, each fold), tried on the class counts (and,
     split by tomogram, on each tomogram's): a class too small for any of them is found
     now, not after the data is simulated or read, nor in the middle of a run."""
-    import numpy as np
-
     from cryobench.data.splits import holdout_split, kfold_split
 
     names = tuple(counts)

@@ -41,7 +41,8 @@ def plan_from_project(config: Path, voxel_spacing: float, tomogram_type: str, bo
                       objects: Sequence[str] | None = None, user_id: str | None = None,
                       session_id: str | None = None) -> tuple[ParticlePlan, list[Opener]]:
     """Every pick of the chosen objects (and users), in every run that has one, checked
-    against its run's tomogram; no voxel is read."""
+    against its run's tomogram from its metadata; of each tomogram only a 16^3 block at
+    its centre is read (the cache's fingerprint), never the whole."""
     root = open_project(config)
     classes = _classes(config, root, objects)
     tomograms: list[Tomogram] = []

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from cryobench.data import Progress
 from cryobench.data.cache import cached_folder, content_key, discard
 from cryobench.data.cutting import crosses_edge, cut_particles, normalise
 from cryobench.data.memory import shortfall, volumes_bytes
@@ -28,7 +29,6 @@ from cryobench.errors import CryobenchError, DataError
 #: Bump when cutting gives other volumes for the same inputs: it keys the cache.
 CUT_VERSION = 1
 PADDING = "mean of the box's voxels inside the tomogram"
-Progress = Callable[[str, int, int], None]
 #: Opens one tomogram for reading: yields an array sliced (z, y, x) and its chunk
 #: shape (None for a memory map, which is read particle by particle).
 Opener = Callable[[], AbstractContextManager[tuple[Any, "tuple[int, int, int] | None"]]]
@@ -87,6 +87,9 @@ class ParticlePlan:
         arrays = hashlib.sha256()
         for a in (self.tomogram_index, self.centres, self.labels):
             arrays.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        # the cut set keeps each particle's row ("TS_01 picks.star line 12"): a list
+        # edited around the same particles must not read back stale rows
+        arrays.update("\n".join(self.source_ids).encode())
         return content_key({
             "cut": CUT_VERSION, "box": self.box, "normalised": normalised,
             "classes": list(self.class_names), "particles": arrays.hexdigest(),

@@ -12,7 +12,7 @@ from cryobench.api import (
 )
 
 if TYPE_CHECKING:  # the loader (mrcfile, numpy) is imported when data is loaded
-    from cryobench.api import Subtomograms
+    from cryobench.api import ParticlePlan, Subtomograms
 
 
 class MrcSource(DataSource):
@@ -134,9 +134,9 @@ class _CutSource(DataSource):
     (what validation checks), cut once, then read from the cache."""
 
     @abstractmethod
-    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
-        """The checked particle plan (:class:`cryobench.api.ParticlePlan`) and one
-        opener per tomogram; reads coordinates and headers, no voxel."""
+    def plan(self, context: DataContext) -> tuple[ParticlePlan, list[Any]]:
+        """The checked particle plan and one opener per tomogram; reads coordinates and
+        headers (a copick tomogram: a 16^3 fingerprint), no particle's voxels."""
 
     def count_classes(self, context: DataContext) -> dict[str, int]:
         """From the coordinates and the tomograms' headers: no voxel is read."""
@@ -176,7 +176,7 @@ class TomogramsSource(_CutSource):
               low=0.01, nullable=True),
     )
 
-    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
+    def plan(self, context: DataContext) -> tuple[ParticlePlan, list[Any]]:
         from cryobench.api import plan_from_list
 
         star = context.base_dir / self.tomograms_star if self.tomograms_star else None
@@ -208,7 +208,7 @@ class CopickSource(_CutSource):
         NORMALISE,
     )
 
-    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
+    def plan(self, context: DataContext) -> tuple[ParticlePlan, list[Any]]:
         from cryobench.api import plan_from_project
 
         return plan_from_project(context.base_dir / self.project, self.voxel_spacing,

@@ -406,3 +406,14 @@ def test_one_file_under_two_names_is_one_tomogram(folder):
     assert sorted(set(data.tomograms)) == ["TS_01", "TS_02.mrc"]
     for i, (name, x, y, z, _) in enumerate(PARTICLES):
         assert data.volumes[i, 4, 4, 4] == expected_centre_value(name, x, y, z)
+
+
+def test_the_cut_cache_keeps_rows_that_match_the_list(folder):
+    """Same particles, other rows (a blank line added): the cut set's rows are the new
+    list's, not the cached ones."""
+    write_csv(folder / "picks.csv")
+    first = source("picks.csv").load(context(folder))
+    assert first.source_ids[0] == "TS_01 picks.csv line 2"
+    text = (folder / "picks.csv").read_text().replace("\n", "\n\n", 1)
+    (folder / "picks.csv").write_text(text)
+    assert source("picks.csv").load(context(folder)).source_ids[0] == "TS_01 picks.csv line 3"
