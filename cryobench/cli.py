@@ -142,6 +142,8 @@ def validate(
     console.print(Text(f"split: {bench.split.method}{whole}, test {bench.split.test_fraction}, "
                        f"validation {bench.split.val_fraction}; seeds {list(bench.seeds)}; "
                        f"{trials[0].threads} CPU thread(s) per trial"))
+    if bench.split.group == "tomogram" and bench.split.method == "holdout":
+        _print_test_shares(bench)
     table = Table(title=f"{len(bench.arms)} arms, {len(trials)} trials")
     for column in ("arm", "component", "plugin", "parameters"):
         table.add_column(column, overflow="fold")
@@ -713,7 +715,7 @@ def simulate(
     counts: Optional[str] = typer.Option(None, help="Class counts, e.g. 'ribosome=80,TRiC=125'."),
     box: Optional[int] = typer.Option(None, help="Box edge in voxels."),
     crowding: Optional[float] = typer.Option(None, help="Share of particles with a neighbour "
-                                                        "at the edge (default 0.25)."),
+                                                        "at the edge (default 0.5)."),
     tomograms: int = typer.Option(0, min=0, help="Write this many whole tomograms with the "
                                                  "particles placed in them (RELION 5 STAR and "
                                                  "copick project beside them) instead."),
@@ -835,6 +837,25 @@ def inspect(
                   f"{v.std(dtype=np.float64):.4g}, min {v.min():.4g}, max {v.max():.4g}")
 
 
+def _print_test_shares(bench: Any) -> None:
+    """Whole tomograms make the test part's share what they allow: say it when it is not
+    test_fraction."""
+    from cryobench.config.preflight import grouped_test_shares
+    from cryobench.contract.components import DataContext
+    from cryobench.data.cache import cache_root
+
+    source = bench.dataset.source.build(make_registry())
+    found = source.count_tomograms(DataContext(Path(bench.path).parent, cache_root()))
+    keep = set(bench.dataset.classes or ()) or None
+    found = {t: {c: n for c, n in by_class.items() if keep is None or c in keep}
+             for t, by_class in found.items()}
+    shares = grouped_test_shares(found, bench.split, bench.seeds)
+    if any(abs(v - bench.split.test_fraction) > 0.005 for v in shares.values()):
+        listed = ", ".join(f"{v:.2f} (seed {s})" for s, v in shares.items())
+        console.print(Text(f"test part: whole tomograms make its share of the particles "
+                           f"{listed}, not {bench.split.test_fraction}"))
+
+
 def _cut_source(path: Path, tomograms: Optional[Path], tomograms_star: Optional[Path],
                 box: Optional[int], voxel_spacing: Optional[float], tomogram_type: str,
                 objects: Optional[str], user_id: Optional[str],
@@ -851,16 +872,41 @@ def _cut_source(path: Path, tomograms: Optional[Path], tomograms_star: Optional[
             given["objects"] = [o.strip() for o in objects.split(",") if o.strip()]
         kind, needed = "copick", (("--voxel-spacing", voxel_spacing), ("--box", box))
     elif tomograms is not None:
+        copick_only = [o for o, v in (("--voxel-spacing", voxel_spacing),
+                                      ("--objects", objects), ("--user-id", user_id)) if v]
+        if copick_only:
+            raise CryobenchError(f"{path}: {', '.join(copick_only)} "
+                                 f"{'is' if len(copick_only) == 1 else 'are'} for a copick "
+                                 "project (copick.json), not a coordinate list; leave "
+                                 f"{'it' if len(copick_only) == 1 else 'them'} out")
         given = {"coordinates": str(path), "tomograms": str(tomograms), "box": box,
                  "class_names": names, "label_column": label_column,
                  "tomograms_star": str(tomograms_star) if tomograms_star else None}
         kind, needed = "tomograms", (("--box", box),)
+    elif _is_coordinate_list(path, label_column):
+        raise CryobenchError(f"{path}: a list of particles in tomograms; give --tomograms "
+                             "DIR (the folder of the tomograms) and --box N to cut them")
     else:
         return None
     for option, value in needed:
         if value is None:
             raise CryobenchError(f"{path}: give {option} to cut its particles")
     return make_registry().create("data_source", kind, given)
+
+
+def _is_coordinate_list(path: Path, label_column: Optional[str]) -> bool:
+    """A STAR or CSV that places particles in tomograms (not a label file of pre-cut
+    particles)."""
+    from cryobench.data.coordinates import read_picks
+    from cryobench.errors import DataError
+
+    if path.suffix.lower() not in (".star", ".csv") or not path.is_file():
+        return False
+    try:
+        read_picks(path, label_column)
+    except DataError:
+        return False
+    return True
 
 
 def _load_cut(source: Any, progress: Callable[[str, int, int], None]) -> Any:

@@ -416,3 +416,31 @@ def test_from_simulated_tomograms_to_a_leaderboard(tmp_path):
     # the runs read what the STAR's inspection cut: nothing was cut again
     assert {p: (p / "volumes.npy").stat().st_mtime_ns
             for p in (tmp_path / "cache").glob("cut-*")} == cut
+
+
+def test_inspect_says_what_a_coordinate_list_needs(tmp_path, tomogram_set):
+    """A coordinate list without --tomograms, copick-only flags on it, and a file given
+    as the tomograms folder: one line each."""
+    star = str(tomogram_set / "particles.star")
+    alone = cli("inspect", star)
+    assert alone.returncode == 2 and alone.stderr.strip().endswith(
+        "a list of particles in tomograms; give --tomograms DIR (the folder of the "
+        "tomograms) and --box N to cut them"), alone.stderr
+    flags = cli("inspect", star, "--tomograms", str(tomogram_set / "tomograms"), "--box", "16",
+                "--voxel-spacing", "13.68", "--user-id", "me")
+    assert flags.returncode == 2 and flags.stderr.strip().endswith(
+        "--voxel-spacing, --user-id are for a copick project (copick.json), not a coordinate "
+        "list; leave them out"), flags.stderr
+    a_file = cli("inspect", star, "--tomograms", star, "--box", "16",
+                 "--class-names", "1=TRiC,2=ribosome")
+    assert a_file.returncode == 2 and len(a_file.stderr.strip().splitlines()) == 1
+    assert f"tomograms = {star} is a file, not a folder" in a_file.stderr
+    import inspect
+
+    from cryobench.cli import simulate
+    from cryobench.registry import Registry
+
+    params = Registry().get("data_source", "synthetic").params
+    crowding = next(p.default for p in params if p.name == "crowding")
+    help_text = inspect.signature(simulate).parameters["crowding"].default.help
+    assert f"(default {crowding})" in help_text

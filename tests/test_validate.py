@@ -325,3 +325,50 @@ def test_too_few_tomograms_for_the_split_are_found_by_validate(tmp_path, tomogra
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
     assert "split by tomogram: 2 tomograms cannot make 3 folds of whole tomograms" in result.stderr
+
+
+def tiny_tomograms(folder, rows) -> None:
+    """Two 32 x 32 x 16 tomograms and a CSV of ``rows`` (tomogram, x, y, z, label)."""
+    import numpy as np
+
+    from tests.data.conftest import write_mrc
+
+    (folder / "tomos").mkdir(exist_ok=True)
+    for name in ("TS_1", "TS_2"):
+        write_mrc(folder / "tomos" / f"{name}.mrc", np.zeros((16, 32, 32)), 10.0)
+    (folder / "picks.csv").write_text("tomogram,x,y,z,label\n" + "".join(
+        f"{t},{x},{y},{z},{c}\n" for t, x, y, z, c in rows))
+
+
+CSV_SOURCE = 'source = "tomograms"\ncoordinates = "picks.csv"\ntomograms = "tomos"\nbox = 8\n'
+
+
+def test_every_fold_of_a_grouped_kfold_is_tried_by_validate(tmp_path):
+    rows = [(t, 2 + 2 * i, 5, 8, "a") for t in ("TS_1", "TS_2") for i in range(10)]
+    rows += [("TS_1", 3, 20, 8, "rare"), ("TS_2", 3, 20, 8, "rare"), ("TS_2", 9, 20, 8, "rare")]
+    tiny_tomograms(tmp_path, rows)
+    path = tmp_path / "cut.toml"
+    path.write_text(CUT.format(dataset=CSV_SOURCE).replace(
+        "test_fraction = 0.5", 'method = "kfold"\nfolds = 2'))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.stderr
+    assert lines[0] == (
+        f"error: {path}: dataset: class 'rare' has 1 particle in the training tomograms: the "
+        "validation part, carved from them by stratification, needs at least 2 of each class; "
+        "add particles of it to more tomograms, drop the class, or set val_fraction = 0 (at "
+        "seed 0, fold 1; the splits before it can be made)")
+
+
+def test_validate_states_the_real_test_share_of_whole_tomograms(tmp_path):
+    rows = [(t, 2 + 2 * i, 5, 8, "a") for t, k in (("TS_1", 12), ("TS_2", 6)) for i in range(k)]
+    rows += [(t, 3 + 3 * i, 20, 8, "b") for t, k in (("TS_1", 6), ("TS_2", 3)) for i in range(k)]
+    tiny_tomograms(tmp_path, rows)
+    path = tmp_path / "cut.toml"
+    path.write_text(CUT.format(dataset=CSV_SOURCE).replace("seeds = [0]", "seeds = [0, 1]"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert ("test part: whole tomograms make its share of the particles 0.33 (seed 0), "
+            "0.67 (seed 1), not 0.5") in out or (
+            "0.67 (seed 0), 0.33 (seed 1), not 0.5") in out, out

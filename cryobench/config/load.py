@@ -137,6 +137,7 @@ def _build(reader: FileReader, doc: dict[str, Any], indices: list[int],
            profile: str | None) -> Benchmark:
     bench = reader.params("benchmark", doc.get("benchmark"), BENCHMARK_PARAMS)
     reader.file_name("benchmark.name", bench["name"], "name")
+    reader = reader.with_seeds(tuple(bench["seeds"]))
     base = dataset(reader, "dataset", doc.get("dataset"))
     split = SplitConfig(**reader.params("split", doc.get("split", {}), SPLIT_PARAMS))
     train_raw = doc.get("train", {})

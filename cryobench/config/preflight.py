@@ -113,25 +113,59 @@ def subset_tomograms(reader: FileReader, key: str, subset: DatasetSpec,
 
 def check_split(reader: FileReader, key: str, counts: dict[str, int], split: SplitConfig,
                 tomograms: dict[str, dict[str, int]] | None = None) -> None:
-    """The split a trial will make, tried on the class counts (and, split by tomogram, on
-    each tomogram's): a class too small for it is found now, not after the data is
-    simulated or read."""
-    import numpy as np
-
+    """Every split a run will make (each seed, each fold), tried on the class counts (and,
+    split by tomogram, on each tomogram's): a class too small for any of them is found
+    now, not after the data is simulated or read, nor in the middle of a run."""
     from cryobench.data.splits import holdout_split, kfold_split
 
-    labels = np.repeat(np.arange(len(counts)), list(counts.values()))
     names = tuple(counts)
-    groups = None
-    if tomograms is not None:
-        pairs = [(names.index(c), t) for t, by_class in tomograms.items()
-                 for c, n in by_class.items() for _ in range(n)]
-        labels = np.array([c for c, _ in pairs], dtype=np.int64)
-        groups = np.array([t for _, t in pairs], dtype=object)
-    try:
-        if split.method == "kfold":
-            kfold_split(labels, split.folds, 0, split.val_fraction, 0, names, groups)
-        else:
-            holdout_split(labels, split.test_fraction, split.val_fraction, 0, names, groups)
-    except CryobenchError as exc:
-        reader.fail(key, str(exc))
+    labels, groups = particles_of(counts, tomograms)
+    folds = range(split.folds) if split.method == "kfold" else (None,)
+    tried = 0
+    for seed in dict.fromkeys(reader.seeds):
+        for fold in folds:
+            try:
+                if fold is not None:
+                    kfold_split(labels, split.folds, fold, split.val_fraction, seed, names,
+                                groups)
+                else:
+                    holdout_split(labels, split.test_fraction, split.val_fraction, seed,
+                                  names, groups)
+            except (CryobenchError, ValueError) as exc:  # ValueError: scikit-learn's
+                text = str(exc).strip()
+                first = text.splitlines()[0] if text else (
+                    f"the split cannot be made ({type(exc).__name__})")
+                which = f"seed {seed}" + (f", fold {fold}" if fold is not None else "")
+                reader.fail(key, first + (f" (at {which}; the splits before it can be made)"
+                                          if tried else ""))
+            tried += 1
+
+
+def particles_of(counts: Mapping[str, int], tomograms: Mapping[str, Mapping[str, int]] | None
+                 ) -> tuple[Any, Any]:
+    """Labels (and tomograms) of particles with these counts, as a split sees them."""
+    import numpy as np
+
+    names = tuple(counts)
+    if tomograms is None:
+        return np.repeat(np.arange(len(counts)), list(counts.values())), None
+    pairs = [(names.index(c), t) for t, by_class in tomograms.items()
+             for c, n in by_class.items() if c in names for _ in range(n)]
+    return (np.array([c for c, _ in pairs], dtype=np.int64),
+            np.array([t for _, t in pairs], dtype=object))
+
+
+def grouped_test_shares(tomograms: Mapping[str, Mapping[str, int]], split: SplitConfig,
+                        seeds: tuple[int, ...]) -> dict[int, float]:
+    """Each seed's test share of the particles when the test part is whole tomograms
+    (a holdout split by tomogram), which may differ from ``test_fraction``."""
+    from cryobench.data.splits import holdout_split
+
+    counts: dict[str, int] = {}
+    for by_class in tomograms.values():
+        for c, n in by_class.items():
+            counts[c] = counts.get(c, 0) + n
+    labels, groups = particles_of(counts, tomograms)
+    return {seed: len(holdout_split(labels, split.test_fraction, split.val_fraction, seed,
+                                    tuple(counts), groups).test) / len(labels)
+            for seed in dict.fromkeys(seeds)}

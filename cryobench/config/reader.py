@@ -32,9 +32,14 @@ class FileReader:
     file_arms: frozenset[Any] = frozenset()
     #: a profile's parameters for every arm's components, by arm field
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the benchmark's seeds (after a profile): the splits a run will make are tried
+    seeds: tuple[int, ...] = (0,)
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> FileReader:
         return replace(self, overrides=overrides)
+
+    def with_seeds(self, seeds: tuple[int, ...]) -> FileReader:
+        return replace(self, seeds=seeds or (0,))
 
     def fail(self, key: str, message: str) -> NoReturn:
         raise ConfigError(self.path, key, message)

@@ -6,6 +6,10 @@ and whether a particle lies inside it, is :mod:`cryobench.data.picked`'s busines
 Conventions: a voxel position counts from the centre of the first voxel (x = 0 is the
 first voxel's centre). RELION 5 places particles in Angstrom from the tomogram's centre:
 voxel = Angstrom / pixel size + size / 2.
+
+A particle file written by RELION's Class3D or Refine3D also shifts each particle by its
+origin (``_rlnOriginX/Y/ZAngst``; RELION 3/4 may give ``_rlnOriginX/Y/Z`` in pixels): the
+particle's centre is the coordinate minus the origin, which is what is cut.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ RELION5 = ("_rlnCenteredCoordinateXAngst", "_rlnCenteredCoordinateYAngst",
 RELION4 = ("_rlnCoordinateX", "_rlnCoordinateY", "_rlnCoordinateZ")
 TOMOGRAM_COLUMNS = ("_rlnTomoName", "_rlnMicrographName")
 STAR_LABEL = "_rlnClassNumber"
+ORIGIN_ANGSTROM = ("_rlnOriginXAngst", "_rlnOriginYAngst", "_rlnOriginZAngst")
+ORIGIN_PIXELS = ("_rlnOriginX", "_rlnOriginY", "_rlnOriginZ")  # RELION 3/4
 CSV_COLUMNS = ("tomogram", "x", "y", "z")
 CSV_LABEL = "label"
 
@@ -36,6 +42,7 @@ class Pick:
     xyz: tuple[float, float, float]  # voxels, or Angstrom from the centre when ``centred``
     label: str
     record: str  # "line 12", for error messages
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)  # subtracted: see origin_unit
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class PickList:
     path: Path
     format: str  # "relion5" | "relion4" | "csv"
     picks: tuple[Pick, ...]
+    #: the origins' unit: "angstrom", "pixel" (the coordinates' pixels), None (no origins)
+    origin_unit: str | None = None
 
     @property
     def centred(self) -> bool:
@@ -75,16 +84,21 @@ def _read_star(path: Path, label_column: str) -> PickList:
         particles = next((b for b in loops if set(RELION4) <= set(b.columns)), None)
         columns, fmt = RELION4, "relion4"
     if particles is None:
-        raise DataError(path, "missing columns: no loop with RELION 5 "
-                              "(_rlnCenteredCoordinate{X,Y,Z}Angst) or RELION 3/4 "
-                              "(_rlnCoordinate{X,Y,Z}) particle coordinates")
+        _no_coordinates(path, loops)
+    twice = sorted({c for c in particles.columns if particles.columns.count(c) > 1})
+    if twice:
+        raise DataError(path, f"column {', '.join(twice)} given twice in {particles.name}")
+    if not particles.rows:
+        _not_a_loop(path, columns[0])
     tomo = next((c for c in TOMOGRAM_COLUMNS if c in particles.columns), None)
     if tomo is None or (fmt == "relion5" and tomo != "_rlnTomoName"):
         need = "_rlnTomoName" if fmt == "relion5" else "_rlnTomoName or _rlnMicrographName"
         raise DataError(path, f"missing columns: no {need} naming each particle's "
                               f"tomogram (has {', '.join(particles.columns)})")
     _require_label(path, particles.columns, label_column, particles.name)
+    origin, unit = _origin_columns(path, particles, fmt)
     at = [particles.columns.index(c) for c in (tomo, *columns, label_column)]
+    shift = [particles.columns.index(c) for c in origin]
     picks = []
     for line, values in particles.rows:
         where = f"line {line}"
@@ -92,13 +106,61 @@ def _read_star(path: Path, label_column: str) -> PickList:
             raise DataError(path, f"{len(values)} values for {len(particles.columns)} columns",
                             where)
         name, x, y, z, label = (values[i] for i in at)
-        picks.append(Pick(name, _position(path, where, (x, y, z), columns), label, where))
-    return PickList(path, fmt, tuple(picks))
+        moved = (_position(path, where, tuple(values[i] for i in shift), origin)  # type: ignore[arg-type]
+                 if shift else (0.0, 0.0, 0.0))
+        picks.append(Pick(name, _position(path, where, (x, y, z), columns), label, where,
+                          moved))
+    return PickList(path, fmt, tuple(picks), unit)
+
+
+def _no_coordinates(path: Path, loops: list[StarLoop]) -> None:
+    """No loop has a whole set of coordinates: name what one that has some lacks."""
+    for block in loops:
+        for columns in (RELION5, RELION4):
+            have = [c for c in columns if c in block.columns]
+            if have:
+                missing = ", ".join(c for c in columns if c not in have)
+                raise DataError(path, f"missing columns: {block.name} has {', '.join(have)} "
+                                      f"but not {missing}")
+    raise DataError(path, "missing columns: no loop with RELION 5 "
+                          "(_rlnCenteredCoordinate{X,Y,Z}Angst) or RELION 3/4 "
+                          "(_rlnCoordinate{X,Y,Z}) particle coordinates")
+
+
+def _not_a_loop(path: Path, column: str) -> None:
+    """Particles written as ``_name value`` pairs (one particle, no loop_) are not read as
+    a list: say so, rather than "no particles"."""
+    for number, line in enumerate(read_label_text(path).splitlines(), start=1):
+        words = line.split()
+        if len(words) > 1 and words[0] == column and not words[1].startswith("#"):
+            raise DataError(path, f"{column} is given as a key and value, not as a column of "
+                                  "a loop: a particle list needs a loop_ (loop_, the column "
+                                  "names, then one row per particle)", f"line {number}")
+
+
+def _origin_columns(path: Path, particles: StarLoop, fmt: str
+                    ) -> tuple[tuple[str, ...], str | None]:
+    """The origin columns the loop has (all three, or none), and their unit."""
+    choices = [(ORIGIN_ANGSTROM, "angstrom")]
+    if fmt == "relion4":
+        choices.append((ORIGIN_PIXELS, "pixel"))
+    for columns, unit in choices:
+        have = [c for c in columns if c in particles.columns]
+        if len(have) == 3:
+            return columns, unit
+        if have:
+            missing = ", ".join(c for c in columns if c not in have)
+            raise DataError(path, f"missing columns: {particles.name} has {', '.join(have)} "
+                                  f"but not {missing}; a particle's origin needs all three")
+    return (), None
 
 
 def _read_csv(path: Path, label_column: str) -> PickList:
     reader = csv.DictReader(io.StringIO(read_label_text(path), newline=""))
     columns = [c.strip() for c in (reader.fieldnames or [])]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise DataError(path, f"column {', '.join(twice)} given twice in the header", "line 1")
     missing = [c for c in CSV_COLUMNS if c not in columns]
     if missing:
         raise DataError(path, f"missing columns {','.join(missing)}: need "
@@ -109,6 +171,11 @@ def _read_csv(path: Path, label_column: str) -> PickList:
     try:
         for row in reader:
             where = f"line {reader.line_num}"
+            if None in row or None in row.values():  # more values than columns, or fewer
+                count = len(columns) + len(row.get(None) or ()) - sum(  # type: ignore[call-overload]
+                    v is None for v in row.values())
+                raise DataError(path, f"{count} values for {len(columns)} columns "
+                                      f"({','.join(columns)})", where)
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
             if not row["tomogram"]:
                 raise DataError(path, "empty tomogram name", where)
@@ -138,33 +205,3 @@ def _position(path: Path, where: str, texts: tuple[str, str, str],
             raise DataError(path, f"{column} = {text!r} is not a finite number", where)
         out.append(value)
     return out[0], out[1], out[2]
-
-
-def read_pixel_sizes(path: Path) -> dict[str, float]:
-    """Pixel size (Angstrom) of each tomogram of a RELION 5 tomograms STAR file: the
-    tilt series' pixel size times the tomogram's binning."""
-    loops = parse_star(Path(path))
-    table = next((b for b in loops if {"_rlnTomoName", "_rlnTomoTiltSeriesPixelSize"}
-                  <= set(b.columns)), None)
-    if table is None:
-        raise DataError(path, "missing columns: no loop with _rlnTomoName and "
-                              "_rlnTomoTiltSeriesPixelSize (a RELION 5 tomograms STAR file)")
-    return {values[table.columns.index("_rlnTomoName")]: _pixel_size(path, table, line, values)
-            for line, values in table.rows}
-
-
-def _pixel_size(path: Path, table: StarLoop, line: int, values: list[str]) -> float:
-    where = f"line {line}"
-    if len(values) != len(table.columns):
-        raise DataError(path, f"{len(values)} values for {len(table.columns)} columns", where)
-    texts = [values[table.columns.index("_rlnTomoTiltSeriesPixelSize")]]
-    if "_rlnTomoTomogramBinning" in table.columns:
-        texts.append(values[table.columns.index("_rlnTomoTomogramBinning")])
-    try:
-        size = math.prod(float(t) for t in texts)
-    except ValueError:
-        size = math.nan
-    if not (math.isfinite(size) and size > 0):
-        raise DataError(path, f"pixel size {' x '.join(texts)} is not a positive number",
-                        where)
-    return size

@@ -13,7 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from cryobench.data.picked import Opener, ParticlePlan, Tomogram, check_inside, voxel_centre
+from cryobench.data.picked import (
+    Opener, ParticlePlan, Tomogram, check_cuttable, check_distinct, check_inside,
+    voxel_centre,
+)
 from cryobench.errors import DataError, unknown_name_message
 
 #: The full-resolution array of an OME-Zarr multiscale group (copick reads the same).
@@ -38,14 +41,15 @@ def plan_from_project(config: Path, voxel_spacing: float, tomogram_type: str, bo
                       objects: Sequence[str] | None = None, user_id: str | None = None,
                       session_id: str | None = None) -> tuple[ParticlePlan, list[Opener]]:
     """Every pick of the chosen objects (and users), in every run that has one, checked
-    against its run's tomogram; no voxel is read."""
+    against its run's tomogram from its metadata; of each tomogram only a 16^3 block at
+    its centre is read (the cache's fingerprint), never the whole."""
     root = open_project(config)
     classes = _classes(config, root, objects)
     tomograms: list[Tomogram] = []
     openers: list[Opener] = []
     rows: list[tuple[int, np.ndarray, int, str]] = []
     for run in root.runs:
-        found = _run_picks(run, classes, user_id, session_id)
+        found = _run_picks(config, run, classes, user_id, session_id)
         if not found:
             continue
         tomo, opener = _tomogram(config, run, voxel_spacing, tomogram_type)
@@ -55,12 +59,15 @@ def plan_from_project(config: Path, voxel_spacing: float, tomogram_type: str, bo
             rows.append((len(tomograms), centre, label, record))
         tomograms.append(tomo)
         openers.append(opener)
+    check_distinct(config, [r[0] for r in rows], [r[1] for r in rows],
+                   [r[3] for r in rows], [t.name for t in tomograms])
     labels = np.array([r[2] for r in rows], dtype=np.int64)
     classes, labels = _picked_classes(config, classes, labels, objects is None,
                                       user_id, session_id)
     plan = ParticlePlan(tuple(tomograms), np.array([r[0] for r in rows], dtype=np.int64),
                         np.array([r[1] for r in rows], dtype=np.int64).reshape(-1, 3),
                         labels, tuple(classes), tuple(r[3] for r in rows), box)
+    check_cuttable(plan)
     return plan, openers
 
 
@@ -84,20 +91,36 @@ def _classes(config: Path, root: Any, objects: Sequence[str] | None) -> list[str
     return list(dict.fromkeys(objects))
 
 
-def _run_picks(run: Any, classes: list[str], user_id: str | None,
+def _run_picks(config: Path, run: Any, classes: list[str], user_id: str | None,
                session_id: str | None) -> list[tuple[int, list[float], str]]:
     """(class index, position in Angstrom (x, y, z), record) of each pick in the run.
     Positions include the shift a pick's transform holds (refined in subtomogram
     averaging), as copick's ``full_positions`` gives them."""
     out = []
     for label, name in enumerate(classes):
-        for picks in run.get_picks(object_name=name, user_id=user_id, session_id=session_id):
+        sets = run.get_picks(object_name=name, user_id=user_id, session_id=session_id)
+        if len(sets) > 1:
+            _refuse_several(config, run.name, name, sets, user_id, session_id)
+        for picks in sets:
             positions = picks.full_positions()
             for i, xyz in enumerate(positions):
                 record = (f"run {run.name}, {name} pick {i + 1} of user {picks.user_id} "
                           f"session {picks.session_id}")
                 out.append((label, [float(v) for v in xyz], record))
     return out
+
+
+def _refuse_several(config: Path, run: str, name: str, sets: Sequence[Any],
+                    user_id: str | None, session_id: str | None) -> None:
+    """Several users' (or tools', or sessions') picks of one object usually mark the same
+    particles: merged, each would count twice. One set must be chosen."""
+    whose = ", ".join(sorted(f"user {p.user_id} session {p.session_id}" for p in sets))
+    given = "".join(f" {k} {v!r}" for k, v in (("user_id", user_id),
+                                                ("session_id", session_id)) if v)
+    raise DataError(config, f"run {run!r} has {len(sets)} pick sets of {name!r}"
+                            f"{' for' + given if given else ''} ({whose}): merged, a particle "
+                            "picked twice would count twice; set user_id and/or session_id "
+                            "to choose one")
 
 
 def _tomogram(config: Path, run: Any, voxel_spacing: float,

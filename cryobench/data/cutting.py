@@ -32,6 +32,16 @@ def crosses_edge(centres: np.ndarray, box: int, shape: tuple[int, int, int]) -> 
     return ((starts < 0) | (ends > np.asarray(shape))).any(axis=1)
 
 
+def box_overlap(centre: np.ndarray, box: int, shape: tuple[int, ...]
+                ) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """The part of one particle's box inside the tomogram: where it lies in the tomogram,
+    and where in the box (what the simulator adds in, and what cutting pads around)."""
+    start = box_bounds(np.asarray(centre)[None], box)[0][0]
+    lo, hi = np.maximum(start, 0), np.minimum(start + box, np.asarray(shape[-3:]))
+    return (tuple(slice(int(a), int(b)) for a, b in zip(lo, hi)),
+            tuple(slice(int(a), int(b)) for a, b in zip(lo - start, hi - start)))
+
+
 def cut_particles(volume: Any, centres: np.ndarray, box: int, out: np.ndarray,
                   chunks: tuple[int, int, int] | None = None,
                   done: Callable[[int], None] | None = None,
@@ -52,10 +62,9 @@ def cut_particles(volume: Any, centres: np.ndarray, box: int, out: np.ndarray,
                 done(1)
         return
     _cut_by_chunk(volume, starts, lo, hi, np.asarray(chunks), out, rows, done)
-    for i in np.flatnonzero(((starts < 0) | (starts + box > shape)).any(axis=1)):
+    for i in np.flatnonzero(crosses_edge(centres, box, tuple(shape))):
         target = out[rows[i]]  # its inside part is filled: pad the rest
-        s, t = lo[i] - starts[i], hi[i] - starts[i]
-        inside = target[s[0]:t[0], s[1]:t[1], s[2]:t[2]].copy()
+        inside = target[box_overlap(centres[i], box, tuple(shape))[1]].copy()
         _place(inside, lo[i], starts[i], box, target)
 
 

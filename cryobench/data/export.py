@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from cryobench import __version__
+from cryobench.data import Progress
 from cryobench.data.cache import private_name, remove_stale_partials
 from cryobench.data.mrc import write_mrc
 from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import CryobenchError
 
 METADATA = "metadata.json"
-Progress = Callable[[str, int, int], None]
 
 
 def write_dataset(out: Path, data: Subtomograms, metadata: Mapping[str, Any] | None = None,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from cryobench.data import Progress
 from cryobench.data.export import read_metadata
 from cryobench.data.labels import LabelRecord, read_csv_labels, read_star_labels
 from cryobench.data.memory import FLOAT32, shortfall, volumes_bytes
@@ -19,7 +20,6 @@ from cryobench.data.subtomograms import Subtomograms
 from cryobench.errors import CryobenchError, DataError
 from cryobench.files import read_problem
 
-Progress = Callable[[str, int, int], None]
 VOXEL_TOLERANCE = 1e-3  # relative; headers round voxel sizes differently
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from cryobench.data import Progress
 from cryobench.data.cache import cached_folder, content_key, discard
 from cryobench.data.cutting import crosses_edge, cut_particles, normalise
 from cryobench.data.memory import shortfall, volumes_bytes
@@ -28,7 +29,6 @@ from cryobench.errors import CryobenchError, DataError
 #: Bump when cutting gives other volumes for the same inputs: it keys the cache.
 CUT_VERSION = 1
 PADDING = "mean of the box's voxels inside the tomogram"
-Progress = Callable[[str, int, int], None]
 #: Opens one tomogram for reading: yields an array sliced (z, y, x) and its chunk
 #: shape (None for a memory map, which is read particle by particle).
 Opener = Callable[[], AbstractContextManager[tuple[Any, "tuple[int, int, int] | None"]]]
@@ -87,6 +87,9 @@ class ParticlePlan:
         arrays = hashlib.sha256()
         for a in (self.tomogram_index, self.centres, self.labels):
             arrays.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        # the cut set keeps each particle's row ("TS_01 picks.star line 12"): a list
+        # edited around the same particles must not read back stale rows
+        arrays.update("\n".join(self.source_ids).encode())
         return content_key({
             "cut": CUT_VERSION, "box": self.box, "normalised": normalised,
             "classes": list(self.class_names), "particles": arrays.hexdigest(),
@@ -118,6 +121,26 @@ def check_inside(file: str | Path, record: str, centre: np.ndarray, tomo: Tomogr
                               f"y 0-{ny - 1}, z 0-{nz - 1})", record)
 
 
+def check_distinct(file: str | Path, tomogram_index: Sequence[int],
+                   centres: Sequence[np.ndarray], records: Sequence[str],
+                   names: Sequence[str]) -> None:
+    """No two particles at one voxel of one tomogram: a particle listed twice (two
+    pickers, two merged lists) would be counted, trained on and scored twice."""
+    if not len(records):
+        return
+    keys = np.column_stack([np.asarray(tomogram_index, dtype=np.int64),
+                            np.asarray(centres, dtype=np.int64).reshape(-1, 3)])
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    again = np.flatnonzero(first[inverse.reshape(-1)] != np.arange(len(keys)))
+    if len(again):
+        i = int(again.min())
+        j = int(first[inverse.reshape(-1)[i]])
+        z, y, x = (int(v) for v in keys[i, 1:])
+        raise DataError(file, f"the same particle as {records[j]}: voxel x {x}, y {y}, z {z} "
+                              f"of tomogram {names[int(keys[i, 0])]!r} (after rounding to the "
+                              "nearest voxel); list each particle once", records[i])
+
+
 def check_voxel_sizes(file: str | Path, tomograms: Sequence[Tomogram],
                       records: Mapping[str, str], tolerance: float = 1e-3) -> None:
     """Tomograms of one list must share a pixel size (a box of D voxels is then one
@@ -130,6 +153,27 @@ def check_voxel_sizes(file: str | Path, tomograms: Sequence[Tomogram],
                                   f"{first.voxel_size:.4g} A: one list needs one pixel size "
                                   "(rescale the tomograms, or list them separately)",
                             records.get(tomo.name))
+
+
+def check_cuttable(plan: ParticlePlan) -> None:
+    """What would stop the cut, found while planning (``validate``): a box that does not
+    fit in a tomogram, particles that do not fit in memory."""
+    for tomo in plan.tomograms:
+        if plan.box > min(tomo.shape):
+            nz, ny, nx = tomo.shape
+            raise DataError(tomo.where, f"box {plan.box} is larger than tomogram {tomo.name!r} "
+                                        f"({nx} x {ny} x {nz} voxels); choose box <= "
+                                        f"{min(tomo.shape)}")
+    check_memory(plan)
+
+
+def check_memory(plan: ParticlePlan) -> None:
+    """The cut particles are held in memory at once: refuse before reading any voxel."""
+    n = len(plan.labels)
+    problem = shortfall(volumes_bytes(n, plan.box))
+    if problem:
+        raise CryobenchError(f"cutting {n} particles of {plan.box}^3 voxels needs {problem}; "
+                             "choose a smaller box or fewer particles")
 
 
 def load_cut(plan: ParticlePlan, openers: Sequence[Opener], cache_dir: Path, *,
@@ -156,10 +200,7 @@ def cut(plan: ParticlePlan, openers: Sequence[Opener], *, source: str,
         normalised: bool = True, progress: Progress | None = None) -> Subtomograms:
     """Cut every particle of the plan; only the particles are held in memory."""
     n = len(plan.labels)
-    problem = shortfall(volumes_bytes(n, plan.box))
-    if problem:
-        raise CryobenchError(f"cutting {n} particles of {plan.box}^3 voxels needs {problem}; "
-                             "choose a smaller box or fewer particles")
+    check_memory(plan)
     volumes = np.empty((n, plan.box, plan.box, plan.box), dtype=np.float32)
     done = 0
     for t, (tomo, opener) in enumerate(zip(plan.tomograms, openers)):

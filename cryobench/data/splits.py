@@ -31,18 +31,21 @@ def holdout_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
 
     With ``groups``, the test part is whole groups (tomograms): one fold of a stratified
     group k-fold with ``round(1 / test_fraction)`` folds (fewer when there are fewer
-    groups), so its share is as near ``test_fraction`` as whole tomograms allow.
+    groups), so its share is as near ``test_fraction`` as whole tomograms allow. The seed
+    chooses the fold (``seed % folds``) and the shuffle (``seed // folds``): seeds 0 to
+    folds - 1 test every tomogram once (fold 0 alone kept testing the same ones).
     """
     _check_counts(labels, class_names, test_fraction, val_fraction)
     if groups is not None:
         tomograms = _group_count(groups, 2, "a test and a training part")
         folds = min(max(round(1 / test_fraction), 2), tomograms)
-        return _grouped(labels, groups, folds, 0, val_fraction, seed, class_names)
+        return _grouped(labels, groups, folds, seed % folds, val_fraction, seed, class_names,
+                        shuffle_seed=seed // folds)
     _check_room("test", math.ceil(test_fraction * len(labels)), labels, test_fraction)
     index = np.arange(len(labels))
     rest, test = train_test_split(index, test_size=test_fraction, stratify=labels,
                                   random_state=seed)
-    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    train, val = _carve_validation(rest, labels, val_fraction, seed, class_names)
     return _check_parts(Split(np.sort(train), np.sort(val), np.sort(test)), labels, class_names)
 
 
@@ -56,18 +59,20 @@ def kfold_split(labels: np.ndarray, folds: int, fold: int, val_fraction: float, 
         return _grouped(labels, groups, folds, fold, val_fraction, seed, class_names)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, test = list(splitter.split(np.zeros(len(labels)), labels))[fold]
-    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    train, val = _carve_validation(rest, labels, val_fraction, seed, class_names)
     return _check_parts(Split(np.sort(train), np.sort(val), np.sort(test)), labels, class_names)
 
 
 def _grouped(labels: np.ndarray, groups: np.ndarray, folds: int, fold: int,
-             val_fraction: float, seed: int, names: tuple[str, ...]) -> Split:
+             val_fraction: float, seed: int, names: tuple[str, ...],
+             shuffle_seed: int | None = None) -> Split:
     """Test part: whole groups. The validation part (early stopping only) is carved,
     stratified, from the training tomograms: with a handful of tomograms, holding whole
     ones out for validation too would leave too few to train on."""
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=(
+        seed if shuffle_seed is None else shuffle_seed))
     rest, test = list(splitter.split(np.zeros(len(labels)), labels, groups))[fold]
-    train, val = _carve_validation(rest, labels, val_fraction, seed)
+    train, val = _carve_validation(rest, labels, val_fraction, seed, names, grouped=True)
     split = Split(np.sort(train), np.sort(val), np.sort(test))
     return _check_parts(split, labels, names, grouped=True)
 
@@ -83,12 +88,27 @@ def _group_count(groups: np.ndarray, need: int, what: str) -> int:
 
 
 def _carve_validation(rest: np.ndarray, labels: np.ndarray, val_fraction: float,
-                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+                      seed: int, names: tuple[str, ...] = (),
+                      grouped: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The validation part, stratified, out of the training particles: each class needs
+    two of them there (one each side)."""
     if val_fraction <= 0:
         return rest, np.array([], dtype=rest.dtype)
     _check_room("validation", math.ceil(val_fraction * len(rest)), labels, val_fraction)
-    train, val = train_test_split(rest, test_size=val_fraction, stratify=labels[rest],
-                                  random_state=seed + 1)
+    where = "the training tomograms" if grouped else "the training part"
+    for c, n in enumerate(np.bincount(labels[rest], minlength=labels.max() + 1)):
+        if 0 < n < 2:
+            raise CryobenchError(
+                f"class {_name(names, c)!r} has {n} particle in {where}: the validation part, "
+                "carved from them by stratification, needs at least 2 of each class; "
+                + ("add particles of it to more tomograms, drop the class, or set "
+                   "val_fraction = 0" if grouped else "add particles or set val_fraction = 0"))
+    try:
+        train, val = train_test_split(rest, test_size=val_fraction, stratify=labels[rest],
+                                      random_state=seed + 1)
+    except ValueError as exc:  # scikit-learn's refusal, as one line
+        raise CryobenchError(f"the validation part (carved by stratification from {where}, "
+                             f"{len(rest)} particles) cannot be made: {exc}") from None
     return train, val
 
 
@@ -125,11 +145,15 @@ def _check_parts(split: Split, labels: np.ndarray, names: tuple[str, ...],
         for c in np.flatnonzero(present == 0):
             raise CryobenchError(
                 f"class {_name(names, c)!r} ({int((labels == c).sum())} particles) has none in "
-                f"the {part} part; " + (_GROUPED_HINT if grouped else
+                f"the {part} part; " + (_GROUPED_HINT if grouped and part != "validation" else
+                                        _VALIDATION_HINT if grouped else
                                         f"add particles or raise the {part} fraction"))
     return split
 
 
+_VALIDATION_HINT = ("the validation part is carved by stratification from the training "
+                    "tomograms' particles; raise val_fraction, add particles of it, or set "
+                    "val_fraction = 0")
 _GROUPED_HINT = ("its particles sit in too few tomograms to split by tomogram; add "
                  "tomograms, drop the class, or remove [split] group")
 

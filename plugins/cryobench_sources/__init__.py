@@ -12,7 +12,7 @@ from cryobench.api import (
 )
 
 if TYPE_CHECKING:  # the loader (mrcfile, numpy) is imported when data is loaded
-    from cryobench.api import Subtomograms
+    from cryobench.api import ParticlePlan, Subtomograms
 
 
 class MrcSource(DataSource):
@@ -134,9 +134,9 @@ class _CutSource(DataSource):
     (what validation checks), cut once, then read from the cache."""
 
     @abstractmethod
-    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
-        """The checked particle plan (:class:`cryobench.api.ParticlePlan`) and one
-        opener per tomogram; reads coordinates and headers, no voxel."""
+    def plan(self, context: DataContext) -> tuple[ParticlePlan, list[Any]]:
+        """The checked particle plan and one opener per tomogram; reads coordinates and
+        headers (a copick tomogram: a 16^3 fingerprint), no particle's voxels."""
 
     def count_classes(self, context: DataContext) -> dict[str, int]:
         """From the coordinates and the tomograms' headers: no voxel is read."""
@@ -167,19 +167,25 @@ class TomogramsSource(_CutSource):
               nullable=True),
         Param("label_column", str, None, "column holding the class (default: "
               "_rlnClassNumber in STAR, label in CSV)", nullable=True),
-        Param("tomograms_star", str, None, "RELION 5 tomograms STAR giving pixel sizes "
-              "(default: the MRC headers)", nullable=True),
+        Param("tomograms_star", str, None, "RELION 5 tomograms STAR: the tomograms' files "
+              "(_rlnTomoReconstructedTomogram) and pixel sizes, checked against the MRC "
+              "headers", nullable=True),
         NORMALISE,
+        Param("coordinate_pixel_size", float, None, "pixel size (A) of RELION 3/4 or CSV "
+              "coordinates, when not the tomogram's (e.g. unbinned tilt-series pixels)",
+              low=0.01, nullable=True),
     )
 
-    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
+    def plan(self, context: DataContext) -> tuple[ParticlePlan, list[Any]]:
         from cryobench.api import plan_from_list
 
         star = context.base_dir / self.tomograms_star if self.tomograms_star else None
         return plan_from_list(context.base_dir / self.coordinates,
                               context.base_dir / self.tomograms, self.box,
                               class_names=_as_str_map(self.class_names),
-                              label_column=self.label_column, pixel_sizes=star)
+                              label_column=self.label_column, pixel_sizes=star,
+                              root=context.base_dir,
+                              coordinate_pixel_size=self.coordinate_pixel_size)
 
 
 class CopickSource(_CutSource):
@@ -196,12 +202,13 @@ class CopickSource(_CutSource):
         BOX,
         Param("objects", list, None, "pickable objects that are classes (default: every "
               "particle object with picks)", items=str, min_len=2, unique=True, nullable=True),
-        Param("user_id", str, None, "count only this user's (or tool's) picks", nullable=True),
+        Param("user_id", str, None, "count only this user's (or tool's) picks (needed when "
+              "several pick sets of an object exist)", nullable=True),
         Param("session_id", str, None, "count only this session's picks", nullable=True),
         NORMALISE,
     )
 
-    def plan(self, context: DataContext) -> tuple[Any, list[Any]]:
+    def plan(self, context: DataContext) -> tuple[ParticlePlan, list[Any]]:
         from cryobench.api import plan_from_project
 
         return plan_from_project(context.base_dir / self.project, self.voxel_spacing,

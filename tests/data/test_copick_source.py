@@ -66,16 +66,33 @@ def test_picks_are_cut_at_their_voxels_from_the_ome_zarr_tomogram(project):
     assert data.metadata["edge_particles"] == 2  # the two at x 47, y 39, z 31
 
 
-def test_every_users_picks_count_unless_filtered(project):
-    src = source()
-    assert src.count_classes(context(project.parent)) == {"ribosome": 4, "TRiC": 4}
+def test_several_pick_sets_of_one_object_must_be_chosen_between(project):
+    # curation and alice both picked TRiC: merged, a particle would count twice
+    assert errors(project) == (
+        f"{project}: run 'TS_1' has 2 pick sets of 'TRiC' (user alice session 1, user "
+        "curation session 0): merged, a particle picked twice would count twice; set user_id "
+        "and/or session_id to choose one")
+    src = source(user_id="curation")
+    assert src.count_classes(context(project.parent)) == {"ribosome": 4, "TRiC": 2}
     assert src.count_tomograms(context(project.parent)) == {
-        "TS_1": {"ribosome": 2, "TRiC": 2}, "TS_2": {"ribosome": 2, "TRiC": 2}}
+        "TS_1": {"ribosome": 2, "TRiC": 1}, "TS_2": {"ribosome": 2, "TRiC": 1}}
     assert source(session_id="1").count_classes(context(project.parent)) == {"TRiC": 2}
 
 
+def test_a_particle_picked_twice_names_both_picks(project):
+    run = copick.from_file(str(project)).get_run("TS_1")
+    run.new_picks("ribosome", "0", "carol").from_numpy(
+        np.array([[10.0, 20.0, 16.0], [10.2, 20.0, 16.0]]) * SPACING)  # one voxel, twice
+    assert errors(project, user_id="carol") == (
+        f"{project} (run TS_1, ribosome pick 2 of user carol session 0): the same "
+        "particle as run TS_1, ribosome pick 1 of user carol session 0: voxel x 10, y 20, "
+        "z 16 of tomogram 'TS_1' (after rounding to the nearest voxel); list each particle "
+        "once")
+
+
 def test_objects_choose_and_order_the_classes(project):
-    counts = source(objects=["TRiC", "ribosome"]).count_classes(context(project.parent))
+    counts = source(objects=["TRiC", "ribosome"], user_id="curation").count_classes(
+        context(project.parent))
     assert list(counts) == ["TRiC", "ribosome"]
 
 
@@ -86,22 +103,22 @@ def errors(config: Path, **params) -> str:
 
 
 def test_an_object_the_project_lacks_is_named_with_the_valid_ones(project):
-    message = errors(project, objects=["ribosme", "TRiC"])
+    message = errors(project, objects=["ribosme", "TRiC"], user_id="curation")
     assert message == (f"{project}: unknown pickable object 'ribosme'; did you mean "
                        "'ribosome'? (valid: TRiC, apoferritin, membrane, ribosome)")
     assert "is not a particle" in errors(project, objects=["membrane", "TRiC"])
-    assert errors(project, objects=["apoferritin", "TRiC"]).endswith(
-        "object 'apoferritin' has no picks in any run; list only objects that were picked "
+    assert errors(project, objects=["apoferritin", "TRiC"], user_id="curation").endswith(
+        "object 'apoferritin' has no picks in any run, user_id 'curation'; list only objects that were picked "
         "(objects = [...])")
     assert "no picks of ribosome, TRiC, apoferritin in any run, user_id 'bob'" in errors(
         project, user_id="bob")
 
 
 def test_missing_voxel_spacing_or_tomogram_type_names_what_there_is(project):
-    assert errors(project, voxel_spacing=7.5).endswith(
+    assert errors(project, voxel_spacing=7.5, user_id="curation").endswith(
         "run 'TS_1' has picks but no voxel spacing 7.5 (has: 10); set voxel_spacing to one of "
         "them")
-    assert errors(project, tomogram_type="wbp").endswith(
+    assert errors(project, tomogram_type="wbp", user_id="curation").endswith(
         "run 'TS_1' has no 'wbp' tomogram at voxel spacing 10 (has: denoised); set "
         "tomogram_type to one of them")
 
@@ -110,7 +127,7 @@ def test_pick_outside_its_tomogram_names_run_object_and_pick(project):
     root = copick.from_file(str(project))
     run = root.get_run("TS_2")
     run.new_picks("ribosome", "2", "bob").from_numpy(np.array([[10.0, 10.0, 400.0]]))
-    assert errors(project) == (
+    assert errors(project, user_id="bob") == (
         f"{project} (run TS_2, ribosome pick 1 of user bob session 2): particle at voxel x 1, "
         "y 1, z 40 lies outside tomogram 'TS_2' (48 x 40 x 32 voxels: x 0-47, y 0-39, z 0-31)")
 

@@ -7,7 +7,8 @@ import mrcfile
 import numpy as np
 import pytest
 
-from cryobench.data.coordinates import read_picks, read_pixel_sizes
+from cryobench.data.coordinates import read_picks
+from cryobench.data.tomogram_table import read_pixel_sizes
 from cryobench.data.simulator import optics
 from cryobench.data.simulator.simulate import SimulationSpec, imaged_signal
 from cryobench.data.simulator.tomograms import TomogramSet, place, write_tomogram_set

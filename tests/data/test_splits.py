@@ -57,9 +57,9 @@ def test_grouped_holdout_keeps_each_tomogram_on_one_side():
         assert len(split.test) == 36
         union = np.concatenate([split.train, split.val, split.test])
         assert sorted(union.tolist()) == list(range(len(GROUPED_LABELS)))
-    chosen = {GROUPS[holdout_split(GROUPED_LABELS, 0.2, 0.1, s, groups=GROUPS).test[0]]
-              for s in range(8)}
-    assert len(chosen) > 1  # the seed chooses the test tomogram
+    chosen = [GROUPS[holdout_split(GROUPED_LABELS, 0.2, 0.1, s, groups=GROUPS).test[0]]
+              for s in range(5)]
+    assert sorted(chosen) == sorted(set(GROUPS))  # seeds 0-4 test each tomogram once
 
 
 def test_grouped_kfold_folds_are_whole_tomograms():
@@ -85,3 +85,58 @@ def test_a_class_in_one_tomogram_only_cannot_be_tested_by_tomogram():
     with pytest.raises(CryobenchError, match="class 'rare' .* has none in the (test|training) "
                                              "part; its particles sit in too few tomograms"):
         holdout_split(labels, 0.2, 0.1, 0, ("a", "b", "rare"), groups=GROUPS)
+
+
+def test_a_class_with_one_training_particle_is_named_not_a_scikit_learn_error():
+    """The validation part is carved, stratified, from the training tomograms: a class with
+    one particle there cannot be split (scikit-learn's ValueError, before)."""
+    labels = np.array([0] * 10 + [1] * 1 + [0] * 10 + [1] * 2)
+    groups = np.array(["TS_1"] * 11 + ["TS_2"] * 12, dtype=object)
+    refused = 0
+    for fold in range(2):
+        try:
+            kfold_split(labels, 2, fold, 0.3, 0, ("a", "rare"), groups)
+        except CryobenchError as exc:
+            refused += 1
+            assert str(exc) == (
+                "class 'rare' has 1 particle in the training tomograms: the validation part, "
+                "carved from them by stratification, needs at least 2 of each class; add "
+                "particles of it to more tomograms, drop the class, or set val_fraction = 0")
+    assert refused == 1  # the fold that tests TS_2 leaves TS_1's one particle to train on
+
+
+def test_check_split_turns_any_split_failure_into_one_config_line(monkeypatch):
+    """Whatever scikit-learn raises while a split is tried is the file's error, not a
+    traceback."""
+    from cryobench.config import preflight
+    from cryobench.config.reader import FileReader
+    from cryobench.data import splits
+    from cryobench.errors import ConfigError
+    from cryobench.registry import Registry
+    from cryobench.specs import SplitConfig
+
+    def refuse(*args, **kwargs):
+        raise ValueError("The least populated class in y has only 1 member\nmore")
+
+    monkeypatch.setattr(splits, "holdout_split", refuse)
+    reader = FileReader(None, Registry())
+    with pytest.raises(ConfigError, match=r"^dataset: The least populated class in y has "
+                                          r"only 1 member$"):
+        preflight.check_split(reader, "dataset", {"a": 5, "b": 5},
+                              SplitConfig("holdout", 0.2, 0.1, 5))
+
+
+def test_grouped_holdout_seeds_cover_every_tomogram_and_ungrouped_splits_are_unchanged():
+    """The seed chooses the fold: seeds 0 to folds - 1 test every tomogram (before, fold 0
+    of every seed's shuffle kept choosing the same ones). Splits without groups are the
+    same as they were."""
+    labels = np.tile(np.repeat(np.arange(2), [6, 3]), 8)
+    groups = np.repeat(np.array([f"TS_{i}" for i in range(8)], dtype=object), 9)
+    tested = [set(groups[holdout_split(labels, 0.25, 0.2, s, groups=groups).test])
+              for s in range(4)]
+    assert set().union(*tested) == set(groups) and sum(map(len, tested)) == 8
+    from sklearn.model_selection import train_test_split
+    split = holdout_split(LABELS, 0.2, 0.1, 3)
+    rest, test = train_test_split(np.arange(len(LABELS)), test_size=0.2, stratify=LABELS,
+                                  random_state=3)
+    np.testing.assert_array_equal(split.test, np.sort(test))

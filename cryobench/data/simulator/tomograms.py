@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import mrcfile
 import numpy as np
 
 from cryobench import __version__
+from cryobench.data import Progress
+from cryobench.data.cutting import box_overlap
 from cryobench.data.export import check_output_folder
 from cryobench.data.simulator import optics
 from cryobench.data.simulator.simulate import (
@@ -30,7 +31,6 @@ from cryobench.data.simulator.simulate import (
 )
 from cryobench.errors import CryobenchError
 
-Progress = Callable[[str, int, int], None]
 SLAB = 32  # y-planes of noise made at once
 BATCH = 64  # particles rendered at once
 TOMOGRAM_TYPE = "wbp"
@@ -143,12 +143,9 @@ def _fill_noise(data: np.ndarray, spec: TomogramSet, index: int, sigma: float) -
 
 
 def _add(data: np.ndarray, volume: np.ndarray, centre: np.ndarray) -> None:
-    box = volume.shape[0]
-    start = centre - box // 2
-    lo = np.maximum(start, 0)
-    hi = np.minimum(start + box, data.shape)
-    a, b = lo - start, hi - start
-    data[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] += volume[a[0]:b[0], a[1]:b[1], a[2]:b[2]]
+    """Add a particle's box into the tomogram (its part inside), as cutting places it."""
+    inside, part = box_overlap(centre, volume.shape[0], data.shape)
+    data[inside] += volume[part]
 
 
 def class_numbers(spec: TomogramSet) -> dict[str, str]:
