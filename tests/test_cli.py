@@ -40,17 +40,18 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None,
     from rich.console import Console
 
     import cryobench.cli as command
+    from cryobench.cli import terminal
 
     out, err = io.StringIO(), io.StringIO()
     saved_environ, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
-    saved_consoles = command.console, command.err_console
+    saved_consoles = terminal.console, terminal.err_console
     os.environ.update(env or {})
     sys.argv = ["cryobench", *args]
     # the width a new process would take from COLUMNS (the module's consoles took theirs
     # when it was first imported)
     width = int(os.environ.get("COLUMNS", "200"))
-    command.console, command.err_console = Console(width=width), Console(stderr=True,
-                                                                         width=width)
+    terminal.console, terminal.err_console = Console(width=width), Console(stderr=True,
+                                                                           width=width)
     code: int | str | None = 0
 
     def too_long(signum: int, frame: object) -> None:
@@ -76,7 +77,7 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None,
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, saved_alarm)
         sys.argv = saved_argv
-        command.console, command.err_console = saved_consoles
+        terminal.console, terminal.err_console = saved_consoles
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_environ)

@@ -26,3 +26,10 @@ def test_first_party_plugins_import_only_the_public_api_of_cryobench():
                                                   and m != "cryobench.api")
                for p in (ROOT / "plugins").rglob("*.py")}
     assert {k: v for k, v in private.items() if v} == {}
+
+
+def test_no_module_of_the_core_is_over_400_lines():
+    """Small modules with one job each: a module that grows past this is doing two."""
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "cryobench").rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}

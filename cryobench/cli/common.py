@@ -1,0 +1,123 @@
+"""What several commands share: where results and tracking are, the leaderboard on a
+terminal, an interrupted run marked KILLED."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any, Optional
+
+from rich.text import Text
+
+from cryobench.cli import terminal
+from cryobench.cli.app import debug_on
+
+
+TRACKING_HELP = "MLflow tracking URI (default: a SQLite file mlflow.db here)."
+
+
+MLFLOW_UI = "http://127.0.0.1:5000"
+
+
+def worker_settings(bench: Any) -> Any:
+    """What every trial's worker needs: where the file's relative paths resolve, the
+    cache, the plugins blocked, --debug."""
+    from cryobench.data.cache import cache_root
+    from cryobench.registry import BLOCK_ENV
+    from cryobench.run.trial import WorkerSettings
+
+    blocked = tuple(b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip())
+    return WorkerSettings(bench.path.parent.resolve() if bench.path else Path.cwd(),
+                          cache_root().resolve(), blocked, debug_on())
+
+
+def mark_killed(tracker: Any, bench: Any, records: list[Any]) -> str:
+    """End the invocation's MLflow run as KILLED with what is saved; what went wrong
+    doing so, as the end of the interrupted command's message."""
+    from cryobench.run.leaderboard import leaderboard_markdown
+
+    try:
+        tracker.finish(records, leaderboard_markdown(bench, records), "KILLED")
+    except KeyboardInterrupt:
+        return "; interrupted again while MLflow's run was marked KILLED"
+    except Exception as exc:  # the results are saved; MLflow is their mirror
+        return f"; MLflow's run could not be marked KILLED ({type(exc).__name__})"
+    return ""
+
+
+def results_store(results: Path, bench: Any, profile: Optional[str]) -> Any:
+    from cryobench.run.results import ResultStore
+
+    suffix = f".{profile}" if profile else ""
+    return ResultStore(results / f"{bench.name}{suffix}.jsonl")
+
+
+def tracker_for(bench: Any, tracking_uri: Optional[str]) -> Any:
+    """The MLflow tracker, checked before any work: a store that does not answer is one
+    line for the user, not a failure after hours of training."""
+    from cryobench.tracking.mlflow import MlflowTracker, default_tracking_uri
+    from cryobench.tracking.store import check_store
+
+    uri = tracking_uri or default_tracking_uri()
+    check_store(uri)  # before MLflow opens it: its own failures are minutes of retries
+    tracker = MlflowTracker(uri, bench)
+    tracker.check()
+    return tracker
+
+
+def print_leaderboard(bench: Any, records: list[Any], tables: list[Any]) -> None:
+    """The plugins' result tables (Table III), then the leaderboard, last on screen."""
+    from cryobench.run.leaderboard import leaderboard_table
+    from cryobench.run.result_tables import rich_table
+
+    for table in tables:
+        terminal.console.print(rich_table(table))
+    terminal.console.print(leaderboard_table(bench, records))
+
+
+def finished_records(file: Path, registry: Any, profile: Optional[str], results: Path
+              ) -> tuple[Any, list[Any], Any]:
+    """A profile of the file, its stored records and their store; at least one finished."""
+    from cryobench.config import load_benchmark
+    from cryobench.errors import CryobenchError
+    from cryobench.run.driver import stored_records_noting
+
+    bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
+    store = results_store(results, bench, profile)
+    records, warning = stored_records_noting(bench, store,
+                                             consequence="left out of the report")
+    if warning:
+        terminal.print_warning(warning)
+    if not any(r.ok for r in records):
+        run = f"cryobench run {shlex.quote(str(file))}" + (
+            f" --profile {shlex.quote(profile)}" if profile else "")
+        raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r}"
+                             f"{' profile ' + repr(profile) if profile else ''} yet; run "
+                             f"`{run}` first")
+    return bench, records, store
+
+
+def check_results_exist(path: Path, results: Path, file: Path,
+                         profile: Optional[str]) -> None:
+    """A command that reads results (sync) needs them: a folder or file that is not
+    there is a mistyped --results or a run not made yet, not "nothing to do"."""
+    from cryobench.errors import CryobenchError
+
+    if not results.is_dir():
+        raise CryobenchError(f"--results {results}: no such folder; give the folder "
+                             "`cryobench run` wrote the results to (default: "
+                             "cryobench-results, in the folder it ran in)")
+    if not path.is_file():
+        run = f"cryobench run {shlex.quote(str(file))}" + (
+            f" --profile {shlex.quote(profile)}" if profile else "")
+        raise CryobenchError(f"{path}: no result file of this benchmark"
+                             f"{' and profile' if profile else ''} here; run `{run}` first, "
+                             "or give the --results folder it wrote to")
+
+
+def say_abandoned(tracker: Any, store: Any) -> None:
+    if tracker.abandoned:
+        terminal.console.print(Text(f"ended {tracker.abandoned} MLflow run(s) that an earlier run on "
+                           f"{store.path} left RUNNING (it was killed, or its store failed) "
+                           "as KILLED"), soft_wrap=True)
