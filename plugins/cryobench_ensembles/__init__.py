@@ -100,7 +100,7 @@ class GeneticProgramming(Ensemble):
     multi-path CNN's paths and head) or of bagging-style members of any other model."""
 
     name = "gp"
-    summary = "GP-evolved combination of a model's parts or members (DEAP)"
+    summary = "genetic programming (DEAP): an evolved combination of parts or members"
     revision = 1  # 1: decided by the programs' claims (output >= 0), not standardised argmax
     params = (
         Param("population", int, 500, "programs per generation", low=2),
