@@ -116,6 +116,5 @@ __all__ = [
     "HasFitReport", "ReportsParts", "GivesPartOutputs", "EpochScheduled", "Phased",
     "EpochRecord", "EpochReport", "DEFERRED", "FINAL", "CosineHead",
     "CryobenchError", "DataError", "ParamError", "TrialFailed",
-    "CryobenchDeprecationWarning", "TorchModel", "ResultTable", "TrialRecord", "Benchmark",
-    *_LAZY,
+    "CryobenchDeprecationWarning", "TorchModel", "ResultTable", *_LAZY,
 ]

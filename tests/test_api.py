@@ -94,3 +94,40 @@ def test_an_epoch_record_keeps_the_history_form_of_earlier_versions():
         ("val_loss", 0.7)]
     assert api.EpochRecord.from_dict(record.for_member(2, 5).as_dict()) == \
         record.for_member(2, 5)
+
+
+def test_an_epoch_record_reads_as_the_mapping_older_plugins_were_given():
+    """Ensembles written before records were typed tagged members with
+    ``{**record, "member": k}`` and read ``record["val_macro_f1"]``."""
+    from cryobench.contract.records import numbered_networks
+
+    record = api.EpochRecord(2, {"train_loss": 0.5, "val_macro_f1": 0.8})
+    assert record["val_macro_f1"] == 0.8 and "epoch" in record
+    tagged = {**record, "member": 2, "members": 3, "note": "text is dropped"}
+    seen = []
+    with pytest.warns(api.CryobenchDeprecationWarning, match="give a cryobench.api.EpochRecord"):
+        numbered_networks(seen.append)(tagged)
+    assert seen == [api.EpochRecord(2, {"train_loss": 0.5, "val_macro_f1": 0.8},
+                                    member=2, members=3)]
+
+
+def test_a_tag_moves_the_count_of_networks():
+    from cryobench.contract.records import numbered_networks
+
+    seen = []
+    report = numbered_networks(seen.append)
+    for record in (api.EpochRecord(1).for_member(1, 2), api.EpochRecord(2).for_member(1, 2),
+                   api.EpochRecord(1), api.EpochRecord(2)):
+        report(record)
+    assert [r.member for r in seen] == [1, 1, 2, 2]
+
+
+def test_old_paths_offer_their_public_names_only():
+    import cryobench.components as old
+
+    namespace: dict = {}
+    with pytest.warns(api.CryobenchDeprecationWarning):
+        exec("from cryobench.components import *", namespace)
+    assert "Loss" in namespace and "Model" in namespace
+    with pytest.raises(AttributeError):
+        old.TYPE_CHECKING

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cryobench.api import (
-    SELF_FITTED, Augmentation, Capabilities, DataError, DataSource, Loss, Model, Sampler,
+    SELF_FITTED, Augmentation, Capabilities, DataError, DataSource, Ensemble, Loss, Model,
+    Sampler,
 )
 from cryobench.registry import Registry
 from cryobench.testing import check_component, tiny_data, yield_checks
@@ -189,3 +190,28 @@ def test_a_data_source_is_checked_even_without_folders():
     check_component(NeedsAFile)  # refuses in one line: what a user would see
     with pytest.raises(AssertionError, match="raise cryobench.api.DataError"):
         check_component(CrashesWithoutFiles)
+
+
+class TagsWithDicts(Ensemble):
+    """Tags members the way earlier versions did: dicts, which the contract no longer
+    passes (they still work, with a warning; the conformance check says what to do)."""
+
+    name = "tags_with_dicts"
+    summary = "tags members with dicts"
+
+    def fit(self, model, train, val, context):
+        report = context.on_epoch
+
+        def tagged(record):
+            report({**record, "member": 1, "members": 1})
+
+        return model.fit(train, val, context.replace(on_epoch=tagged))
+
+
+def test_an_ensemble_that_passes_dicts_on_is_told_to_pass_epoch_records():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(AssertionError, match="give cryobench.api.EpochRecord"):
+            check_component(TagsWithDicts)

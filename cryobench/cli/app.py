@@ -78,8 +78,15 @@ def make_registry() -> Any:
 def main() -> None:
     """Console-script entry point. Command-line mistakes (an unknown option, a value of the
     wrong type, a missing argument) are one line, exit 2, like every other user error."""
+    import warnings
+
     from typer.exceptions import Abort, TyperException
 
+    from cryobench.errors import CryobenchDeprecationWarning
+
+    # Python hides DeprecationWarnings outside __main__: a plugin's author would never
+    # learn that an import path or a hook moved
+    warnings.simplefilter("default", CryobenchDeprecationWarning)
     try:
         code = app(standalone_mode=False)
     except TyperException as exc:  # typer's click usage errors

@@ -16,10 +16,16 @@ def moved_to_api(old: str, new: str) -> Callable[[str], Any]:
     that says where to import it from now."""
 
     def __getattr__(name: str) -> Any:
+        api = importlib.import_module("cryobench.api")
+        module = importlib.import_module(new)
+        if name == "__all__":  # ``from old import *``: the names it offered
+            return [n for n in api.__all__ if hasattr(module, n)]
         if name.startswith("__"):
             raise AttributeError(name)
-        value = getattr(importlib.import_module(new), name)  # AttributeError: not there
-        api = importlib.import_module("cryobench.api")
+        value = getattr(module, name)  # AttributeError: not there
+        if name not in api.__all__ and getattr(value, "__module__", None) != new:
+            # what the old module had imported itself (typing, annotations): not its own
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
         where = "cryobench.api" if getattr(api, name, None) is value else new
         warnings.warn(f"{old}.{name} is deprecated: import {name} from {where}",
                       CryobenchDeprecationWarning, stacklevel=2)

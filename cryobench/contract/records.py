@@ -9,7 +9,7 @@ networks by their epochs starting again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,9 +21,12 @@ FINAL = "final"
 
 
 @dataclass(frozen=True)
-class EpochRecord:
+class EpochRecord(Mapping[str, Any]):
     """One epoch of one network: its number within that network's fit, and its figures
-    (``train_loss``; ``val_macro_f1`` and ``val_loss`` with a validation part)."""
+    (``train_loss``; ``val_macro_f1`` and ``val_loss`` with a validation part).
+
+    It reads as the mapping earlier versions passed (``record["val_macro_f1"]``,
+    ``{**record, "member": 2}``), so plugins written for them keep working."""
 
     epoch: int
     figures: Mapping[str, float] = field(default_factory=dict)
@@ -32,11 +35,14 @@ class EpochRecord:
     member: int | None = None
     members: int | None = None
 
-    def get(self, name: str, default: float | None = None) -> float | None:
-        return self.figures.get(name, default)
+    def __getitem__(self, name: str) -> Any:
+        return self.as_dict()[name]
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.figures
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
 
     def for_member(self, member: int, members: int) -> EpochRecord:
         """This record as network ``member`` of ``members`` (an ensemble's tag)."""
@@ -59,7 +65,8 @@ class EpochRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EpochRecord:
         rest = {k: float(v) for k, v in data.items()
-                if k not in ("epoch", "deferred", "member", "members")}
+                if k not in ("epoch", "deferred", "member", "members")
+                and isinstance(v, (int, float)) and not isinstance(v, bool)}
         return cls(int(data["epoch"]), rest, DEFERRED if data.get("deferred") else FINAL,
                    data.get("member"), data.get("members"))
 
@@ -72,7 +79,7 @@ class _NetworkCounter:
         self.report, self.network, self.last = report, 0, None
 
     def __call__(self, record: EpochRecord) -> None:
-        if isinstance(record, Mapping):  # a plugin written before records were typed
+        if not isinstance(record, EpochRecord):  # a plugin written before they were typed
             import warnings
 
             from cryobench.errors import CryobenchDeprecationWarning
@@ -84,8 +91,10 @@ class _NetworkCounter:
         if record.member is None:
             if self.last is None or record.epoch <= self.last:
                 self.network += 1
-            self.last = record.epoch
             record = replace(record, member=self.network)
+        else:  # a tag moves the count too: an untagged network after it is the next
+            self.network = record.member
+        self.last = record.epoch
         self.report(record)
 
 

@@ -127,3 +127,17 @@ class CentroidPredictor:
         d = ((volumes.reshape(len(volumes), -1)[:, None] - self.means[None]) ** 2).mean(-1)
         z = -(d - d.min(1, keepdims=True))
         return np.exp(z) / np.exp(z).sum(1, keepdims=True)
+
+
+class EpochReportingCentroid(Centroid):
+    """The centroid model, reporting one epoch per fit as a network trained by the
+    engine would: what an ensemble must pass on to the core."""
+
+    name = "testing_epoch_centroid"
+
+    def fit(self, train, val, context):
+        if context.on_epoch is not None:
+            from cryobench.contract.records import EpochRecord
+
+            context.on_epoch(EpochRecord(1, {"train_loss": 0.5}))
+        return super().fit(train, val, context)

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from cryobench.contract.components import Capabilities
+from cryobench.contract.records import EpochRecord, numbered_networks
 from cryobench.testing.doubles import (
-    TINY_TRAINING, Centroid, Noise, WeightedCrossEntropy, build, check_probabilities,
+    TINY_TRAINING, EpochReportingCentroid, Noise, WeightedCrossEntropy, build, check_probabilities,
     global_random_states, tiny_context, tiny_data,
 )
 
@@ -122,10 +123,32 @@ def check_ensemble_predicts(cls: type, params: dict[str, Any]) -> None:
         data.take(np.arange(24, 30))
     outputs = []
     for _ in range(2):
-        context = tiny_context(3, seed=4)
+        given: list[Any] = []  # what the ensemble passed on, and what the core made of it
+        seen: list[Any] = []
+        numbered = numbered_networks(seen.append)
+
+        def on_epoch(record: Any) -> None:
+            given.append(record)
+            numbered(record)
+
+        context = tiny_context(3, seed=4).replace(on_epoch=on_epoch)
         before = copy.copy(context.__dict__)
-        predictor = build(cls, params).fit(Centroid(), train, val, context)
+        predictor = build(cls, params).fit(EpochReportingCentroid(), train, val, context)
         assert context.__dict__ == before, "fit changed the context it was given"
+        _check_epoch_reports(given, seen)
         outputs.append(check_probabilities(predictor.predict_proba(test.volumes), len(test),
                                             3, cls.__name__))
     assert np.allclose(outputs[0], outputs[1]), "the same seed gave other probabilities"
+
+
+def _check_epoch_reports(given: list[Any], seen: list[Any]) -> None:
+    """What the ensemble passed on of its members' epochs: EpochRecords (a member's tag
+    through ``record.for_member``), every network numbered from 1 on."""
+    assert given, "the members' epochs never reached context.on_epoch: pass the " \
+                  "context's on_epoch on to each member (context.replace(...))"
+    wrong = [r for r in given if not isinstance(r, EpochRecord)]
+    assert not wrong, f"context.on_epoch was given {type(wrong[0]).__name__}s: give " \
+                      "cryobench.api.EpochRecord (tag members with record.for_member)"
+    members = sorted({r.member for r in seen})
+    assert members == list(range(1, len(members) + 1)), \
+        f"networks numbered {members}: number members from 1, one after another"
