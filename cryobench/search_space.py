@@ -9,6 +9,7 @@ parameters; the sampler's bounds and choices are validated by that parameter's
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -175,7 +176,7 @@ def configurations_tried(space: tuple[SearchDimension, ...], configurations: int
 def tune_spec(space: tuple[SearchDimension, ...], budget: dict[str, Any],
               arm: Arm) -> TuneSpec | None:
     """The arm's search, or ``None`` when nothing of its space applies to it. Dimensions
-    are sorted by name: Tune samples them in order, so the same space written in another
+    are sorted by name: a search samples them in order, so the same space written in another
     order samples the same configurations (and has the same trial key)."""
     if not space:
         return None
@@ -188,3 +189,38 @@ def tune_spec(space: tuple[SearchDimension, ...], budget: dict[str, Any],
                     max_epochs=budget["max_epochs"] or arm.train.max_epochs,
                     scheduler=budget["scheduler"], grace_period=budget["grace_period"],
                     reduction_factor=budget["reduction_factor"], seed=budget["seed"])
+
+
+def sample_configurations(spec: TuneSpec) -> list[dict[str, Any]]:
+    """The configurations a search trains, in order: a grid tried whole (the first
+    dimension varying fastest), or the file's own values (when kept) and then draws
+    seeded by ``spec.seed``, each dimension in name order.
+
+    Every executor tries these, so a search run in this process or on a Ray cluster
+    tries the same; they are the draws Ray Tune's ``BasicVariantGenerator`` makes from
+    the same space and seed (tested), so searches recorded before keep their meaning."""
+    import numpy as np
+
+    if is_whole_grid(spec.space, spec.configurations):
+        names = [d.target for d in reversed(spec.space)]
+        combinations = itertools.product(*(d.values for d in reversed(spec.space)))
+        return [dict(zip(names, values)) for values in combinations]
+    rng = np.random.default_rng(spec.seed)
+    out = [dict(spec.first)] if spec.first else []
+    while len(out) < spec.configurations:
+        out.append({d.target: _draw(d, rng) for d in spec.space})
+    return out
+
+
+def _draw(dim: SearchDimension, rng: Any) -> Any:
+    """One value of a dimension (one call on the generator each, as Tune makes it)."""
+    import numpy as np
+
+    if dim.kind == "uniform":
+        return float(rng.uniform(dim.values[0], dim.values[1], size=1)[0])
+    if dim.kind == "loguniform":
+        low, high = np.log(dim.values[0]), np.log(dim.values[1])
+        return float(np.exp(rng.uniform(low, high, size=1))[0])
+    if dim.kind == "randint":  # both bounds inclusive
+        return int(rng.integers(dim.values[0], dim.values[1] + 1, size=1)[0])
+    return dim.values[int(rng.choice(np.arange(len(dim.values)), size=1)[0])]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -68,27 +66,25 @@ def run(
     stem = store.path.with_suffix("")
     ray_options = {"address": address, "log_file": stem.with_name(stem.name + ".ray.log"),
                    "storage": stem.with_name(stem.name + ".ray")}
-    options: dict[str, Any] = {"registry": registry}
-    if executor == "ray":
-        options.update(resources=bench.resources, **ray_options)
-    runner = make_executor(executor, settings, **options)
     tuner = None
     if any(arm.tune for arm in bench.arms):
-        from cryobench.run.ray.search import Tuning
         from cryobench.run.tuning import TuningOutcome
+        from cryobench.run.tuning_phase import Tuning
 
         tuning_store = ResultStore(stem.with_name(stem.name + ".tuning.jsonl"), TuningOutcome)
-        tuner = Tuning(settings, bench.resources, tuning_store, registry=registry,
-                       **ray_options)
+        tuner = Tuning(tuning_store, settings.cache_dir)
         tuner.check_writable()
+    options: dict[str, Any] = {"registry": registry}
+    if executor == "ray":
+        options.update(resources=bench.resources, tunes=tuner is not None, **ray_options)
+    runner = make_executor(executor, settings, **options)
     with store.lock():
         try:
             if tracker is not None:
                 tracker = _start_tracking(tracker, registry, file, store, profile, results)
-            with _ray_if(tuner is not None, ray_options):
-                records = run_benchmark(bench, store, runner, terminal.console, threads=threads,
-                                        rerun=rerun, trackers=[tracker] if tracker else [],
-                                        tuner=tuner)
+            records = run_benchmark(bench, store, runner, terminal.console, threads=threads,
+                                    rerun=rerun, trackers=[tracker] if tracker else [],
+                                    tuner=tuner)
         except KeyboardInterrupt:
             done = stored_records(bench, store, threads)
             unmarked = mark_killed(tracker, bench, done) if tracker is not None else ""
@@ -150,15 +146,3 @@ def _only_seeds(bench: Any, seeds: str, file: Path) -> Any:
         raise CryobenchError(f"--seeds {seeds!r}: {file} has seeds "
                              f"{', '.join(map(str, bench.seeds))}; choose among them")
     return dataclasses.replace(bench, seeds=tuple(s for s in bench.seeds if s in chosen))
-
-
-@contextmanager
-def _ray_if(needed: bool, options: dict[str, Any]) -> Iterator[None]:
-    """One Ray session for tuning and the trials after it (not two starts of Ray)."""
-    if not needed:
-        yield
-        return
-    from cryobench.run.ray.session import ray_session
-
-    with ray_session(options["address"], options["log_file"]):
-        yield

@@ -3,6 +3,7 @@ result as it finishes, feeds tracking and the view, and returns the benchmark's 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -102,9 +103,11 @@ def stored_records_noting(bench: Benchmark, store: ResultStore, threads: int | N
 
 
 class Tuner(Protocol):
-    """Chooses the configuration of tuned trials before they train (Ray Tune)."""
+    """Chooses the configuration of tuned trials before they train, through the
+    executor (:class:`~cryobench.run.tuning_phase.Tuning`)."""
 
-    def resolve(self, trials: list[TrialSpec], phase: Any, rerun: bool = False
+    def resolve(self, trials: list[TrialSpec], executor: Any, phase: Any,
+                rerun: bool = False
                 ) -> tuple[list[TrialSpec], list[tuple[TrialSpec, str]]]: ...
 
 
@@ -115,13 +118,15 @@ def run_benchmark(bench: Benchmark, store: ResultStore, executor: Executor,
     """Run what is pending (tuned trials tuned first); every trial's record, finished
     before or now."""
     plan = plan_run(bench, store, console, threads=threads, rerun=rerun)
-    with make_view(console, len(plan.pending)) as view:
+    pending = plan.pending
+    if any(t.tune for t in pending) and tuner is None:
+        raise ValueError("the benchmark has tuned arms: pass a tuner")
+    with make_view(console, len(pending)) as view, \
+            executor.session() if pending else nullcontext():
         driver = Driver(store, view, plan, list(trackers or []))
-        pending = plan.pending
-        if any(t.tune for t in pending):
-            if tuner is None:
-                raise ValueError("the benchmark has tuned arms: pass a tuner")
-            pending, failed = tuner.resolve(pending, driver.phase, rerun)
+        if tuner is not None and any(t.tune for t in pending):
+            # a phase of the same loop, through the same executor
+            pending, failed = tuner.resolve(pending, executor, driver.phase, rerun)
             for trial, reason in failed:
                 driver.finished(trial, TrialRecord.failure(trial, reason))
         executor.run(pending, driver)

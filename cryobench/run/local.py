@@ -1,13 +1,18 @@
-"""The local executor: trials one after another in this process."""
+"""The local executor: trials one after another in this process, and tuning's searches
+the same way (no Ray: a debugger and a profiler see everything)."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from cryobench.contract.records import EpochRecord
 from cryobench.registry import Registry
-from cryobench.run.trial import WorkerSettings, prepare_data, run_isolated
 from cryobench.run.executors import TrialSink
+from cryobench.run.fitted import FittedStore
 from cryobench.run.plan import TrialSpec
+from cryobench.run.search import Search, search_here
+from cryobench.run.trial import TrialEnvironment, WorkerSettings, prepare_data, run_isolated
 
 
 class LocalExecutor:
@@ -19,9 +24,29 @@ class LocalExecutor:
 
     def __init__(self, settings: WorkerSettings, registry: Registry | None = None) -> None:
         self.settings, self.registry = settings, registry
+        self._env: TrialEnvironment | None = None
+
+    def environment(self) -> TrialEnvironment:
+        """One for the run: tuning's data sets are the trials'."""
+        if self._env is None:
+            self._env = self.settings.environment(self.registry)
+        return self._env
+
+    def session(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+    def search(self, searches: list[Search], phase: Any) -> None:
+        env = self.environment()
+        env.progress = phase
+        prepare_data([s.trial for s in searches], env)
+        keep = FittedStore(self.settings.cache_dir)  # one machine: fits reach the trials
+        for search in searches:
+            search.begin()
+            search_here(search, env, keep, self.settings.debug)
+            search.finish()
 
     def run(self, trials: list[TrialSpec], sink: TrialSink) -> None:
-        env = self.settings.environment(self.registry)
+        env = self.environment()
         env.progress = sink.phase
         prepare_data(trials, env)  # bad data: one user error before any training
         for trial in trials:

@@ -1,9 +1,11 @@
 """Per-arm tuning, nested inside each seed's split: what a search is, what it keeps, and
-how it chooses (the search itself runs on Ray Tune, in :mod:`cryobench.run.ray.search`).
+how it chooses (a search runs through the run's executor, :mod:`cryobench.run.search`;
+the driver runs tuning as a phase, :mod:`cryobench.run.tuning_phase`).
 
-For a tuned trial (arm x class subset x seed), Tune samples the arm's search space
-(``configurations`` of them, seeded), trains each on the seed's training split and
-scores it on the validation part; ASHA stops configurations that trail at its rungs.
+For a tuned trial (arm x class subset x seed), a search samples the arm's search space
+(``configurations`` of them, seeded: the same whichever executor runs it), trains each
+on the seed's training split and scores it on the validation part; ASHA stops
+configurations that trail at its rungs.
 The best validation macro F1 wins, and the trial is then trained with it and scored on
 the test split, which tuning never takes (:func:`~cryobench.run.trial.fit_trial`
 does not even slice it). Every arm gets the same budget, so a method that needs another
@@ -86,7 +88,7 @@ class EndedConfiguration:
 
     key: str  # the search's trial key and the sample's number
     trial: str  # the tuned trial's key
-    sample: int  # the order Tune sampled it in (a value may be drawn twice)
+    sample: int  # the order it was sampled in (a value may be drawn twice)
     values: dict[str, Any]
     reports: list[dict[str, Any]]
 
@@ -109,7 +111,7 @@ class EndedConfiguration:
 
 
 def values_key(values: dict[str, Any]) -> str:
-    """A configuration's values as one string (Tune's samples, seeded, repeat exactly)."""
+    """A configuration's values as one string (samples, seeded, repeat exactly)."""
     return json.dumps({k: plain(v) for k, v in values.items()}, sort_keys=True)
 
 
@@ -158,5 +160,5 @@ def check_candidate(trial: TrialSpec, env: Any) -> None:
 
 
 def plain(value: Any) -> Any:
-    """A configuration value as JSON keeps it (numpy scalars from Tune's samplers)."""
+    """A configuration value as JSON keeps it (numpy scalars: Tune's reports)."""
     return json.loads(json.dumps(value, default=lambda v: v.item()))

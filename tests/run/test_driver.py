@@ -3,6 +3,7 @@ and in which order, what it tells trackers, and what a tuner's failures become."
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from dataclasses import replace
@@ -24,6 +25,12 @@ class ScriptedExecutor:
     def __init__(self, bench):
         self.made = {r.key: r for r in records_for(bench, lambda arm, seed: 0.5 + seed / 10)}
         self.given = []
+        self.sessions = 0
+
+    @contextlib.contextmanager
+    def session(self):
+        self.sessions += 1
+        yield
 
     def run(self, trials, sink):
         for trial in trials:
@@ -94,7 +101,8 @@ def test_a_tuners_failures_are_recorded_and_the_rest_runs(bench, tmp_path):
     tuned = replace(bench, arms=tuple(replace(a, tune=spec) for a in bench.arms))
 
     class Tuner:
-        def resolve(self, pending, phase, rerun=False):
+        def resolve(self, pending, executor, phase, rerun=False):
+            assert executor.sessions == 1  # inside the executor's session, before the run
             return pending[1:], [(pending[0], "no configuration finished")]
 
     executor = ScriptedExecutor(bench)

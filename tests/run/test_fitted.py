@@ -60,29 +60,17 @@ def test_searches_on_several_nodes_keep_fits_only_where_the_cache_folder_is_set(
     started on this machine, and an address may name a cluster of one node."""
     import ray
 
-    from cryobench.config import parse_benchmark
-    from cryobench.registry import Registry
-    from cryobench.run.trial import WorkerSettings
     from cryobench.run.fitted import fits_reach_trials
-    from cryobench.run.results import ResultStore
-    from cryobench.run.ray.search import Tuning
-    from cryobench.run.tuning import TuningOutcome
+    from cryobench.run.ray.search import keeps_fits
 
     assert fits_reach_trials(False, {})
     assert not fits_reach_trials(True, {})
     assert fits_reach_trials(True, {"CRYOBENCH_CACHE_DIR": "/shared/cache"})
-    bench = parse_benchmark({"benchmark": {"name": "b", "seeds": [0]},
-                             "dataset": {"source": "synthetic", "box": 12},
-                             "tune": {"space": {"train.lr": {"uniform": [1e-3, 1e-2]}}},
-                             "arm": [{"name": "cnn", "model": "cnn"}]}, Registry())
-    tuning = Tuning(WorkerSettings(tmp_path, tmp_path), bench.resources,
-                    ResultStore(tmp_path / "t.jsonl", TuningOutcome),
-                    log_file=tmp_path / "log", storage=tmp_path / "s")
     monkeypatch.delenv("CRYOBENCH_CACHE_DIR", raising=False)
     nodes = [{"Alive": True}, {"Alive": False}]  # a node that left does not count
     monkeypatch.setattr(ray, "nodes", lambda: nodes)
-    assert tuning.keeps_fits()
+    assert keeps_fits()
     nodes.append({"Alive": True})
-    assert not tuning.keeps_fits()
+    assert not keeps_fits()
     monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path))
-    assert tuning.keeps_fits()
+    assert keeps_fits()

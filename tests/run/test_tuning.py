@@ -1,5 +1,6 @@
-"""Per-arm tuning: the [tune] table validated, configurations applied, and real Ray Tune
-choosing on the validation part only, on an equal budget, repeatably."""
+"""Per-arm tuning: the [tune] table validated, configurations applied, and searches
+choosing on the validation part only, on an equal budget, repeatably, the same in this
+process (the local executor) and on real Ray Tune."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from cryobench.registry import Registry
 from cryobench.run.trial import WorkerSettings
 from cryobench.run.plan import expand_trials
 from cryobench.run.results import ResultStore
-from cryobench.run.ray.search import Tuning
 from cryobench.run.tuning import TuningOutcome, choose
+from cryobench.run.tuning_phase import Tuning
 from cryobench.specs import with_values
 from tests.plugins import tuning_plugin
 
@@ -193,26 +194,113 @@ def test_a_profile_that_picks_arms_may_leave_a_dimension_without_its_arm():
 
 
 def test_a_small_space_of_choices_is_tried_whole_once():
-    from cryobench.run.ray.search import search_space
+    from cryobench.search_space import sample_configurations
 
     bench = parse_benchmark(doc({"configurations": 8, "space": {
-        "loss.gamma": {"choice": [1.0, 2.0]}}}), Registry())
-    space, samples = search_space(bench.arms[1].tune)
-    assert samples == 2 and space["loss.gamma"] == {"grid_search": [1.0, 2.0]}
+        "loss.gamma": {"choice": [1.0, 2.0]}, "train.lr": {"choice": [1e-3, 1e-2]}}}),
+        Registry())
+    assert sample_configurations(bench.arms[1].tune) == [
+        {"loss.gamma": g, "train.lr": lr} for lr in (1e-3, 1e-2) for g in (1.0, 2.0)]
     assert bench.arms[1].tune.first == ()  # the grid as written, the file's value or not
     bench = parse_benchmark(doc({"configurations": 8, "space": SPACE}), Registry())
-    space, samples = search_space(bench.arms[1].tune)
-    assert samples == 8 and "grid_search" not in space["loss.gamma"]
+    drawn = sample_configurations(bench.arms[1].tune)
+    assert len(drawn) == 8 and drawn[0] == {"loss.gamma": 2.0, "train.lr": 0.001}
+    assert len({json.dumps(c) for c in drawn}) == 8
+
+
+SPACES = [
+    ({"augment.alpha": {"uniform": [0.05, 0.4]}, "loss.gamma": {"choice": [0.5, 1.0, 2.0]},
+      "train.lr": {"loguniform": [3e-4, 1e-2]}}, 8, 0, True),
+    ({"train.lr": {"loguniform": [1e-3, 1e-2]}}, 3, 5, True),
+    ({"model.width": {"randint": [2, 9]}, "train.lr": {"uniform": [1e-3, 1e-2]}}, 6, 7, False),
+    ({"model.x": {"choice": [1, 2, 3]}, "loss.y": {"choice": ["p", "q"]}}, 8, 0, False),
+    ({"loss.gamma": {"choice": [0.5, 1.0, 2.0]}}, 5, 3, False),
+]
+
+
+@pytest.mark.parametrize("space, configurations, seed, first", SPACES)
+def test_searches_sample_what_ray_tune_samples_from_the_same_space_and_seed(
+        space, configurations, seed, first):
+    """Every executor runs cryobench's own samples; they are Tune's, draw for draw, so a
+    search recorded when Tune drew them tries the same configurations now."""
+    import os
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_INIT", "1")
+    from ray import tune
+    from ray.tune.experiment import Experiment
+    from ray.tune.search import BasicVariantGenerator
+
+    from cryobench.run.ray.search import tune_sampler
+    from cryobench.search_space import is_whole_grid, parse_space, sample_configurations
+    from cryobench.specs import TuneSpec
+
+    def fail(key, message):
+        raise AssertionError(f"{key}: {message}")
+
+    dims = tuple(sorted(parse_space("tune.space", space, fail).values(),
+                        key=lambda d: d.target))
+    values = {d.target: d.values[0] if d.kind == "choice" else d.values[0] * 1.5
+              for d in dims}
+    spec = TuneSpec(dims, configurations, 4, "asha", 1, 2, seed,
+                    tuple(values.items()) if first else ())
+    grid = is_whole_grid(dims, configurations)
+    generator = BasicVariantGenerator(random_state=seed,
+                                      points_to_evaluate=[values] if first else None)
+    generator.add_configurations([Experiment(
+        "space", lambda config: None,
+        config={d.target: tune.grid_search(list(d.values)) if grid else tune_sampler(d)
+                for d in dims},
+        num_samples=1 if grid else configurations)])
+    tunes = []
+    while (trial := generator.next_trial()) is not None:
+        tunes.append(dict(trial.config))
+    assert sample_configurations(spec) == tunes and tunes
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_local_searchs_rungs_decide_as_ray_tunes_asha(seed):
+    """Configurations reporting in any interleaving (several at once): each report gets
+    the same decision from :class:`Rungs` as from Tune's ASHAScheduler."""
+    import numpy as np
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    from cryobench.run.search import Rungs
+
+    rng = np.random.default_rng(seed)
+    max_epochs, grace, factor = int(rng.integers(4, 12)), int(rng.integers(1, 3)), \
+        int(rng.integers(2, 4))
+    ray_asha = ASHAScheduler(time_attr="step", metric="score", mode="max",
+                             max_t=max_epochs - 1, grace_period=grace,
+                             reduction_factor=factor, stop_last_trials=False)
+    ours = Rungs(grace, max_epochs - 1, factor)
+    trials = [type("Trial", (), {"trial_id": f"t_{n:05d}"})() for n in range(9)]
+    for trial in trials:
+        ray_asha.on_trial_add(None, trial)
+    curves = {n: iter(np.round(rng.uniform(0, 1, max_epochs), 1)) for n in range(9)}
+    steps = dict.fromkeys(range(9), 0)
+    live = list(range(9))
+    decisions = 0
+    while live:
+        n = live[int(rng.integers(len(live)))]
+        steps[n] += 1
+        score = float(next(curves[n]))
+        theirs = ray_asha.on_trial_result(None, trials[n], {"step": steps[n], "score": score})
+        assert ours.goes_on(n, steps[n], score) == (theirs == TrialScheduler.CONTINUE)
+        decisions += theirs == TrialScheduler.STOP
+        if theirs == TrialScheduler.STOP or steps[n] == max_epochs - 1:
+            live.remove(n)
+    assert ours.rungs and decisions  # rungs to judge at, and some stopped
 
 
 def test_tuning_through_a_ray_client_address_is_refused(tmp_path):
     from cryobench.errors import CryobenchError
+    from cryobench.run.ray.executor import RayExecutor
 
     bench = parse_benchmark(doc({"space": SPACE}), Registry())
     with pytest.raises(CryobenchError, match="Ray Client"):
-        Tuning(WorkerSettings(tmp_path, tmp_path), bench.resources,
-               ResultStore(tmp_path / "t.jsonl", TuningOutcome), log_file=tmp_path / "l",
-               storage=tmp_path / "s", address="ray://10.0.0.5:10001")
+        RayExecutor(WorkerSettings(tmp_path, tmp_path), resources=bench.resources,
+                    log_file=tmp_path / "l", storage=tmp_path / "s",
+                    address="ray://10.0.0.5:10001", tunes=True)
 
 
 def test_the_stopping_rules_at_their_defaults_keep_earlier_trial_keys():
@@ -267,12 +355,28 @@ class Phases:
         self.seen.append((phase, done, total))
 
 
-def tuner(tmp_path, bench, name="tuning"):
+class Tuner:
+    """Tuning through one executor, as the driver runs it."""
+
+    def __init__(self, tuning, executor):
+        self.tuning, self.executor, self.ended = tuning, executor, tuning.ended
+
+    def resolve(self, trials, phase, rerun=False):
+        return self.tuning.resolve(trials, self.executor, phase, rerun)
+
+
+def tuner(tmp_path, bench, name="tuning", executor="local", registry=None):
+    from cryobench.run.local import LocalExecutor
+    from cryobench.run.ray.executor import RayExecutor
+
     settings = WorkerSettings(tmp_path, cache_root(),
                               plugin_modules=("tests.plugins.tuning_plugin",))
+    registry = registry or Registry(plugins=[tuning_plugin])
+    runner = LocalExecutor(settings, registry=registry) if executor == "local" else \
+        RayExecutor(settings, resources=bench.resources, log_file=tmp_path / f"{name}.log",
+                    storage=tmp_path / name, registry=registry, tunes=True)
     store = ResultStore(tmp_path / f"{name}.jsonl", TuningOutcome)
-    return Tuning(settings, bench.resources, store, log_file=tmp_path / f"{name}.log",
-                  storage=tmp_path / name, registry=Registry(plugins=[tuning_plugin])), store
+    return Tuner(Tuning(store, settings.cache_dir), runner), store
 
 
 @pytest.mark.slow
@@ -289,24 +393,29 @@ def test_asha_stops_poor_configurations_and_a_seeded_search_repeats(tmp_path, mo
     trials = expand_trials(bench)
     outcomes = []
     with ray_session(None, tmp_path / "ray.log"):  # one Ray start for every search
-        for run in ("first", "second", "cut-off"):
-            if run == "cut-off":  # the first search as if stopped after three ended
+        for run, executor in (("first", "ray"), ("second", "local"), ("cut-off", "local"),
+                              ("cut-off-ray", "ray")):
+            if run.startswith("cut-off"):  # the first search as if stopped after three ended
                 ended = (tmp_path / "first-configurations.jsonl").read_text().splitlines()
                 assert len(ended) == 6
-                (tmp_path / "cut-off-configurations.jsonl").write_text(
+                (tmp_path / f"{run}-configurations.jsonl").write_text(
                     "\n".join(ended[:3]) + "\n")
-            runner, store = tuner(tmp_path, bench, run)
+            runner, store = tuner(tmp_path, bench, run, executor)
             phases = Phases()
             ready, failed = runner.resolve(trials, phases)
             assert not failed and len(ready) == 1
             outcomes.append(store.finished()[trials[0].key])
+            assert ("tuning scripted / seed 0", 0, 6) in phases.seen
             assert phases.seen[-1] == ("tuning scripted / seed 0", 6, 6)
+            assert len((tmp_path / f"{run}-configurations.jsonl").read_text().splitlines()) == 6
+    # Ray Tune's search and the local one, replayed or not: the same decisions
+    assert all(o.configurations == outcomes[0].configurations for o in outcomes)
+    outcomes = outcomes[:3]
     first, second, resumed = outcomes
     # the file's own value first, one of the budget
     assert first.configurations[0]["values"] == {"model.quality": 0.5}
     # the three replayed, the scheduler shown the same and deciding the same
     assert resumed.configurations == first.configurations and resumed.chosen == first.chosen
-    assert len((tmp_path / "cut-off-configurations.jsonl").read_text().splitlines()) == 6
     assert len(first.configurations) == 6  # the whole budget, no more
     stopped = [c for c in first.configurations if c["status"] == "stopped"]
     finished = [c for c in first.configurations if c["status"] == "finished"]
@@ -341,7 +450,7 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
     store = ResultStore(tmp_path / "leak.jsonl")
     settings = WorkerSettings(tmp_path, cache_root())
     records = run_benchmark(bench, store, LocalExecutor(settings, registry=registry),
-                            Console(record=True), tuner=runner)
+                            Console(record=True), tuner=runner.tuning)
     assert [r.ok and r.tuned for r in records] == [True] * 2
 
     trials = expand_trials(bench)
@@ -371,7 +480,7 @@ def test_tuning_never_sees_the_test_split_and_is_not_repeated(tmp_path, monkeypa
     before = len(list(seen.iterdir()))
     store.path.unlink()  # the trials run again, but their tuning is read back
     run_benchmark(bench, store, LocalExecutor(settings, registry=registry),
-                  Console(record=True), tuner=runner)
+                  Console(record=True), tuner=runner.tuning)
     # 2 fits + 2 predictions, no tuning: a kept fit is used once
     assert len(list(seen.iterdir())) == before + 2 * 2
     assert not list((tmp_path / "cache" / "fitted").iterdir())  # the others dropped
@@ -396,7 +505,7 @@ def test_the_trial_that_takes_tunings_fit_scores_as_one_trained_again(tmp_path, 
     settings = WorkerSettings(tmp_path, cache_root())
     store = ResultStore(tmp_path / "reuse.jsonl")
     run = lambda: run_benchmark(bench, store, LocalExecutor(settings, registry=registry),  # noqa: E731
-                                Console(record=True), tuner=runner)
+                                Console(record=True), tuner=runner.tuning)
     taken, = run()
     assert taken.ok and taken.tuning["reused_fit"] is True
     store.path.unlink()  # tuning is read back; its kept fit was used, so it trains
@@ -411,7 +520,7 @@ def test_the_trial_that_takes_tunings_fit_scores_as_one_trained_again(tmp_path, 
     runner, _ = tuner(tmp_path, short, "short")
     record, = run_benchmark(short, ResultStore(tmp_path / "short.jsonl"),
                             LocalExecutor(settings, registry=registry), Console(record=True),
-                            tuner=runner)
+                            tuner=runner.tuning)
     assert record.ok and "reused_fit" not in record.tuning
     assert not list((tmp_path / "cache" / "fitted").iterdir())
 
@@ -432,17 +541,17 @@ def test_a_search_cut_off_replays_the_configurations_that_ended(tmp_path, monkey
     trials = expand_trials(bench)
     fits = lambda: len(list(seen.glob("*.fit-*.json")))  # noqa: E731
     with ray_session(None, tmp_path / "ray.log"):
-        runner, store = tuner(tmp_path, bench, "whole")
+        runner, store = tuner(tmp_path, bench, "whole", "ray")
         runner.resolve(trials, Phases())
         assert fits() == 3
         ended = runner.ended.path.read_text().splitlines()
         # cut off after two ended: a line half written is skipped, the third trains again
         resumed_file = tmp_path / "resumed-configurations.jsonl"
         resumed_file.write_text("\n".join(ended[:2]) + "\n" + ended[2][:40])
-        runner, resumed = tuner(tmp_path, bench, "resumed")
+        runner, resumed = tuner(tmp_path, bench, "resumed", "ray")
         runner.resolve(trials, Phases())
         assert fits() == 4
-        again, _ = tuner(tmp_path, bench, "again")  # --rerun: the search is run whole
+        again, _ = tuner(tmp_path, bench, "again", "ray")  # --rerun: the search is run whole
         (tmp_path / "again-configurations.jsonl").write_text(resumed_file.read_text())
         again.resolve(trials, Phases(), rerun=True)
         assert fits() == 7
@@ -455,7 +564,7 @@ def test_a_search_cut_off_replays_the_configurations_that_ended(tmp_path, monkey
                 line["reports"] = line["reports"][:1]
         (tmp_path / "reordered-configurations.jsonl").write_text(
             "".join(json.dumps(line) + "\n" for line in lines))
-        runner, reordered = tuner(tmp_path, bench, "reordered")
+        runner, reordered = tuner(tmp_path, bench, "reordered", "ray")
         runner.resolve(trials, Phases())
         assert fits() == 8  # sample 0 trained again and reported on; the others replayed
     kept = again.ended.read().records.values()
@@ -481,9 +590,11 @@ def test_what_a_configuration_ends_with_is_kept_for_replay_unless_its_worker_fai
     a node lost) may not fail a third time: a later search tries it again. A worker
     tried again reports from the start, so its first attempt's reports are dropped."""
     from cryobench.run.ray.search import collect_callback
+    from cryobench.run.search import SearchLog
 
     kept = []
-    collect = collect_callback(lambda done: None, lambda *args: kept.append(args))
+    log = SearchLog(lambda done: None, lambda *args: kept.append(args))
+    collect = collect_callback(log)
     diverged = "the training loss is nan in epoch 2: training diverged"
     runs = {0: [{"val_macro_f1": 0.4, "tuning_step": 1}, {"val_macro_f1": 0.5,
                                                            "selection": 0.5}],
@@ -507,7 +618,7 @@ def test_what_a_configuration_ends_with_is_kept_for_replay_unless_its_worker_fai
         collect.on_trial_complete(0, [], trial)
     assert [n for n, _, _ in kept] == [0, 1, 2, 4]
     assert [r for _, _, r in kept] == [runs[0], runs[1], runs[2], runs[0]]
-    rows = collect.configurations()
+    rows = log.configurations()
     assert [c["status"] for c in rows] == ["finished", "failed", "stopped", "failed",
                                            "finished"]
     assert rows[1]["error"] == diverged
@@ -535,10 +646,9 @@ def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replaye
     steps 1-2 are not reported twice; the rest, later members included, are. The
     budget's last epoch is never a step (deferred epochs are not counted, so a rung
     could fall on it): a configuration trained whole is judged by its selection score."""
-    from ray import tune
-
     from cryobench.api import EpochRecord
-    from cryobench.run.ray import search as tuning
+    from cryobench.run import search
+    from cryobench.run.tuning import values_key
 
     script = [{"epoch": 1, "val_macro_f1": 0.1, "deferred": True},
               {"epoch": 2, "val_macro_f1": 0.2, "deferred": True},
@@ -552,28 +662,158 @@ def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replaye
         return 0.9
 
     reported = []
-    monkeypatch.setattr(tune, "report", reported.append)
-    monkeypatch.setattr(tune, "get_context", lambda: type(
-        "Context", (), {"get_trial_id": staticmethod(lambda: "abcde_00003")})())
-    monkeypatch.setattr(tuning, "validation_score", fit)
-    monkeypatch.setattr(tuning, "check_candidate", lambda trial, env: None)
+    monkeypatch.setattr(search, "validation_score", fit)
+    monkeypatch.setattr(search, "check_candidate", lambda trial, env: None)
     trial = expand_trials(parse_benchmark(doc({"space": SPACE, "max_epochs": 6,
                                                "grace_period": 1}), Registry()))[0]
     config = {"train.lr": 0.001}
     earlier = [{"val_macro_f1": 0.1}, {"val_macro_f1": 0.2},
                {"tuning_step": 1, "val_macro_f1": 0.3}, {"tuning_step": 2, "val_macro_f1": 0.4}]
-    settings = WorkerSettings(tmp_path, tmp_path)
-    tuning.tuning_trial(config, trial, settings, {},
-                        replay={3: (tuning.values_key(config), earlier)})
+    env = WorkerSettings(tmp_path, tmp_path).environment(Registry())
+    search.train_configuration(trial, config, env, reported.append,
+                               (values_key(config), earlier))
     rest = [{"val_macro_f1": 0.55}, {"val_macro_f1": 0.6},
             {"val_macro_f1": 0.9, "selection": 0.9}]
     assert reported == earlier + [{"tuning_step": 3, "val_macro_f1": 0.5}] + rest
     reported.clear()  # stopped at its last step: the last epoch, never a step, goes on
     stopped_last = earlier + [{"tuning_step": 3, "val_macro_f1": 0.5}]
-    tuning.tuning_trial(config, trial, settings, {},
-                        replay={3: (tuning.values_key(config), stopped_last)})
+    search.train_configuration(trial, config, env, reported.append,
+                               (values_key(config), stopped_last))
     assert reported == stopped_last + rest
     reported.clear()  # not replayed: everything
-    tuning.tuning_trial(config, trial, settings, {}, replay={})
+    search.train_configuration(trial, config, env, reported.append)
     assert [r.get("tuning_step") for r in reported] == [None, None, 1, 2, 3, None, None,
                                                         None]
+
+
+def test_a_local_run_tunes_in_its_own_process_without_ray(tmp_path):
+    """`--executor local` runs the searches too: no Ray is imported or started, and the
+    tuned trials take what the search chose."""
+    import subprocess
+    import sys
+    import textwrap
+
+    bench = tmp_path / "local.toml"
+    bench.write_text(textwrap.dedent("""
+        [benchmark]
+        name = "local"
+        seeds = [0]
+        [dataset]
+        source = "synthetic"
+        box = 12
+        voxel_size = 4.0
+        snr = 5.0
+        class_counts = { TRiC = 12, ribosome = 12 }
+        [train]
+        max_epochs = 2
+        batch_size = 8
+        [tune]
+        configurations = 2
+        scheduler = "fifo"
+        space = { "train.lr" = { loguniform = [1e-3, 1e-2] } }
+        [[arm]]
+        name = "cnn"
+        model = "cnn"
+    """))
+    script = ("import sys; from cryobench.cli.app import main\n"
+              "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+              "print('ray imported' if 'ray' in sys.modules else 'no ray')\n"
+              "sys.exit(code)\n")
+    env = {**__import__("os").environ, "CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-c", script, "run", str(bench), "--executor", "local",
+         "--no-tracking", "--results", str(tmp_path / "res")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("no ray")
+    outcome, = [json.loads(line) for line in
+                (tmp_path / "res" / "local.tuning.jsonl").read_text().splitlines()]
+    record, = [json.loads(line) for line in
+               (tmp_path / "res" / "local.jsonl").read_text().splitlines()]
+    assert outcome["status"] == "ok" and len(outcome["configurations"]) == 2
+    assert record["config"]["tuned"] == outcome["chosen"]
+    assert not (tmp_path / "res" / "local.ray.log").exists()
+
+
+def test_asha_judges_the_first_network_of_an_ensemble_that_does_not_tag_its_members(
+        tmp_path, monkeypatch):
+    """The documented example ensemble (two members, untagged) under ASHA, end to end:
+    the core numbers its networks, the scheduler judges the first one's epochs only, so
+    what ASHA lets through trains both members whole, and one of those is chosen."""
+    from tests.plugins import docs_contract_plugin
+
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    registry = Registry(plugins=[tuning_plugin, docs_contract_plugin])
+    raw = doc({"configurations": 6, "max_epochs": 4, "grace_period": 1,
+               "reduction_factor": 2, "seed": 1,
+               "space": {"model.quality": {"uniform": [0.0, 1.0]}}},
+              [{"name": "twice", "model": "scripted", "ensemble": "twice"}])
+    bench = parse_benchmark(raw, registry)
+    runner, store = tuner(tmp_path, bench, registry=registry)
+    ready, failed = runner.resolve(expand_trials(bench), Phases())
+    assert not failed
+    outcome = store.finished()[ready[0].key]
+    rows = outcome.configurations
+    finished = [c for c in rows if c["status"] == "finished"]
+    stopped = [c for c in rows if c["status"] == "stopped"]
+    assert finished and stopped  # ASHA stopped some, within the first member
+    assert all(len(c["curve"]) == 2 * 4 for c in finished)  # both members, every epoch
+    assert all(len(c["curve"]) < 4 for c in stopped)
+    steps = [r.get("tuning_step") for line in runner.ended.read().records.values()
+             for r in line.reports]
+    assert max(s for s in steps if s is not None) == 3  # the first network's, not the last
+    assert outcome.chosen in [c["values"] for c in finished]
+
+
+def test_a_local_search_stops_whatever_a_plugin_catches_and_retries_a_failure_once(
+        tmp_path, monkeypatch):
+    """ASHA's stop ends a configuration even when the plugin catches every exception or
+    turns it into its own error (as Ray's scheduler stops the worker); a configuration
+    that raises is tried once more, then recorded as failed and not kept."""
+    from cryobench.api import EpochRecord
+    from cryobench.errors import CryobenchError
+    from cryobench.run import search
+    from cryobench.run.search import Search, SearchLog, search_here
+
+    calls = {}
+
+    def fit(trial, env, values, keep=None):
+        lr = values["train.lr"]
+        calls[lr] = calls.get(lr, 0) + 1
+        for epoch in range(1, 5):
+            record = EpochRecord(epoch, {"val_macro_f1": 0.1 if lr in (2e-3, 3e-3) else 0.9})
+            if lr == 2e-3:  # turns everything into its own error
+                try:
+                    env.on_epoch(record)
+                except BaseException as exc:
+                    raise CryobenchError("the plugin's own error") from exc
+            elif lr == 3e-3:  # swallows everything
+                try:
+                    env.on_epoch(record)
+                except BaseException:
+                    pass
+            else:
+                env.on_epoch(record)
+        if lr == 5e-3 or (lr == 4e-3 and calls[lr] == 1):
+            raise RuntimeError("a plugin's bug")
+        return 0.5
+
+    monkeypatch.setattr(search, "validation_score", fit)
+    monkeypatch.setattr(search, "check_candidate", lambda trial, env: None)
+    trial = expand_trials(parse_benchmark(doc({
+        "space": {"train.lr": {"loguniform": [1e-4, 1e-2]}}, "max_epochs": 4,
+        "grace_period": 1, "reduction_factor": 2}), Registry()))[0]
+    kept = []
+    log = SearchLog(None, lambda sample, values, reports: kept.append(sample))
+    lrs = [1e-3, 2e-3, 3e-3, 4e-3, 5e-3]
+    search_here(Search(trial, [{"train.lr": lr} for lr in lrs], {}, log, "t",
+                       lambda: None, lambda: None),
+                WorkerSettings(tmp_path, tmp_path).environment(Registry()), None)
+    rows = log.configurations()
+    assert [r["status"] for r in rows] == ["finished", "stopped", "stopped", "finished",
+                                           "failed"]
+    assert rows[4]["error"] == "it failed twice: RuntimeError: a plugin's bug"
+    assert calls == {1e-3: 1, 2e-3: 1, 3e-3: 1, 4e-3: 2, 5e-3: 2}
+    assert kept == [0, 1, 2, 3]  # the failed one is tried again by a later search
+    assert [len(r["curve"]) for r in rows[1:3]] == [1, 1]  # stopped at the first rung
+    assert len(rows[3]["curve"]) == 4  # tried again from its start: reported once

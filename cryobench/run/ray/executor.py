@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from cryobench.contract.records import EpochRecord
+from cryobench.errors import CryobenchError
 from cryobench.run.executors import TrialSink
 from cryobench.run.plan import TrialSpec
 from cryobench.run.ray.cluster import prepare_auth
 from cryobench.run.ray.session import check_reachable, ray_session
 from cryobench.run.records import TrialRecord
-from cryobench.run.trial import WorkerSettings, prepare_data, run_isolated
+from cryobench.run.search import Search
+from cryobench.run.trial import (
+    TrialEnvironment, WorkerSettings, prepare_data, run_isolated,
+)
 from cryobench.specs import Resources
 
 RECORD_KEY = "cryobench_record"
@@ -40,24 +46,67 @@ class RayExecutor:
 
     def __init__(self, settings: WorkerSettings, *, resources: Resources,
                  log_file: Path, storage: Path, address: str | None = None,
-                 registry: Any = None) -> None:
+                 registry: Any = None, tunes: bool = False) -> None:
         self.settings, self.resources = settings, resources
         self.log_file, self.storage = log_file, storage
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.registry = registry
+        if tunes and (self.address or "").startswith("ray://"):
+            # Tune runs a search on the cluster then, and its callbacks (which collect
+            # what each configuration scored) never report back to this process
+            raise CryobenchError("--address: tuning cannot run through a Ray Client "
+                                 "(ray://) address; run cryobench on the cluster's head "
+                                 "node, or give the cluster's HOST:6379 address")
         if self.address:  # before any work: a cluster that does not answer is a user error
             check_reachable(self.address)
             prepare_auth(self.address)
+        self._held: ExitStack | None = None  # the run's session, while the driver holds it
+        self._env: TrialEnvironment | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Held around tuning and the trials after it: Ray starts once, when the first of
+        them needs it (after its data sets are ready), and stops when this ends."""
+        with ExitStack() as held:
+            self._held = held
+            try:
+                yield
+            finally:
+                self._held = None
+
+    def _ray(self) -> AbstractContextManager[Any]:
+        """Ray up for what follows: kept up for the rest of a session held, else for
+        this call alone."""
+        if self._held is None:
+            return ray_session(self.address, self.log_file)
+        self._held.enter_context(ray_session(self.address, self.log_file))  # once: it nests
+        return nullcontext()
+
+    def environment(self) -> TrialEnvironment:
+        """One for the run: the data sets tuning loaded are the trials'."""
+        if self._env is None:
+            self._env = self.settings.environment(self.registry)
+        return self._env
+
+    def search(self, searches: list[Search], phase: Any) -> None:
+        from cryobench.run.ray.search import run_searches
+
+        env = self.environment()
+        env.progress = phase
+        prepare_data([s.trial for s in searches], env)
+        with self._ray():
+            run_searches(searches, self.settings, self.resources, self.storage,
+                         env.datasets)
 
     def run(self, trials: list[TrialSpec], sink: TrialSink) -> None:
         # the data sets first, in the driver: a bad one is a user error before any
         # training, and no worker simulates or reads one itself
-        env = self.settings.environment(self.registry)
+        env = self.environment()
         env.progress = sink.phase
         prepare_data(trials, env)
         if not trials:
             return
-        with ray_session(self.address, self.log_file):
+        with self._ray():
             self._tune(trials, sink, env.datasets)
 
     def _tune(self, trials: list[TrialSpec], sink: TrialSink,
