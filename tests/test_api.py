@@ -60,8 +60,11 @@ def test_a_loss_with_the_old_head_declaration_still_gets_its_cosine_head():
             return api.CosineHead(10.0)
 
     module = nn.Sequential(nn.Flatten(), nn.Linear(8, 3))
-    with pytest.warns(api.CryobenchDeprecationWarning, match="adapt_network"):
+    with pytest.warns(api.CryobenchDeprecationWarning, match="adapt_network") as caught:
         OldStyle().adapt_network(module, 3)
+    # it names the plugin's head(), what its author has to change, not the core's line
+    assert caught[0].filename == __file__
+    assert caught[0].lineno == OldStyle.head.__code__.co_firstlineno
     assert isinstance(module[1], CosineLinear)
     assert module(torch.ones(2, 8)).abs().max() <= 10.0 + 1e-5
 

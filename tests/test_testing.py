@@ -147,8 +147,32 @@ class IgnoresWeights(Model):
         return Predictor()
 
 
+class ComputesWithTheProcesssThreads(Model):
+    """Never reads FitContext.threads, so its declaration looks true there; but it
+    computes with the process's thread pool, whose size changes its numbers."""
+
+    name = "process_threads"
+    summary = "claims thread independence, reads torch's thread count"
+    capabilities = Capabilities(uses_train=False, uses_loss=False, uses_augmentations=False,
+                                thread_dependent=False)
+
+    def fit(self, train, val, context):
+        import torch
+
+        lean = torch.get_num_threads() == 1
+
+        class Predictor:
+            def predict_proba(self, volumes):
+                p = np.full((len(volumes), context.num_classes), 1.0)
+                p[:, 0] += lean
+                return p / p.sum(1, keepdims=True)
+
+        return Predictor()
+
+
 @pytest.mark.parametrize(("cls", "message"), [
     (ReadsLrAnyway, "declares uses_train=False, but [train] changed its probabilities"),
+    (ComputesWithTheProcesssThreads, "declares thread_dependent=False, but 1 and 2 threads"),
     (IgnoresWeights, "declares sample_weight=True, but FitContext.sample_weight changed "
                      "nothing"),
 ])

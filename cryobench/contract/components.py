@@ -272,15 +272,11 @@ class Loss(Component):
         that the deprecated :meth:`head` asks for."""
         head = self.head()
         if head is not None:
-            import warnings
-
-            from cryobench.errors import CryobenchDeprecationWarning
             from cryobench.train.heads import use_cosine_head
 
-            warnings.warn(f"loss {self.name!r}: head() is deprecated; override "
-                          "adapt_network(module, num_classes) and call "
-                          "cryobench.api.use_cosine_head there",
-                          CryobenchDeprecationWarning, stacklevel=2)
+            _warn_at_plugin(type(self).head, f"loss {self.name!r}: head() is deprecated; "
+                            "override adapt_network(module, num_classes) and call "
+                            "cryobench.api.use_cosine_head there")
             use_cosine_head(module, head.scale, num_classes)
 
     def head(self) -> CosineHead | None:
@@ -339,3 +335,22 @@ class Ensemble(Component):
 KIND_BASES: dict[str, type[Component]] = {
     cls.kind: cls for cls in (DataSource, Model, Sampler, Loss, Augmentation, Ensemble)
 }
+
+
+def _warn_at_plugin(method: Any, message: str) -> None:
+    """A deprecation warning that names the plugin's own method (its file and line), not
+    the core's line that called it: that is what its author has to change. Shown once
+    per place, as ``warnings.warn`` would."""
+    import sys
+    import warnings
+
+    from cryobench.errors import CryobenchDeprecationWarning
+
+    code = getattr(method, "__code__", None)
+    if code is None:  # not a Python function: the caller's line, then
+        warnings.warn(message, CryobenchDeprecationWarning, stacklevel=3)
+        return
+    module = sys.modules.get(method.__module__)
+    registry = vars(module).setdefault("__warningregistry__", {}) if module else None
+    warnings.warn_explicit(message, CryobenchDeprecationWarning, code.co_filename,
+                           code.co_firstlineno, method.__module__, registry)
