@@ -17,6 +17,7 @@ from cryobench.report.analysis import Analysis, Comparison, uncompared
 from cryobench.report.beside_section import beside_section
 from cryobench.report.certainty_section import certainty_section
 from cryobench.report.formats import p_text, points
+from cryobench.report.machines_section import machines_section
 from cryobench.report.sweep_section import sweep_section
 from cryobench.report.document import (Bullets, Document, Figure, Heading, Paragraph, Table,
                                        literal)
@@ -59,6 +60,7 @@ def build_report(analysis: Analysis, folder: Path,
     for table in tables:
         _result_table(doc, table)
     _figures(doc, analysis, folder)
+    machines_section(doc, analysis)
     return doc
 
 

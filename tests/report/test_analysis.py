@@ -218,3 +218,36 @@ def test_another_profile_is_paired_arm_by_arm_and_its_order_compared(three_arms,
     md = written.markdown.read_text()
     assert "## Beside other profiles" in md and "other data or split: not paired" in md
     assert (tmp_path / "r" / "figures" / "profiles.png").exists()
+
+
+def test_the_report_says_where_each_seed_ran_and_how_long_each_arm_took(three_arms, tmp_path):
+    epyc = {"torch": "2.13.0+cpu", "cpu": "AMD EPYC", "cpu_isa": "AVX512", "threads": "2"}
+    xeon = {**epyc, "cpu": "Intel Xeon", "cpu_isa": "AVX2"}
+    rows = records_for(three_arms, lambda arm, seed: 0.6 + 0.01 * seed)
+
+    def section(rows, name):
+        md = write_report(three_arms, rows, tmp_path / name).markdown.read_text()
+        return md.split("## Where it ran, and how long it took")[1].split("\n## ")[0]
+
+    hours = {"plain": 0.5, "warm": 1.0, "hot": 2.0}
+    same = [dataclasses.replace(r, machine=epyc, timings={
+        "data_seconds": 0.0, "fit_seconds": 3600 * hours[r.arm], "predict_seconds": 0.0})
+        for r in rows]
+    text = section(same, "one")
+    assert "Every trial ran on one kind of machine" in text and "mix" not in text
+    assert "| AMD EPYC (AVX512), torch 2.13.0+cpu, 2 threads | 0, 1, 2, 3, 4, 5 | 18 | 21.0 |" \
+        in text
+    assert "The 18 trials took 21.0 hours in all" in text
+    # the slowest arm first: its trials, minutes per trial, hours
+    assert text.index("| hot | 6 | 120.0 | 12.0 |") < text.index("| plain | 6 | 30.0 | 3.0 |")
+
+    # seed 5's "hot" trial moved to another machine: that seed's pairs mix machines
+    moved = [dataclasses.replace(r, machine=xeon) if (r.seed, r.arm) == (5, "hot") else r
+             for r in same]
+    text = section(moved, "two")
+    assert "The trials ran on 2 kinds of machine" in text
+    assert "Seed 5 mixes machines" in text
+    assert "| Intel Xeon (AVX2), torch 2.13.0+cpu, 2 threads | 5 | 1 | 2.0 |" in text
+    # records from before machines were recorded say so, not a made-up machine
+    older = [dataclasses.replace(r, machine={}) for r in same]
+    assert "| not recorded (an older record) |" in section(older, "old")
