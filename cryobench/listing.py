@@ -20,7 +20,8 @@ NAME_COLUMNS = ("kind", "name", "distribution", "version")
 def component_rows(registry: Registry, kind: str | None = None) -> list[dict[str, Any]]:
     """Plain data for every registered component (and the JSON output)."""
     return [
-        {"kind": info.kind, "name": info.name, "summary": info.summary,
+        {"kind": info.kind, "name": info.name, "aliases": list(info.cls.aliases),
+         "summary": info.summary,
          "distribution": info.distribution, "version": info.version,
          "params": [{"name": p.name, "type": p.type.__name__, "default": p.default,
                      "required": p.default is None and not p.nullable,
@@ -53,8 +54,8 @@ def _table(rows: list[dict[str, Any]], widths: dict[str, int], param_width: int)
     if param_width:
         table.add_column("parameters", overflow="fold", ratio=1, min_width=param_width)
     for row in rows:
-        cells = [Text(str(row[c])) for c in ("kind", "name", "summary", "distribution",
-                                              "version")]
+        cells = [Text(str(row["kind"])), Text(str(row["name"])), Text(_summary(row)),
+                 Text(str(row["distribution"])), Text(str(row["version"]))]
         if param_width:
             cells.append(Text("\n".join(_param_line(p) for p in row["params"])))
         table.add_row(*cells)
@@ -64,10 +65,16 @@ def _table(rows: list[dict[str, Any]], widths: dict[str, int], param_width: int)
 def _lines(console: Console, rows: list[dict[str, Any]], with_params: bool) -> None:
     for row in rows:
         console.print(Text(f"{row['kind']} {row['name']} ({row['distribution']} "
-                           f"{row['version']}): {row['summary']}"), soft_wrap=True)
+                           f"{row['version']}): {_summary(row)}"), soft_wrap=True)
         if with_params:
             for param in row["params"]:
                 console.print(Text("  " + _param_line(param)), soft_wrap=True)
+
+
+def _summary(row: dict[str, Any]) -> str:
+    """The summary, and the other names a benchmark file may use for it."""
+    aliases = row.get("aliases") or []
+    return row["summary"] + (f" (also named {', '.join(aliases)})" if aliases else "")
 
 
 def _param_line(param: dict[str, Any]) -> str:

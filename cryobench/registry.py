@@ -76,7 +76,7 @@ class Registry:
         if entry_points:
             self._pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         self._check_pending()
-        self._components = self._collect()
+        self._refresh()
 
     def _check_pending(self) -> None:
         """A misspelt hook implementation is an error, not a silently ignored function."""
@@ -91,11 +91,11 @@ class Registry:
         """Add a plugin object after construction (tests, notebooks)."""
         self._pm.register(plugin, name=name or _plugin_label(plugin))
         self._check_pending()
-        self._components = self._collect()
+        self._refresh()
 
     def unregister(self, plugin: Any) -> None:
         self._pm.unregister(plugin)
-        self._components = self._collect()
+        self._refresh()
 
     def result_tables(self, benchmark: Any, records: list[Any]) -> list[ResultTable]:
         """Every plugin's tables of these results (``cryobench_result_tables``)."""
@@ -135,6 +135,27 @@ class Registry:
                         )
                     found[kind][cls.name] = info
         return found
+
+    def _refresh(self) -> None:
+        self._components = self._collect()
+        self._aliases = self._collect_aliases()
+
+    def _collect_aliases(self) -> dict[str, dict[str, str]]:
+        """alias -> name per kind; an alias that is taken (a name, or another's alias) is
+        an error, like a name registered twice."""
+        aliases: dict[str, dict[str, str]] = {kind: {} for kind in self._components}
+        for kind, table in self._components.items():
+            for name, info in table.items():
+                for alias in getattr(info.cls, "aliases", ()):
+                    taken = name if alias in table else aliases[kind].get(alias)
+                    if taken is not None or not isinstance(alias, str) or not alias:
+                        raise PluginError(
+                            f"plugin {info.plugin} ({info.distribution}): {kind} {name!r} "
+                            f"gives the alias {alias!r}, "
+                            + (f"which {kind} {taken!r} already has" if taken is not None
+                               else "not a non-empty string"))
+                    aliases[kind][alias] = name
+        return aliases
 
     def _call_each(self, hook_name: str) -> Iterator[tuple[Any, list[Any]]]:
         """Call a hook through pluggy (keyword arguments, so specs can grow; wrappers
@@ -188,11 +209,21 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(self._components[self._check_kind(kind)])
 
+    def accepted_names(self, kind: str) -> list[str]:
+        """The names and aliases a benchmark file may use."""
+        return sorted([*self.names(kind), *self._aliases[kind]])
+
+    def canonical(self, kind: str, name: str) -> str:
+        """The component's own name (what trial keys use) for a name or an alias."""
+        return self._aliases[self._check_kind(kind)].get(name, name)
+
     def info(self, kind: str, name: str) -> ComponentInfo:
-        """Look one component up; an unknown name names the closest valid ones."""
+        """Look one component up, by name or alias; an unknown name names the closest
+        valid ones."""
         table = self._components[self._check_kind(kind)]
+        name = self.canonical(kind, name)
         if name not in table:
-            raise PluginError(unknown_name_message(kind, name, list(table)))
+            raise PluginError(unknown_name_message(kind, name, self.accepted_names(kind)))
         return table[name]
 
     def get(self, kind: str, name: str) -> type[Component]:

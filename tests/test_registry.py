@@ -85,6 +85,60 @@ def test_same_name_from_two_plugins_names_both():
     assert "ClashPlugin" in message
 
 
+def test_an_alias_names_the_component_and_its_trial_key_is_the_names():
+    """Genetic programming is `gp` in every recorded trial key; a file may call it by
+    the name an ML reader does not take for a Gaussian process, with the same keys."""
+    from cryobench.config import parse_benchmark
+    from cryobench.listing import component_rows
+    from cryobench.run.plan import expand_trials
+
+    registry = Registry()
+    assert registry.info("ensemble", "genetic_programming").name == "gp"
+    assert registry.canonical("model", "genetic_programming_classifier") == "gp_classifier"
+    assert "genetic_programming" not in registry.names("ensemble")  # listed once, as gp
+
+    def keys(ensemble):
+        return [t.key for t in expand_trials(parse_benchmark({
+            "benchmark": {"name": "b", "seeds": [0]},
+            "dataset": {"source": "synthetic", "box": 12},
+            "arm": [{"name": "gp", "model": "multipath", "ensemble": ensemble}]}, registry))]
+
+    assert keys("genetic_programming") == keys("gp")
+    assert keys({"name": "genetic_programming", "generations": 3}) == \
+        keys({"name": "gp", "generations": 3})
+    row, = [r for r in component_rows(registry, "ensemble") if r["name"] == "gp"]
+    assert row["aliases"] == ["genetic_programming"]
+    with pytest.raises(PluginError, match="did you mean 'genetic_programming'"):
+        registry.get("ensemble", "genetic_programing")
+
+
+@pytest.mark.parametrize("alias", ["ce", "focal_alias"])
+def test_an_alias_that_is_taken_is_refused_at_load(alias):
+    class Taken(Loss):
+        name = "taken"
+        summary = "an alias that is another loss's name, or another alias"
+        aliases = (alias,)
+
+        def build(self, class_counts):
+            return None
+
+    class Earlier(Loss):
+        name = "earlier"
+        summary = "holds an alias first"
+        aliases = ("focal_alias",)
+
+        def build(self, class_counts):
+            return None
+
+    class Plugin:
+        @hookimpl
+        def cryobench_register_losses(self):
+            return [Earlier, Taken]
+
+    with pytest.raises(PluginError, match=f"gives the alias '{alias}', which loss"):
+        Registry(plugins=[Plugin()])
+
+
 def test_misspelt_hook_is_rejected():
     class Misspelt:
         @hookimpl

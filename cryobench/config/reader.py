@@ -103,13 +103,14 @@ class FileReader:
             self.fail(key, f"expected a plugin name or a table with `name`, got {value!r}")
         if name == default:
             self.fail_as(key, lambda: self.registry.require(kind, name, "default"))
-        if name not in self.registry.names(kind):
+        if name not in self.registry.accepted_names(kind):
             self.fail(key, unknown_name_message(kind.replace("_", " "), name,
-                                                self.registry.names(kind)))
-        info = self.registry.info(kind, name)
+                                                self.registry.accepted_names(kind)))
+        info = self.registry.info(kind, name)  # an alias: the component's own name
         declared = {p.name for p in info.cls.params}
         given.update({k: v for k, v in self.overrides.get(field_, {}).items() if k in declared})
-        return ComponentSpec(kind, name, self.params(key, given, info.cls.params), info.code)
+        return ComponentSpec(kind, info.name, self.params(key, given, info.cls.params),
+                             info.code)
 
 
 def printable_problem(name: str) -> str | None:

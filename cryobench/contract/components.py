@@ -64,6 +64,9 @@ class Component(ABC):
     #: no imbalance strategy (plain cross-entropy, no sampler, no ensemble...): an arm
     #: made of plain components is a baseline the report can compare strategies with
     plain: ClassVar[bool] = False
+    #: other names a benchmark file may give it (a clearer name, or an earlier one);
+    #: ``name`` stays the one its trial keys and records use
+    aliases: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         declared = {p.name: p.default for p in self.params}

@@ -62,7 +62,8 @@ class GPClassifier(ClassicalModel):
     program claims it (output >= 0), as the fitness rewarded; several claims or none are
     settled by a bounded, robust score (cryobench_genetic_programming.claim_scores)."""
 
-    name = "gp_classifier"
+    name = "gp_classifier"  # in every trial key: a file may say genetic_programming_classifier
+    aliases = ("genetic_programming_classifier",)
     summary = "genetic programming (DEAP), one program per class versus the rest"
     revision = 1  # 1: decided by the programs' claims (output >= 0), not standardised argmax
     min_per_class = 2  # one-vs-rest: a program needs positives to learn from

@@ -99,7 +99,8 @@ class GeneticProgramming(Ensemble):
     """A DEAP tree program per class combines the outputs of the model's parts (the
     multi-path CNN's paths and head) or of bagging-style members of any other model."""
 
-    name = "gp"
+    name = "gp"  # in every trial key of this ensemble: a file may say genetic_programming
+    aliases = ("genetic_programming",)
     summary = "genetic programming (DEAP): an evolved combination of parts or members"
     revision = 1  # 1: decided by the programs' claims (output >= 0), not standardised argmax
     params = (
