@@ -689,37 +689,25 @@ def test_a_replayed_configuration_that_goes_on_reports_only_what_was_not_replaye
 def test_a_local_run_tunes_in_its_own_process_without_ray(tmp_path):
     """`--executor local` runs the searches too: no Ray is imported or started, and the
     tuned trials take what the search chose."""
+    import os
     import subprocess
     import sys
     import textwrap
 
-    bench = tmp_path / "local.toml"
-    bench.write_text(textwrap.dedent("""
-        [benchmark]
-        name = "local"
-        seeds = [0]
-        [dataset]
-        source = "synthetic"
-        box = 12
-        voxel_size = 4.0
-        snr = 5.0
-        class_counts = { TRiC = 12, ribosome = 12 }
-        [train]
-        max_epochs = 2
-        batch_size = 8
+    from tests.run.test_ray_cluster import BENCH
+
+    bench = tmp_path / "local.toml"  # the tiny benchmark, tuned
+    bench.write_text(BENCH.replace('name = "tiny"', 'name = "local"') + textwrap.dedent("""
         [tune]
         configurations = 2
         scheduler = "fifo"
         space = { "train.lr" = { loguniform = [1e-3, 1e-2] } }
-        [[arm]]
-        name = "cnn"
-        model = "cnn"
     """))
     script = ("import sys; from cryobench.cli.app import main\n"
               "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
               "print('ray imported' if 'ray' in sys.modules else 'no ray')\n"
               "sys.exit(code)\n")
-    env = {**__import__("os").environ, "CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
     result = subprocess.run(
         [sys.executable, "-c", script, "run", str(bench), "--executor", "local",
          "--no-tracking", "--results", str(tmp_path / "res")],
