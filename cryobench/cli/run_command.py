@@ -72,7 +72,7 @@ def run(
         from cryobench.run.tuning_phase import Tuning
 
         tuning_store = ResultStore(stem.with_name(stem.name + ".tuning.jsonl"), TuningOutcome)
-        tuner = Tuning(tuning_store, settings.cache_dir)
+        tuner = Tuning(tuning_store, settings.cache_dir, warn=terminal.print_warning)
         tuner.check_writable()
     options: dict[str, Any] = {"registry": registry}
     if executor == "ray":
@@ -88,9 +88,11 @@ def run(
         except KeyboardInterrupt:
             done = stored_records(bench, store, threads)
             unmarked = mark_killed(tracker, bench, done) if tracker is not None else ""
+            searches = f", and the tuning configurations that had ended in " \
+                f"{tuner.ended.path}" if tuner is not None else ""
             terminal.print_error(f"interrupted; {sum(r.ok for r in done)} finished trial(s) are "
-                        f"saved in {store.path}: run the same command again to continue"
-                        + unmarked)
+                                 f"saved in {store.path}{searches}: run the same command "
+                                 "again to continue" + unmarked)
             raise typer.Exit(130) from None
         tables = registry.result_tables(bench, records)
         if tracker is not None:

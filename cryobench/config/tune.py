@@ -95,8 +95,9 @@ def arm_tune(reader: FileReader, key: str, value: Any, arm: Arm,
 
 def check_space_used(reader: FileReader, search: Search | None,
                      arms: tuple[Arm, ...]) -> None:
-    """A benchmark-wide dimension that no arm declares is a mistake (checked on the
-    whole file: a profile that picks arms may leave a dimension's arms out)."""
+    """A benchmark-wide dimension that no arm declares is a mistake, and so is a search
+    that tunes no arm (checked on the whole file: a profile that picks arms may leave a
+    dimension's arms out)."""
     if search is None or len(arms) < len(reader.file_arms):
         return
     tuned = {d.target for arm in arms if arm.tune for d in arm.tune.space}
@@ -104,3 +105,7 @@ def check_space_used(reader: FileReader, search: Search | None,
         if target not in tuned:
             reader.fail(f"tune.space.{target}", f"no arm declares {target!r}: check the "
                                                 "name, or move it to the arm that has it")
+    if not tuned:  # a [tune] table that tunes nothing would run every arm untuned, silently
+        reader.fail("tune.space", "no arm has anything to tune: give [tune] space = "
+                                  "{ \"train.lr\" = { loguniform = [1e-4, 1e-2] } } (or an "
+                                  "arm's tune = { space = ... }), or remove [tune]")

@@ -127,9 +127,10 @@ class ResultStore:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
+            what = getattr(record, "what", "trial")  # a search and its configurations too
             raise CryobenchError(
-                f"{self.path}: cannot save the result of trial {record.key} "
-                f"({exc.strerror or exc}); the trials saved before it are kept: free some "
+                f"{self.path}: cannot save the result of {what} {record.key} "
+                f"({exc.strerror or exc}); what was saved before it is kept: free some "
                 "space and run again to continue") from None
 
     @contextmanager

@@ -11,7 +11,7 @@ another in this process (its scheduler is :class:`Rungs`), Ray's through Ray Tun
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -158,6 +158,9 @@ class Search:
     label: str  # what the progress display calls it
     begin: Callable[[], None]  # the executor is about to train it
     finish: Callable[[], TuningOutcome]  # the executor has run every configuration
+    #: what could not be kept (a full disk): ``finish`` raises it, and an executor that
+    #: can stops training the rest, which could not be kept either
+    unsaved: list[Exception] = field(default_factory=list)
 
     @property
     def spec(self) -> TuneSpec:
@@ -238,6 +241,8 @@ def search_here(search: Search, env: TrialEnvironment, keep: FittedStore | None,
     rungs = Rungs.of(search.spec)
     log = search.log
     for sample, values in enumerate(search.configurations):
+        if search.unsaved:  # the disk is full: training on would be thrown away
+            return
         log.started(sample, values)
         for attempt in (1, 2):
             stopped = False

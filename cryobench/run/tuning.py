@@ -59,6 +59,8 @@ class TuningOutcome:
     configurations: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
 
+    what = "the search of trial"  # how the result store names it
+
     @property
     def ok(self) -> bool:
         return self.status == "ok"
@@ -93,6 +95,7 @@ class EndedConfiguration:
     reports: list[dict[str, Any]]
 
     ok = True  # what a result store asks of its records
+    what = "the tuning configuration"  # how the result store names it
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

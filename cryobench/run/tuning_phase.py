@@ -37,8 +37,9 @@ class Tuning:
     ``store`` (``<results>/<name>.tuning.jsonl``) and each configuration as it ends to
     the file beside it, so an interrupted run tunes again only what had not ended."""
 
-    def __init__(self, store: ResultStore, cache_dir: Path) -> None:
-        self.store, self.cache_dir = store, cache_dir
+    def __init__(self, store: ResultStore, cache_dir: Path,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.store, self.cache_dir, self.warn = store, cache_dir, warn
         self.ended = configurations_store(store)
 
     def check_writable(self) -> None:
@@ -51,8 +52,13 @@ class Tuning:
         """The trials with their tuned configurations (tuned now through ``executor``,
         or read back from an earlier run unless ``rerun``), and the tuned trials whose
         tuning failed, with the reason."""
-        known: dict[str, TuningOutcome] = {} if rerun else self.store.finished()
+        read = self.store.read()
+        self._say(read.warning(self.store.path, "those searches run again"))
+        known: dict[str, TuningOutcome] = {} if rerun else read.finished()
         todo = [t for t in trials if t.tune is not None and t.key not in known]
+        if todo and not rerun:
+            self._say(self.ended.read().warning(
+                self.ended.path, "those configurations are trained again"))
         if todo:
             executor.search([self.search(t, phase, known, replay=not rerun) for t in todo],
                             phase)
@@ -68,6 +74,10 @@ class Tuning:
             else:
                 ready.append(replace(trial, tuning=outcome.summary()))
         return ready, failed
+
+    def _say(self, warning: str | None) -> None:
+        if warning and self.warn is not None:
+            self.warn(warning)
 
     def search(self, trial: TrialSpec, phase: Phase, known: dict[str, TuningOutcome],
                replay: bool = True) -> Search:
@@ -111,4 +121,5 @@ class Tuning:
             return outcome
 
         return Search(trial, configurations, ended, log, label,
-                      begin=lambda: phase(label, 0, len(configurations)), finish=finish)
+                      begin=lambda: phase(label, 0, len(configurations)), finish=finish,
+                      unsaved=unsaved)

@@ -171,7 +171,7 @@ def test_a_full_disk_stops_the_run_with_one_line_and_keeps_what_was_saved(tmp_pa
     with pytest.raises(CryobenchError) as info:
         store.append(TrialRecord.from_json(record("k2")))
     assert str(info.value).startswith(f"{path}: cannot save the result of trial k2 (No "
-                                      "space left on device); the trials saved before it")
+                                      "space left on device); what was saved before it is kept")
     monkeypatch.undo()
     assert "k1" in store.read().records
     monkeypatch.setattr(os, "write", full)

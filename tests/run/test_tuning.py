@@ -69,6 +69,8 @@ def test_a_benchmark_wide_dimension_applies_to_the_arms_that_declare_it():
     ({"space": {"lr": {"uniform": [0.1, 0.2]}}}, "tune.space.lr", "name a field and one"),
     ({"configurations": 0}, "tune.configurations", "expected an integer in [1, 10000]"),
     ({"grace_period": 3}, "tune.grace_period", "leave ASHA nothing to judge before the last"),
+    ({"space": {}}, "tune.space", "no arm has anything to tune"),
+    ({"configurations": 4}, "tune.space", "no arm has anything to tune"),
 ])
 def test_search_space_mistakes_name_the_key(tune, key, message):
     with pytest.raises(ConfigError) as info:
@@ -365,7 +367,7 @@ class Tuner:
         return self.tuning.resolve(trials, self.executor, phase, rerun)
 
 
-def tuner(tmp_path, bench, name="tuning", executor="local", registry=None):
+def tuner(tmp_path, bench, name="tuning", executor="local", registry=None, warn=None):
     from cryobench.run.local import LocalExecutor
     from cryobench.run.ray.executor import RayExecutor
 
@@ -376,7 +378,7 @@ def tuner(tmp_path, bench, name="tuning", executor="local", registry=None):
         RayExecutor(settings, resources=bench.resources, log_file=tmp_path / f"{name}.log",
                     storage=tmp_path / name, registry=registry, tunes=True)
     store = ResultStore(tmp_path / f"{name}.jsonl", TuningOutcome)
-    return Tuner(Tuning(store, settings.cache_dir), runner), store
+    return Tuner(Tuning(store, settings.cache_dir, warn), runner), store
 
 
 @pytest.mark.slow
@@ -805,3 +807,45 @@ def test_a_local_search_stops_whatever_a_plugin_catches_and_retries_a_failure_on
     assert kept == [0, 1, 2, 3]  # the failed one is tried again by a later search
     assert [len(r["curve"]) for r in rows[1:3]] == [1, 1]  # stopped at the first rung
     assert len(rows[3]["curve"]) == 4  # tried again from its start: reported once
+
+
+def test_damaged_tuning_files_are_said_and_a_full_disk_stops_the_search_at_once(
+        tmp_path, monkeypatch):
+    """A cut line in the file of ended configurations is one warning (and trains again);
+    a configuration that cannot be kept stops the search before it trains the others,
+    which could not be kept either."""
+    from cryobench.errors import CryobenchError
+    from cryobench.run import search
+
+    monkeypatch.setenv("CRYOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    raw = doc({"configurations": 4, "scheduler": "fifo", "seed": 2,
+               "space": {"model.quality": {"uniform": [0.0, 1.0]}}},
+              [{"name": "scripted", "model": "scripted"}])
+    bench = parse_benchmark(raw, Registry(plugins=[tuning_plugin]))
+    trials = expand_trials(bench)
+    runner, _ = tuner(tmp_path, bench, "whole")
+    runner.resolve(trials, Phases())
+    ended = (tmp_path / "whole-configurations.jsonl").read_text().splitlines()
+    (tmp_path / "cut-configurations.jsonl").write_text("\n".join(ended[:2]) + "\n{\"key\": ")
+    said = []
+    runner, store = tuner(tmp_path, bench, "cut", warn=said.append)
+    runner.resolve(trials, Phases())
+    assert len(said) == 1 and "cut-configurations.jsonl: skipped unreadable line 3" in said[0]
+    assert "trained again" in said[0]
+    assert store.finished()[trials[0].key].configurations == \
+        json.loads((tmp_path / "whole.jsonl").read_text())["configurations"]
+
+    trained = []
+    score = search.validation_score
+    monkeypatch.setattr(search, "validation_score",
+                        lambda *args, **kw: trained.append(1) or score(*args, **kw))
+    runner, store = tuner(tmp_path, bench, "full")
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("cryobench.run.results.os.fsync", full)
+    with pytest.raises(CryobenchError, match="cannot save the result of the tuning "
+                                             "configuration .*/0 \\(No space left"):
+        runner.resolve(trials, Phases())
+    assert len(trained) == 1 and not store.path.exists()
