@@ -56,12 +56,11 @@ class Tuning:
         self._say(read.warning(self.store.path, "those searches run again"))
         known: dict[str, TuningOutcome] = {} if rerun else read.finished()
         todo = [t for t in trials if t.tune is not None and t.key not in known]
-        if todo and not rerun:
-            self._say(self.ended.read().warning(
-                self.ended.path, "those configurations are trained again"))
         if todo:
-            executor.search([self.search(t, phase, known, replay=not rerun) for t in todo],
-                            phase)
+            # what ended in earlier, cut-off searches, read once for all of them
+            earlier = [] if rerun else self._read_ended()
+            executor.search([self.search(t, phase, known, earlier, replay=not rerun)
+                             for t in todo], phase)
         ready, failed = [], []
         for trial in trials:
             if trial.tune is None:
@@ -75,22 +74,27 @@ class Tuning:
                 ready.append(replace(trial, tuning=outcome.summary()))
         return ready, failed
 
+    def _read_ended(self) -> list[EndedConfiguration]:
+        read = self.ended.read()
+        self._say(read.warning(self.ended.path, "those configurations are trained again"))
+        return list(read.records.values())
+
     def _say(self, warning: str | None) -> None:
         if warning and self.warn is not None:
             self.warn(warning)
 
     def search(self, trial: TrialSpec, phase: Phase, known: dict[str, TuningOutcome],
-               replay: bool = True) -> Search:
+               earlier: list[EndedConfiguration], replay: bool = True) -> Search:
         """The trial's search: every configuration of its budget, those that ended in an
-        earlier, cut-off search replayed unless not ``replay``; its outcome goes to
-        ``known`` and the store when the executor finishes it."""
+        earlier, cut-off search (``earlier``) replayed unless not ``replay``; its outcome
+        goes to ``known`` and the store when the executor finishes it."""
         assert trial.tune is not None
         label = f"tuning {trial_label(trial)}"  # two class subsets: two searches
         configurations = sample_configurations(trial.tune)
         if not replay:
             forget_search(self.ended, trial.key)
         ended = {c.sample: (values_key(c.values), c.reports)
-                 for c in self.ended.read().records.values() if c.trial == trial.key}
+                 for c in earlier if c.trial == trial.key} if replay else {}
         unsaved: list[CryobenchError] = []
 
         def keep(sample: int, values: dict[str, Any], reports: list[dict[str, Any]]) -> None:
