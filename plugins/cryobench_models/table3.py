@@ -11,39 +11,56 @@ import numpy as np
 
 from cryobench.api import ResultTable
 
+_NOTE = "* the path the class was given most often over seeds"
+
 
 def path_table(benchmark: Any, records: list[Any]) -> ResultTable | None:
     """F1 and G-mean on the test split (mean over seeds) per class and path (path k: the
-    k-th path kind of the file), beside ``[reference.paths]``; ``*`` marks the path a
-    class was given most often. None when no record reports its paths."""
+    k-th path kind of the file), beside ``[reference.paths]``. With ``table3`` every
+    path is tried on every class and ``*`` marks the path a class was given most often;
+    without it each class trained one path, and the table has one row per class. None
+    when no record reports its paths."""
     cells: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     chosen: dict[tuple[str, str], int] = defaultdict(int)
+    order: list[str] = []
     for r in records:
-        for row in r.report.get("stage1", []) if r.ok else []:
+        if not r.ok:
+            continue
+        for row in r.report.get("stage1", []):
             cells[(row["class"], row["path"])].append((row["f1"], row["gmean"]))
             chosen[(row["class"], row["path"])] += bool(row["chosen"])
+        order = order or list((r.config.get("model") or {}).get("paths") or [])
     if not cells:
         return None
     classes = list(dict.fromkeys(c for c, _ in cells))
-    paths = list(dict.fromkeys(p for _, p in cells))
+    paths = list(dict.fromkeys(order + [p for _, p in cells]))
     reference = benchmark.reference_paths
-    rows, ends = [], []
-    for name in classes:
-        best = max(paths, key=lambda p: chosen[(name, p)])
+    title = "Each path alone, class versus the rest (%): mean over seeds" + (
+        "; paper: Table III" if reference else "")
+    columns = ("class", "path", "F1", "G-mean", "paper F1", "paper G-mean")
+
+    def row(name: str, path: str) -> tuple[str, ...]:
+        values = cells.get((name, path), [])
         paper = reference.get(name, ())
-        for k, path in enumerate(paths):
-            values = cells.get((name, path), [])
-            ref = paper[k] if k < len(paper) else None
-            rows.append((
-                name if k == 0 else "", path,
+        k = paths.index(path)
+        ref = paper[k] if k < len(paper) else None
+        return (path,
                 f"{100 * np.mean([v[0] for v in values]):.1f}" if values else "–",
                 f"{100 * np.mean([v[1] for v in values]):.1f}" if values else "–",
-                f"{ref[0]:.1f}" if ref else "", f"{ref[1]:.1f}" if ref else "",
-                "*" if path == best and chosen[(name, path)] else ""))
-        ends.append(len(rows) - 1)
-    return ResultTable(
-        "Each path alone, class versus the rest (%): mean over seeds"
-        + ("; paper: Table III" if reference else ""),
-        ("class", "path", "F1", "G-mean", "paper F1", "paper G-mean", "chosen"),
-        tuple(rows), tuple(ends), name_columns=2,
-        note="* the path the class was given most often over seeds")
+                f"{ref[0]:.1f}" if ref else "", f"{ref[1]:.1f}" if ref else "")
+
+    if all(sum((name, p) in cells for p in paths) == 1 for name in classes):
+        rows = tuple((name, *row(name, next(p for p in paths if (name, p) in cells)))
+                     for name in classes)
+        return ResultTable(title, columns, rows, name_columns=2,
+                           note="each class's own path as stage 1 trained it; a model with "
+                                "table3 = true tries every path on every class")
+    rows_list, ends = [], []
+    for name in classes:
+        best = max(paths, key=lambda p: chosen[(name, p)])
+        for k, path in enumerate(paths):
+            rows_list.append((name if k == 0 else "", *row(name, path),
+                              "*" if path == best and chosen[(name, path)] else ""))
+        ends.append(len(rows_list) - 1)
+    return ResultTable(title, (*columns, "chosen"), tuple(rows_list), tuple(ends),
+                       name_columns=2, note=_NOTE)

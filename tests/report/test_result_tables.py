@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+import numpy as np
 import pytest
 
 from cryobench.api import ResultTable, hookimpl
@@ -73,6 +74,29 @@ def test_table_iii_comes_from_the_model_plugin(minimal_doc):
     assert table.rows == (("a", "conv3", "90.0", "80.0", "80.0", "85.0", "*"),
                           ("", "conv5", "70.0", "60.0", "70.0", "75.0", ""))
     assert "Table III" in table.title
+
+
+def test_table_iii_without_table3_has_one_row_per_class_beside_its_paper_path(minimal_doc):
+    """Without ``table3`` each class trains one path: no column of dashes, and the
+    paper's figure is the one for that path's place in the file's list."""
+    from cryobench.registry import Registry
+
+    registry = Registry(plugins=[ToyPlugin()])
+    bench = dataclasses.replace(parse_benchmark(minimal_doc, registry),
+                                reference_paths={"a": ((80.0, 85.0), (70.0, 75.0)),
+                                                 "b": ((60.0, 65.0), (50.0, 55.0))})
+    records = records_for(bench, lambda arm, seed: 0.5)
+    for r in records:
+        r.config["model"] = {"paths": ["conv3", "conv5"]}
+        r.report["stage1"] = [
+            {"class": "a", "path": "conv3", "f1": 0.9, "gmean": 0.8, "chosen": True},
+            {"class": "b", "path": "conv5", "f1": 0.4 + 0.1 * r.seed, "gmean": 0.6,
+             "chosen": True}]
+    (table,) = [t for t in registry.result_tables(bench, records) if "path" in t.columns]
+    mean_b = 100 * np.mean([0.4 + 0.1 * r.seed for r in records if r.ok])
+    assert table.rows == (("a", "conv3", "90.0", "80.0", "80.0", "85.0"),
+                          ("b", "conv5", f"{mean_b:.1f}", "60.0", "50.0", "55.0"))
+    assert "chosen" not in table.columns
 
 
 def test_the_baseline_is_declared_in_the_file_or_is_the_first_plain_arm(minimal_doc,
