@@ -21,7 +21,8 @@ from cryobench.report.machines_section import machines_section
 from cryobench.report.sweep_section import sweep_section
 from cryobench.report.document import (Bullets, Document, Figure, Heading, Paragraph, Table,
                                        literal)
-from cryobench.run.leaderboard import ArmSummary, format_interval, format_summary
+from cryobench.run.leaderboard import (ArmSummary, format_interval, format_summary,
+                                       metrics_with_paper)
 from cryobench.run.records import TrialRecord
 from cryobench.stats import ALPHA, POWER
 
@@ -102,7 +103,7 @@ def _leaderboard(doc: Document, analysis: Analysis, folder: Path) -> None:
     metric = bench.primary_metric
     show_classes = len({r.classes for r in analysis.rows if r.n and not r.over_subsets}) > 1
     ranks = _ranks_of(analysis)
-    with_paper = {m for r in analysis.rows for m in r.paper}  # metrics the paper reports
+    with_paper = metrics_with_paper(analysis.rows)
     header = ["rank", "arm", "n"]
     for m in METRICS:
         header += [f"{METRIC_LABELS[m]} (%)", "95% interval"]

@@ -107,6 +107,11 @@ def _best(bench: Benchmark, rows: list[ArmSummary]) -> float | None:
     return max(values, default=None)
 
 
+def metrics_with_paper(rows: list[ArmSummary]) -> set[str]:
+    """The metrics the paper gives a figure for: only those get a "paper" column."""
+    return {m for r in rows for m in r.paper}
+
+
 def leaderboard_table(bench: Benchmark, records: list[TrialRecord]) -> Table:
     """The rows as a terminal table, in percent as the paper prints them: n, mean ± std
     and the 95% interval over seeds, the paper's figure beside; the best row by the
@@ -121,9 +126,11 @@ def leaderboard_table(bench: Benchmark, records: list[TrialRecord]) -> Table:
     table = Table(title=Text(title))
     columns = [("arm", "left"), ("classes", "left")] if show_classes else [("arm", "left")]
     columns.append(("n", "right"))
+    with_paper = metrics_with_paper(rows)
     for m in metrics:
-        columns += [(METRIC_LABELS[m], "right"), ("95%" + " " * metrics.index(m), "right"),
-                    ("paper" + " " * metrics.index(m), "right")]
+        columns += [(METRIC_LABELS[m], "right"), ("95%" + " " * metrics.index(m), "right")]
+        if m in with_paper:
+            columns.append(("paper" + " " * metrics.index(m), "right"))
     widest = max((len(r.label) for r in rows), default=3)
     for column, justify in columns:
         # a narrow terminal wraps the arm's name rather than squeezing it out
@@ -138,8 +145,9 @@ def leaderboard_table(bench: Benchmark, records: list[TrialRecord]) -> Table:
         cells.append(str(row.n))
         for m in metrics:
             figure = row.figures.get(m)
-            cells += [format_summary(figure), format_interval(figure),
-                      f"{row.paper[m]:.1f}" if m in row.paper else ""]
+            cells += [format_summary(figure), format_interval(figure)]
+            if m in with_paper:
+                cells.append(f"{row.paper[m]:.1f}" if m in row.paper else "")
         top = bool(row.figures) and not row.over_subsets and \
             row.figures[bench.primary_metric].mean == best
         last_of_arm = i + 1 == len(rows) or rows[i + 1].arm != row.arm
@@ -179,20 +187,24 @@ def leaderboard_markdown(bench: Benchmark, records: list[TrialRecord],
             "(Student's t over seeds), in percent"
     if bench.reference_citation:
         title += f"; the paper's figures from {bench.reference_citation}"
-    header = ["arm", "classes", "n"] + [x for m in metrics
-                                        for x in (METRIC_LABELS[m], "95% interval", "paper")]
+    rows = leaderboard_rows(bench, records)
+    with_paper = metrics_with_paper(rows)
+    header = ["arm", "classes", "n"] + [
+        x for m in metrics
+        for x in (METRIC_LABELS[m], "95% interval", *(("paper",) if m in with_paper else ()))]
     lines = [title + ".", "", "| " + " | ".join(header) + " |",
-             "|" + "---|" * 3 + "---:|" * (3 * len(metrics))]
-    best = _best(bench, leaderboard_rows(bench, records))
-    for row in leaderboard_rows(bench, records):
+             "|" + "---|" * 3 + "---:|" * (len(header) - 3)]
+    best = _best(bench, rows)
+    for row in rows:
         top = bool(row.figures) and not row.over_subsets and \
             row.figures[bench.primary_metric].mean == best
         name = f"**{_md(row.label)}**" if top else _md(row.label)
         cells = [name, _md(row.classes), str(row.n)]
         for m in metrics:
             figure = row.figures.get(m)
-            cells += [format_summary(figure), format_interval(figure),
-                      f"{row.paper[m]:.1f}" if m in row.paper else ""]
+            cells += [format_summary(figure), format_interval(figure)]
+            if m in with_paper:
+                cells.append(f"{row.paper[m]:.1f}" if m in row.paper else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join([*lines, *("\n" + markdown_table(t) for t in tables)]) + "\n"
 

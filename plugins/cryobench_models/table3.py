@@ -16,7 +16,7 @@ _NOTE = "* the path the class was given most often over seeds"
 
 def path_table(benchmark: Any, records: list[Any]) -> ResultTable | None:
     """F1 and G-mean on the test split (mean over seeds) per class and path (path k: the
-    k-th path kind of the file), beside ``[reference.paths]``. With ``table3`` every
+    k-th path kind of the file), beside ``[reference.paths]`` if the file has it. With ``table3`` every
     path is tried on every class and ``*`` marks the path a class was given most often;
     without it each class trained one path, and the table has one row per class. None
     when no record reports its paths."""
@@ -37,17 +37,20 @@ def path_table(benchmark: Any, records: list[Any]) -> ResultTable | None:
     reference = benchmark.reference_paths
     title = "Each path alone, class versus the rest (%): mean over seeds" + (
         "; paper: Table III" if reference else "")
-    columns = ("class", "path", "F1", "G-mean", "paper F1", "paper G-mean")
+    columns = ("class", "path", "F1", "G-mean") + (
+        ("paper F1", "paper G-mean") if reference else ())
 
     def row(name: str, path: str) -> tuple[str, ...]:
         values = cells.get((name, path), [])
         paper = reference.get(name, ())
         k = paths.index(path)
         ref = paper[k] if k < len(paper) else None
-        return (path,
-                f"{100 * np.mean([v[0] for v in values]):.1f}" if values else "–",
-                f"{100 * np.mean([v[1] for v in values]):.1f}" if values else "–",
-                f"{ref[0]:.1f}" if ref else "", f"{ref[1]:.1f}" if ref else "")
+        figures = (path,
+                  f"{100 * np.mean([v[0] for v in values]):.1f}" if values else "–",
+                  f"{100 * np.mean([v[1] for v in values]):.1f}" if values else "–")
+        if not reference:
+            return figures
+        return (*figures, f"{ref[0]:.1f}" if ref else "", f"{ref[1]:.1f}" if ref else "")
 
     if all(sum((name, p) in cells for p in paths) == 1 for name in classes):
         rows = tuple((name, *row(name, next(p for p in paths if (name, p) in cells)))

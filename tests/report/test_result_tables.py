@@ -39,6 +39,7 @@ def test_a_plugins_table_reaches_the_leaderboard_and_the_report(minimal_doc, tmp
     assert [t.title for t in tables] == ["mini: trials per arm"]
     markdown = leaderboard_markdown(bench, records, tables)
     assert "## mini: trials per arm" in markdown and "| plain | 2 |" in markdown
+    assert "paper" not in markdown  # no [reference]: no empty paper columns
     written = write_report(bench, records, tmp_path / "report", tables=tables)
     text = written.markdown.read_text()
     assert "trials per arm" in text and "made by a test plugin" in text
@@ -97,6 +98,10 @@ def test_table_iii_without_table3_has_one_row_per_class_beside_its_paper_path(mi
     assert table.rows == (("a", "conv3", "90.0", "80.0", "80.0", "85.0"),
                           ("b", "conv5", f"{mean_b:.1f}", "60.0", "50.0", "55.0"))
     assert "chosen" not in table.columns
+    bench = dataclasses.replace(bench, reference_paths={})
+    (table,) = [t for t in registry.result_tables(bench, records) if "path" in t.columns]
+    assert table.columns == ("class", "path", "F1", "G-mean")  # no empty paper columns
+    assert table.rows[0] == ("a", "conv3", "90.0", "80.0")
 
 
 def test_the_baseline_is_declared_in_the_file_or_is_the_first_plain_arm(minimal_doc,
