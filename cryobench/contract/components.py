@@ -217,6 +217,11 @@ class FitContext:
     #: own earlier stage trains with (the multi-path CNN's stage 1), so that every
     #: configuration tried, and every arm, shares that stage; None: ``train``
     untuned_train: TrainConfig | None = None
+    #: the training recipe's augmentations (``[train] augment``), also at the head of
+    #: ``augmentations``: what a model's own earlier stage trains with (the multi-path
+    #: CNN's stage 1), which every arm of a split shares, where the arm's own
+    #: augmentations (mixup) are its strategy
+    recipe: list[Augmentation] = field(default_factory=list)
     #: the trial's seed, which an ensemble's members keep when each gets its own ``seed``:
     #: what a stage shared by every arm and member of a split (the multi-path CNN's
     #: stage 1, trained once on ``unsampled_train``) is seeded with; None: ``seed``

@@ -171,10 +171,12 @@ def fit_trial(trial: TrialSpec, env: TrialEnvironment,
                    "fit_seconds": kept.fit_seconds}
         return FittedTrial(data, split, train, val, resampled, kept.predictor, kept.device,
                            timings, kept.machine or {}, reused=True)
+    recipe = [a.build(env.registry) for a in spec.batch_recipe]
     context = FitContext(
         num_classes=data.num_classes, train=spec.train,
         loss=spec.loss.build(env.registry),
-        augmentations=[a.build(env.registry) for a in (*spec.batch_recipe, *spec.augment)],
+        augmentations=[*recipe, *(a.build(env.registry) for a in spec.augment)],
+        recipe=recipe,
         seed=spec.seed, device=str(choose_device(spec.train.device)), threads=spec.threads,
         cache_dir=env.cache_dir, on_epoch=numbered_networks(env.on_epoch),
         unsampled_train=train,

@@ -17,7 +17,8 @@ from cryobench_models.choices import LAYOUT_PARAM, PATH_KINDS
 
 #: Bump when stage 1 gives other weights for the same settings (a change that keeps the
 #: tensor shapes would otherwise load stale weights from the cache).
-STAGE1_VERSION = 1
+#: 2: stage 1 trains with the recipe's augmentations (before: none, and it memorised)
+STAGE1_VERSION = 2
 
 
 class MultiPathModel(TorchModel):
@@ -25,10 +26,11 @@ class MultiPathModel(TorchModel):
     (the paper's Table III). Stage 2: the paths' feature maps are concatenated, pooled and
     classified by dense layers; the whole network trains from the stage-1 weights.
     Stage 1 is trained once per split (the unsampled training split, the trial's seed,
-    each path) and cached: every arm and every ensemble member of that split starts from
-    the same paths."""
+    each path, the training recipe's augmentations but not the arm's own) and cached:
+    every arm and every ensemble member of that split starts from the same paths."""
 
     name = "multipath"
+    revision = 1  # stage 1 trains with the recipe's augmentations
     summary = "multi-path 3D CNN, one path per class (Luo et al. 2019)"
     params = (
         Param("paths", list, ["conv3", "conv5", "dilated3", "factorised"],
@@ -119,13 +121,14 @@ class MultiPathModel(TorchModel):
             report = FitReport()  # trained by an earlier trial or member
         else:
             stage_context = context.replace(num_classes=2, sample_weight=None, on_epoch=None,
-                                            augmentations=[], train=stage_train,
+                                            augmentations=list(context.recipe),
+                                            train=stage_train,
                                             seed=_stage1_seed(context))
             result = train_module(build, _one_vs_rest(train, k), _one_vs_rest(val, k),
                                   stage_context,
                                   max_epochs=self.stage1_epochs,
                                   channels_last=self.channels_last(),
-                                  loss=nn.CrossEntropyLoss(reduction="none"), augment=False)
+                                  loss=nn.CrossEntropyLoss(reduction="none"))
             module, report = result.module, result.report()
             if context.shared_seed is not None:  # the estimate counts it once per split
                 report.figures["shared"] = "split"
@@ -145,6 +148,8 @@ class MultiPathModel(TorchModel):
                                "widths": list(self.widths), "layout": self.layout,
                                "dropout": self.dropout, "epochs": self.stage1_epochs,
                                "seed": _stage1_seed(context), "device": context.device,
+                               "recipe": [{"name": a.name, "revision": a.revision,
+                                           **a.config} for a in context.recipe],
                                # stage 1 has its own epoch budget; the rest is shared
                                "train": {**_stage1_train(context).identity(),
                                          "max_epochs": None}},

@@ -82,6 +82,39 @@ def test_every_arm_and_every_member_of_a_split_shares_one_stage_1(tmp_path):
     assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 9
 
 
+def test_stage_1_trains_with_the_recipe_but_not_the_arms_own_augmentations(tmp_path):
+    """The recipe keeps stage 1 from memorising its split; the arm's own augmentation
+    (mixup) is its strategy, so an arm with it shares the plain arm's stage 1, and
+    another recipe gets a stage 1 of its own."""
+    from unittest import mock
+
+    import cryobench.train.engine as engine
+
+    base = {"model": {"name": "multipath", "stage1_epochs": 1, "widths": [4, 4, 4]}}
+    recipe = ["wedge_flip", {"name": "shift", "max_shift": 1}]
+    e = env(tmp_path)
+    seen: list[list[str]] = []
+    real_fit = engine._fit
+
+    def spy(module, criterion, batches, val, context, epochs, augment, precision):
+        seen.append([type(a).__name__ for a in context.augmentations] if augment else [])
+        return real_fit(module, criterion, batches, val, context, epochs, augment, precision)
+
+    with mock.patch.object(engine, "_fit", spy):
+        first = run_trial(expand_trials(bench(base, epochs=1, augment=recipe))[0], e)
+    assert first.ok, first.error
+    stage1, stage2 = seen[:3], seen[3]
+    assert stage1 == [["WedgeFlip", "Shift"]] * 3, seen  # the recipe, for every path
+    assert stage2[:2] == ["WedgeFlip", "Shift"]
+    cached = sorted((tmp_path / "cache" / "stage1").glob("*.pt"))
+    mixed = run_trial(expand_trials(bench({**base, "augment": "mixup"}, epochs=1,
+                                          augment=recipe))[0], e)
+    assert mixed.ok and _stage1_parts(mixed.fit) == 0  # the plain arm's stage 1
+    assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
+    other = run_trial(expand_trials(bench(base, epochs=1, augment=["wedge_flip"]))[0], e)
+    assert other.ok and _stage1_parts(other.fit) == 3  # another recipe: its own stage 1
+
+
 def _stage1_parts(fit: dict) -> int:
     """Stage-1 paths trained within a fit (a cached path reports nothing)."""
     parts = fit.get("parts", {})
