@@ -188,7 +188,7 @@ def shared_cost(trials: list[TrialSpec], records: list[TrialRecord]) -> SharedCo
         import json
 
         train = config.get("train") or {}
-        return json.dumps([config.get("dataset"), config.get("model"),
+        return json.dumps([config.get("dataset"), config.get("model"), config.get("recipe"),
                            {k: train.get(k) for k in COST_OF_TRAINING}],
                           sort_keys=True, default=str)
 

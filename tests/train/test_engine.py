@@ -62,7 +62,8 @@ def test_multipath_stage1_then_stage2_learns_and_reuses_stage1(tmp_path):
 @pytest.mark.slow
 def test_every_arm_and_every_member_of_a_split_shares_one_stage_1(tmp_path):
     """``share_stage1``: one stage 1 per split, trained once on the unsampled split with
-    the trial's seed, whatever the sampler, the ensemble or its members' own seeds."""
+    the trial's seed and the recipe, whatever the sampler, the ensemble or its members'
+    own seeds."""
     base = {"model": {"name": "multipath", "stage1_epochs": 1, "widths": [4, 4, 4]}}
     arms = [base, {**base, "ensemble": {"name": "bagging", "members": 2}},
             {**base, "ensemble": {"name": "boosting", "members": 2}},
@@ -70,22 +71,23 @@ def test_every_arm_and_every_member_of_a_split_shares_one_stage_1(tmp_path):
     e = env(tmp_path)
     trained = []
     for arm in arms:
-        record = run_trial(expand_trials(bench(arm, epochs=1, lr=0.003))[0], e)
+        record = run_trial(expand_trials(bench(arm, epochs=1, lr=0.003, augment=["wedge_flip"]))[0], e)
         assert record.ok, record.error
         trained.append(_stage1_parts(record.fit))
         assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 3  # one per class
     assert trained == [3, 0, 0, 0]  # the first trial trained the three paths, once
     # not shared: each member learns stage 1 from its own bag
     own = {**base, "ensemble": {"name": "bagging", "members": 2, "share_stage1": False}}
-    record = run_trial(expand_trials(bench(own, epochs=1, lr=0.003))[0], e)
+    record = run_trial(expand_trials(bench(own, epochs=1, lr=0.003, augment=["wedge_flip"]))[0], e)
     assert _stage1_parts(record.fit) == 6
     assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 9
 
 
+@pytest.mark.slow
 def test_stage_1_trains_with_the_recipe_but_not_the_arms_own_augmentations(tmp_path):
     """The recipe keeps stage 1 from memorising its split; the arm's own augmentation
-    (mixup) is its strategy, so an arm with it shares the plain arm's stage 1, and
-    another recipe gets a stage 1 of its own."""
+    (mixup) is its strategy: an arm with it trains stage 1 on the recipe alone, which
+    the plain arm then reuses, and another recipe gets a stage 1 of its own."""
     from unittest import mock
 
     import cryobench.train.engine as engine
@@ -101,15 +103,15 @@ def test_stage_1_trains_with_the_recipe_but_not_the_arms_own_augmentations(tmp_p
         return real_fit(module, criterion, batches, val, context, epochs, augment, precision)
 
     with mock.patch.object(engine, "_fit", spy):
-        first = run_trial(expand_trials(bench(base, epochs=1, augment=recipe))[0], e)
-    assert first.ok, first.error
+        mixed = run_trial(expand_trials(bench({**base, "augment": "mixup"}, epochs=1,
+                                              augment=recipe))[0], e)
+    assert mixed.ok, mixed.error
     stage1, stage2 = seen[:3], seen[3]
     assert stage1 == [["WedgeFlip", "Shift"]] * 3, seen  # the recipe, for every path
-    assert stage2[:2] == ["WedgeFlip", "Shift"]
+    assert stage2 == ["WedgeFlip", "Shift", "Mixup"]
     cached = sorted((tmp_path / "cache" / "stage1").glob("*.pt"))
-    mixed = run_trial(expand_trials(bench({**base, "augment": "mixup"}, epochs=1,
-                                          augment=recipe))[0], e)
-    assert mixed.ok and _stage1_parts(mixed.fit) == 0  # the plain arm's stage 1
+    plain = run_trial(expand_trials(bench(base, epochs=1, augment=recipe))[0], e)
+    assert plain.ok and _stage1_parts(plain.fit) == 0  # the mixup arm's stage 1
     assert sorted((tmp_path / "cache" / "stage1").glob("*.pt")) == cached
     other = run_trial(expand_trials(bench(base, epochs=1, augment=["wedge_flip"]))[0], e)
     assert other.ok and _stage1_parts(other.fit) == 3  # another recipe: its own stage 1
