@@ -11,15 +11,12 @@ import numpy as np
 
 from cryobench.api import ResultTable
 
-_NOTE = "* the path the class was given most often over seeds"
-
-
 def path_table(benchmark: Any, records: list[Any]) -> ResultTable | None:
     """F1 and G-mean on the test split (mean over seeds) per class and path (path k: the
-    k-th path kind of the file), beside ``[reference.paths]`` if the file has it. With ``table3`` every
-    path is tried on every class and ``*`` marks the path a class was given most often;
-    without it each class trained one path, and the table has one row per class. None
-    when no record reports its paths."""
+    k-th path kind of the file), beside ``[reference.paths]`` if the file has it. With
+    ``table3`` every path is tried on every class and ``*`` marks the path a class was
+    given most often; without it each class trained one path, and the table has one row
+    per class. None when no record reports its paths."""
     cells: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     chosen: dict[tuple[str, str], int] = defaultdict(int)
     order: list[str] = []
@@ -42,15 +39,14 @@ def path_table(benchmark: Any, records: list[Any]) -> ResultTable | None:
 
     def row(name: str, path: str) -> tuple[str, ...]:
         values = cells.get((name, path), [])
+        figures = tuple(f"{100 * np.mean([v[i] for v in values]):.1f}" if values else "–"
+                        for i in (0, 1))
+        if not reference:
+            return (path, *figures)
         paper = reference.get(name, ())
         k = paths.index(path)
-        ref = paper[k] if k < len(paper) else None
-        figures = (path,
-                  f"{100 * np.mean([v[0] for v in values]):.1f}" if values else "–",
-                  f"{100 * np.mean([v[1] for v in values]):.1f}" if values else "–")
-        if not reference:
-            return figures
-        return (*figures, f"{ref[0]:.1f}" if ref else "", f"{ref[1]:.1f}" if ref else "")
+        ref = tuple(f"{x:.1f}" for x in paper[k]) if k < len(paper) else ("", "")
+        return (path, *figures, *ref)
 
     if all(sum((name, p) in cells for p in paths) == 1 for name in classes):
         rows = tuple((name, *row(name, next(p for p in paths if (name, p) in cells)))
@@ -58,12 +54,13 @@ def path_table(benchmark: Any, records: list[Any]) -> ResultTable | None:
         return ResultTable(title, columns, rows, name_columns=2,
                            note="each class's own path as stage 1 trained it; a model with "
                                 "table3 = true tries every path on every class")
-    rows_list, ends = [], []
+    grid, ends = [], []
     for name in classes:
         best = max(paths, key=lambda p: chosen[(name, p)])
         for k, path in enumerate(paths):
-            rows_list.append((name if k == 0 else "", *row(name, path),
-                              "*" if path == best and chosen[(name, path)] else ""))
-        ends.append(len(rows_list) - 1)
-    return ResultTable(title, (*columns, "chosen"), tuple(rows_list), tuple(ends),
-                       name_columns=2, note=_NOTE)
+            grid.append((name if k == 0 else "", *row(name, path),
+                         "*" if path == best and chosen[(name, path)] else ""))
+        ends.append(len(grid) - 1)
+    return ResultTable(title, (*columns, "chosen"), tuple(grid), tuple(ends),
+                       name_columns=2,
+                       note="* the path the class was given most often over seeds")

@@ -71,7 +71,8 @@ def test_every_arm_and_every_member_of_a_split_shares_one_stage_1(tmp_path):
     e = env(tmp_path)
     trained = []
     for arm in arms:
-        record = run_trial(expand_trials(bench(arm, epochs=1, lr=0.003, augment=["wedge_flip"]))[0], e)
+        trial = expand_trials(bench(arm, epochs=1, lr=0.003, augment=["wedge_flip"]))[0]
+        record = run_trial(trial, e)
         assert record.ok, record.error
         trained.append(_stage1_parts(record.fit))
         assert len(list((tmp_path / "cache" / "stage1").glob("*.pt"))) == 3  # one per class
