@@ -184,6 +184,31 @@ def test_inspect_bad_file_one_line_exit_2(tmp_path):
     assert result.stderr.strip().endswith("missing.mrc (line 2): file not found")
 
 
+def test_run_one_arm_then_the_rest_by_key(tmp_path):
+    # a trial checked again, or one arm carried forward: --arm runs only it, with the
+    # keys the whole file has
+    bench = tmp_path / "two.toml"
+    bench.write_text(
+        '[benchmark]\nname = "two"\nseeds = [0]\n'
+        '[dataset]\nsource = "synthetic"\nbox = 12\nvoxel_size = 4.0\nsnr = 5.0\n'
+        'class_counts = { TRiC = 12, ribosome = 12 }\n'
+        '[train]\nmax_epochs = 1\nbatch_size = 8\n'
+        '[[arm]]\nname = "plain cnn"\nmodel = "cnn"\n'
+        '[[arm]]\nname = "+ focal"\nmodel = "cnn"\nloss = "focal"\n')
+    env = {"CRYOBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    run = ("run", str(bench), "--executor", "local", "--results", str(tmp_path / "res"),
+           "--no-tracking")
+    wrong = cli(*run, "--arm", "+ focl", env=env, cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert "unknown arm '+ focl'; did you mean '+ focal'?" in wrong.stderr
+    first = cli(*run, "--arm", "+ focal", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "trial + focal / seed 0" in first.stdout and "plain cnn /" not in first.stdout
+    rest = cli(*run, env=env, cwd=tmp_path)
+    assert "1 of 2 trials already finished" in rest.stdout
+    assert "trial plain cnn / seed 0" in rest.stdout and "trial + focal" not in rest.stdout
+
+
 def test_run_prints_leaderboard_and_resumes(tmp_path):
     bench = tmp_path / "tiny.toml"
     bench.write_text(

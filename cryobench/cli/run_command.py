@@ -16,7 +16,7 @@ from cryobench.cli.common import (
     TRACKING_HELP, MLFLOW_UI, worker_settings, mark_killed, results_store, tracker_for,
     print_leaderboard, say_abandoned,
 )
-from cryobench.errors import CryobenchError
+from cryobench.errors import CryobenchError, unknown_name_message
 
 
 @app.command()
@@ -42,6 +42,9 @@ def run(
     seeds: Optional[str] = typer.Option(None, help="Only these of the file's seeds, comma "
                                                    "separated (a long run carried forward "
                                                    "seed by seed)."),
+    arm: Optional[list[str]] = typer.Option(None, "--arm", help="Only this arm of the "
+                                            "file (repeat for several): one arm's trials "
+                                            "carried forward or checked again."),
 ) -> None:
     """Run a benchmark's trials (finished ones are skipped) and print the leaderboard."""
     from cryobench.config import load_benchmark
@@ -58,6 +61,8 @@ def run(
     store = results_store(results, bench, profile)
     if seeds is not None:
         bench = _only_seeds(bench, seeds, file)
+    if arm:
+        bench = _only_arms(bench, arm, file)
     # before any training: a result that cannot be stored is training thrown away
     store.check_writable()
     check_writable_folder(cache_root(), "cache folder")
@@ -148,3 +153,13 @@ def _only_seeds(bench: Any, seeds: str, file: Path) -> Any:
         raise CryobenchError(f"--seeds {seeds!r}: {file} has seeds "
                              f"{', '.join(map(str, bench.seeds))}; choose among them")
     return dataclasses.replace(bench, seeds=tuple(s for s in bench.seeds if s in chosen))
+
+
+def _only_arms(bench: Any, names: list[str], file: Path) -> Any:
+    """The benchmark with some of its arms (every point of a swept one): keys do not
+    depend on the other arms, so the trials are the same."""
+    families = list(dict.fromkeys(a.family for a in bench.arms))
+    for name in names:
+        if name not in families:
+            raise CryobenchError(f"--arm: {file}: " + unknown_name_message("arm", name, families))
+    return dataclasses.replace(bench, arms=tuple(a for a in bench.arms if a.family in names))
