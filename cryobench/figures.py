@@ -21,10 +21,11 @@ def names_as_written(names: Sequence[str]) -> list[str]:
 
 
 def save_png(fig: Any, path: Path, dpi: int = 110) -> Path:
-    """Lay the figure out, write it and free it (pyplot keeps every open figure)."""
+    """Lay the figure out, write it cropped to what is drawn, and free it (pyplot keeps
+    every open figure)."""
     try:
         fig.tight_layout()
-        fig.savefig(path, dpi=dpi)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.1)  # legends outside the axes kept, margins cut
     finally:
         _pyplot().close(fig)
     return path
