@@ -24,15 +24,6 @@ def machine_label(record: TrialRecord) -> str:
     return label + (f", {m['gpu']}" if m.get("gpu") else "")
 
 
-TRIAL_TIMES = ("data_seconds", "resample_seconds", "fit_seconds", "predict_seconds")
-
-
-def trial_seconds(record: TrialRecord) -> float:
-    """The wall time of one trial: its data, resampling, fit and prediction (a tuned
-    trial's search is not in it)."""
-    return sum(float(record.timings.get(k, 0.0)) for k in TRIAL_TIMES)
-
-
 def machines_section(doc: Document, analysis: Analysis) -> None:
     records = analysis.records
     doc.add(Heading("Where it ran, and how long it took"))
@@ -57,13 +48,13 @@ def machines_section(doc: Document, analysis: Analysis) -> None:
                  "on different machines; run a seed's trials on one machine.")
     doc.add(Paragraph(text))
     rows = tuple((label, ", ".join(map(str, sorted({r.seed for r in rs}))),
-                  str(len(rs)), f"{sum(map(trial_seconds, rs)) / 3600:.1f}")
+                  str(len(rs)), f"{sum(r.seconds for r in rs) / 3600:.1f}")
                  for label, rs in sorted(by_machine.items(), key=lambda kv: -len(kv[1])))
     doc.add(Table(("machine", "seeds", "trials", "hours"), rows, (False, False, True, True)))
     by_arm: dict[str, list[TrialRecord]] = defaultdict(list)
     for r in records:
         by_arm[r.arm].append(r)
-    total = sum(map(trial_seconds, records))
+    total = sum(r.seconds for r in records)
     tuned = sum(1 for r in records if r.tuned)
     doc.add(Paragraph(
         f"The {len(records)} trials took {total / 3600:.1f} hours in all (each trial's data, "
@@ -71,10 +62,10 @@ def machines_section(doc: Document, analysis: Analysis) -> None:
         "one at a time, as with `--executor local`" + (
             f"; not the searches of the {tuned} tuned trials, which come before them"
             if tuned else "") + ")."))
-    order = sorted(by_arm, key=lambda a: -sum(map(trial_seconds, by_arm[a])))
+    order = sorted(by_arm, key=lambda a: -sum(r.seconds for r in by_arm[a]))
     doc.add(Table(
         ("arm", "trials", "minutes per trial (mean)", "hours"),
         tuple((a, str(len(by_arm[a])),
-               f"{sum(map(trial_seconds, by_arm[a])) / len(by_arm[a]) / 60:.1f}",
-               f"{sum(map(trial_seconds, by_arm[a])) / 3600:.1f}") for a in order),
+               f"{sum(r.seconds for r in by_arm[a]) / len(by_arm[a]) / 60:.1f}",
+               f"{sum(r.seconds for r in by_arm[a]) / 3600:.1f}") for a in order),
         (False, True, True, True)))

@@ -14,6 +14,8 @@ from typing import Any
 from cryobench.metrics import METRICS
 
 STATUSES = ("ok", "failed")
+#: what a trial's own wall time is made of (a tuned trial's search is not in it)
+TRIAL_TIMES = ("data_seconds", "resample_seconds", "fit_seconds", "predict_seconds")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class TrialRecord:
     @property
     def tuned(self) -> bool:
         return bool(self.tuning)
+
+    @property
+    def seconds(self) -> float:
+        """The trial's wall time: its data, resampling, fit and prediction."""
+        return sum(float(self.timings.get(k, 0.0)) for k in TRIAL_TIMES)
 
     @property
     def classes_label(self) -> str:
