@@ -16,6 +16,7 @@ from cryobench.run.executors import Executor
 from cryobench.run.plan import TrialSpec, expand_trials
 from cryobench.run.records import TrialRecord
 from cryobench.run.results import ResultStore
+from cryobench.run.time_left import TimeLeft
 from cryobench.run.views import RunView, make_view
 from cryobench.specs import Benchmark
 
@@ -121,7 +122,8 @@ def run_benchmark(bench: Benchmark, store: ResultStore, executor: Executor,
     pending = plan.pending
     if any(t.tune for t in pending) and tuner is None:
         raise ValueError("the benchmark has tuned arms: pass a tuner")
-    with make_view(console, len(pending)) as view, \
+    earlier = [(t, plan.finished[t.key]) for t in plan.trials if t.key in plan.finished]
+    with make_view(console, len(pending), TimeLeft(pending, earlier)) as view, \
             executor.session() if pending else nullcontext():
         driver = Driver(store, view, plan, list(trackers or []))
         if tuner is not None and any(t.tune for t in pending):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
-    BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+    BarColumn, MofNCompleteColumn, Progress, Task, TextColumn, TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
@@ -22,6 +22,7 @@ from rich.text import Text
 from cryobench.contract.records import EpochRecord
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
+from cryobench.run.time_left import TimeLeft
 
 
 class RunView(Protocol):
@@ -58,22 +59,37 @@ def outcome(record: TrialRecord) -> Text:
     return Text(f"F1 {m['macro_f1']:.3f}, G {m['macro_gmean']:.3f}")
 
 
-def make_view(console: Console, total: int) -> RunView:
-    """The live view on a terminal, plain lines otherwise."""
-    return LiveView(console, total) if console.is_terminal else LineView(console, total)
+def make_view(console: Console, total: int, time_left: TimeLeft | None = None) -> RunView:
+    """The live view on a terminal, plain lines otherwise; ``time_left`` estimates when
+    the run ends (none: a view that does not say)."""
+    view = LiveView if console.is_terminal else LineView
+    return view(console, total, time_left)
+
+
+class RunTimeLeft(TimeRemainingColumn):
+    """The run's time left as :class:`TimeLeft` weighs its trials (rich's own estimate,
+    from the trials counted alike, is hours off when arms differ in cost); a running
+    trial's, from its epochs, as rich estimates it."""
+
+    def render(self, task: Task) -> Text:
+        if "left" in task.fields:
+            left = task.fields["left"]
+            return Text(f"~{_duration(left)}" if left is not None else "-:--:--",
+                        style="progress.remaining")
+        return super().render(task)
 
 
 class LiveView:
     """Overall progress with an estimate of the time left, and one line per running
     trial (arm, seed, epoch, current validation F1)."""
 
-    def __init__(self, console: Console, total: int) -> None:
-        self.console = console
+    def __init__(self, console: Console, total: int, time_left: TimeLeft | None = None
+                 ) -> None:
+        self.console, self.time_left = console, time_left
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(),
-                   TextColumn("{task.fields[status]}"))
+                   TimeElapsedColumn(), RunTimeLeft(), TextColumn("{task.fields[status]}"))
         self.bars = Progress(*columns, console=console)
-        self.overall = self.bars.add_task("trials", total=total, status="")
+        self.overall = self.bars.add_task("trials", total=total, status="", left=None)
         self.phases: dict[str, int] = {}
         self.running: dict[str, int] = {}
 
@@ -90,6 +106,8 @@ class LiveView:
         self.bars.update(self.phases[phase], completed=done, total=total)
 
     def started(self, trial: TrialSpec) -> None:
+        if self.time_left is not None:
+            self.time_left.started(trial)
         self.running[trial.key] = self.bars.add_task(
             f"  {escape(trial_label(trial))}", total=trial.train.max_epochs, status="")
 
@@ -102,7 +120,12 @@ class LiveView:
         task = self.running.pop(trial.key, None)
         if task is not None:
             self.bars.remove_task(task)
-        self.bars.update(self.overall, advance=1, status=f"last: {outcome(record)}")
+        left = None
+        if self.time_left is not None:
+            self.time_left.finished(trial, record)
+            left = self.time_left.seconds()
+        self.bars.update(self.overall, advance=1, status=f"last: {outcome(record)}",
+                         left=left)
         if not record.ok:
             self.console.print(Text.assemble((f"trial {trial_label(trial)} failed: ", "red"),
                                              record.error), highlight=False, soft_wrap=True)
@@ -111,10 +134,10 @@ class LiveView:
 class LineView:
     """One line per data phase and per finished trial: what a log file can hold."""
 
-    def __init__(self, console: Console, total: int) -> None:
+    def __init__(self, console: Console, total: int, time_left: TimeLeft | None = None
+                 ) -> None:
         self.console, self.total, self.done = console, total, 0
-        self.start: float | None = None  # the first trial's start: data and tuning before
-        # it would make the estimate of what is left far too long
+        self.time_left = time_left
         self.trial_start: dict[str, float] = {}
         self.phases_done: set[str] = set()
 
@@ -134,8 +157,8 @@ class LineView:
 
     def started(self, trial: TrialSpec) -> None:
         self.trial_start[trial.key] = time.monotonic()
-        if self.start is None:
-            self.start = self.trial_start[trial.key]
+        if self.time_left is not None:
+            self.time_left.started(trial)
 
     def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None:
         return None
@@ -143,11 +166,12 @@ class LineView:
     def finished(self, trial: TrialSpec, record: TrialRecord) -> None:
         self.done += 1
         seconds = time.monotonic() - self.trial_start.pop(trial.key, time.monotonic())
-        left = self.total - self.done
         eta = ""
-        if left and self.start is not None:
-            rate = (time.monotonic() - self.start) / self.done
-            eta = f", about {_duration(rate * left)} left"
+        if self.time_left is not None:
+            self.time_left.finished(trial, record)
+            left = self.time_left.seconds()
+            if left is not None and self.done < self.total:
+                eta = f", about {_duration(left)} left"
         text = f"trial {trial_label(trial)}: {outcome(record)}"
         if not record.ok:
             text += f" ({record.error})"

@@ -119,12 +119,13 @@ def test_the_time_left_counts_from_the_first_trial_not_from_data_and_tuning(
     from cryobench.run import views
     from cryobench.run.plan import expand_trials
     from cryobench.run.records import TrialRecord
+    from cryobench.run.time_left import TimeLeft
 
     now = [0.0]
     monkeypatch.setattr(views.time, "monotonic", lambda: now[0])
     trials = expand_trials(parse_benchmark(minimal_doc, registry))  # 4 trials
     console = Console(record=True, width=200)
-    view = views.LineView(console, len(trials))
+    view = views.LineView(console, len(trials), TimeLeft(trials, clock=lambda: now[0]))
     now[0] = 3600.0  # data and tuning
     for trial in trials[:2]:
         view.started(trial)
