@@ -122,7 +122,8 @@ def run_benchmark(bench: Benchmark, store: ResultStore, executor: Executor,
     pending = plan.pending
     if any(t.tune for t in pending) and tuner is None:
         raise ValueError("the benchmark has tuned arms: pass a tuner")
-    earlier = [(t, plan.finished[t.key]) for t in plan.trials if t.key in plan.finished]
+    known = plan.finished or store.read().finished()  # --rerun: their costs still tell
+    earlier = [(t, known[t.key]) for t in plan.trials if t.key in known]
     with make_view(console, len(pending), TimeLeft(pending, earlier)) as view, \
             executor.session() if pending else nullcontext():
         driver = Driver(store, view, plan, list(trackers or []))

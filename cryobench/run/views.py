@@ -9,6 +9,7 @@ with what is left and an estimate of when it ends).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from rich.console import Console
@@ -68,15 +69,29 @@ def make_view(console: Console, total: int, time_left: TimeLeft | None = None) -
 
 class RunTimeLeft(TimeRemainingColumn):
     """The run's time left as :class:`TimeLeft` weighs its trials (rich's own estimate,
-    from the trials counted alike, is hours off when arms differ in cost); a running
-    trial's, from its epochs, as rich estimates it."""
+    from the trials counted alike, is hours off when arms differ in cost), counting down
+    between trials; a running trial's, from its epochs, as rich estimates it."""
 
     def render(self, task: Task) -> Text:
-        if "left" in task.fields:
-            left = task.fields["left"]
-            return Text(f"~{_duration(left)}" if left is not None else "-:--:--",
+        if "ends_at" in task.fields:
+            ends_at = task.fields["ends_at"]
+            return Text("-:--:--" if ends_at is None else
+                        f"~{_duration(max(0.0, ends_at - time.monotonic()))}",
                         style="progress.remaining")
         return super().render(task)
+
+
+def seconds_left(time_left: TimeLeft | None, tell: Callable[[TimeLeft], None]
+                 ) -> float | None:
+    """Tell the estimate what happened (a trial started or finished); the seconds left
+    then. An estimate is never worth a run: one that fails shows none."""
+    if time_left is None:
+        return None
+    try:
+        tell(time_left)
+        return time_left.seconds()
+    except Exception:  # whatever a plugin's unusual parameters make of it
+        return None
 
 
 class LiveView:
@@ -89,7 +104,7 @@ class LiveView:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), RunTimeLeft(), TextColumn("{task.fields[status]}"))
         self.bars = Progress(*columns, console=console)
-        self.overall = self.bars.add_task("trials", total=total, status="", left=None)
+        self.overall = self.bars.add_task("trials", total=total, status="", ends_at=None)
         self.phases: dict[str, int] = {}
         self.running: dict[str, int] = {}
 
@@ -106,8 +121,7 @@ class LiveView:
         self.bars.update(self.phases[phase], completed=done, total=total)
 
     def started(self, trial: TrialSpec) -> None:
-        if self.time_left is not None:
-            self.time_left.started(trial)
+        seconds_left(self.time_left, lambda t: t.started(trial))
         self.running[trial.key] = self.bars.add_task(
             f"  {escape(trial_label(trial))}", total=trial.train.max_epochs, status="")
 
@@ -120,12 +134,9 @@ class LiveView:
         task = self.running.pop(trial.key, None)
         if task is not None:
             self.bars.remove_task(task)
-        left = None
-        if self.time_left is not None:
-            self.time_left.finished(trial, record)
-            left = self.time_left.seconds()
+        left = seconds_left(self.time_left, lambda t: t.finished(trial, record))
         self.bars.update(self.overall, advance=1, status=f"last: {outcome(record)}",
-                         left=left)
+                         ends_at=None if left is None else time.monotonic() + left)
         if not record.ok:
             self.console.print(Text.assemble((f"trial {trial_label(trial)} failed: ", "red"),
                                              record.error), highlight=False, soft_wrap=True)
@@ -157,8 +168,7 @@ class LineView:
 
     def started(self, trial: TrialSpec) -> None:
         self.trial_start[trial.key] = time.monotonic()
-        if self.time_left is not None:
-            self.time_left.started(trial)
+        seconds_left(self.time_left, lambda t: t.started(trial))
 
     def epoch(self, trial: TrialSpec, record: dict[str, Any]) -> None:
         return None
@@ -166,12 +176,9 @@ class LineView:
     def finished(self, trial: TrialSpec, record: TrialRecord) -> None:
         self.done += 1
         seconds = time.monotonic() - self.trial_start.pop(trial.key, time.monotonic())
-        eta = ""
-        if self.time_left is not None:
-            self.time_left.finished(trial, record)
-            left = self.time_left.seconds()
-            if left is not None and self.done < self.total:
-                eta = f", about {_duration(left)} left"
+        left = seconds_left(self.time_left, lambda t: t.finished(trial, record))
+        eta = f", about {_duration(left)} left" if left is not None and \
+            self.done < self.total else ""
         text = f"trial {trial_label(trial)}: {outcome(record)}"
         if not record.ok:
             text += f" ({record.error})"

@@ -70,21 +70,59 @@ def test_an_arm_the_file_has_finished_counts_at_what_it_took(trials):
     assert left.seconds() == pytest.approx(10 + 200)
 
 
-def test_trials_side_by_side_divide_what_is_left(trials):
+def test_trials_side_by_side_share_what_is_left(trials):
+    """Ray: two slots, four trials of 10 s; the run lasts at least its longest trial."""
+    doc = {**DOC, "benchmark": {"name": "cost", "seeds": [0, 1, 2, 3]}}
+    plain = [t for t in expand_trials(parse_benchmark(doc, Registry())) if t.arm == "plain"]
     clock = Clock()
-    left = TimeLeft(trials.values(), clock=clock)
-    a, b = trials["plain", 0], trials["plain", 1]
-    left.started(a)
-    left.started(b)
-    left.started(trials["+ bagging", 0])
+    left = TimeLeft(plain, clock=clock)
+    left.started(plain[0])
+    left.started(plain[1])
     clock.now = 10.0
-    left.finished(a, _done(a, 10.0))
-    left.finished(b, _done(b, 10.0))
-    # two trials' seconds in ten of wall time: two ran at once. Left: bagging seed 0
-    # (50 s, 10 s of it run) and seed 1 (50 s), on as many slots as are in use
-    assert left.seconds() == pytest.approx((40 + 50) / 1)
-    left.started(trials["+ bagging", 1])
-    assert left.seconds() == pytest.approx((40 + 50) / 2)
+    left.finished(plain[0], _done(plain[0], 10.0))
+    # two ran at once: the two waiting share two slots (the running one is due now)
+    assert left.seconds() == pytest.approx(10.0)
+    left.finished(plain[1], _done(plain[1], 10.0))
+    left.started(plain[2])
+    left.started(plain[3])
+    clock.now = 15.0
+    assert left.seconds() == pytest.approx(5.0)
+    # one long trial left to go: never less than it
+    clock.now = 0.0
+    long_one = TimeLeft([plain[2], trials["+ bagging", 0]], clock=clock)
+    long_one.started(plain[0])
+    long_one.started(plain[1])
+    clock.now = 10.0
+    long_one.finished(plain[0], _done(plain[0], 10.0))
+    long_one.finished(plain[1], _done(plain[1], 10.0))
+    assert long_one.seconds() == pytest.approx(50.0)  # not (10 + 50) / 2
+
+
+def test_an_odd_members_parameter_counts_one_network(trials):
+    import dataclasses
+
+    from cryobench.run.time_left import members
+
+    bag = trials["+ bagging", 0]
+    for odd in ("five", [1, 2], True, 0, -3, 2.5):
+        ensemble = dataclasses.replace(bag.ensemble, params={"members": odd})
+        assert members(dataclasses.replace(bag, ensemble=ensemble)) == 1
+
+
+def test_a_run_says_its_time_left(minimal_doc, registry, tmp_path):
+    """The driver gives the view its estimate: every trial line but the last has one."""
+    from rich.console import Console
+
+    from cryobench.run.results import ResultStore
+    from tests.conftest import run_locally
+
+    console = Console(record=True, width=200)
+    run_locally(parse_benchmark(minimal_doc, registry), registry,
+                ResultStore(tmp_path / "mini.jsonl"), console)
+    lines = [line for line in console.export_text().splitlines() if line.startswith("trial ")]
+    assert len(lines) == 4
+    assert all(", about " in line and line.endswith(" left") for line in lines[:3])
+    assert "left" not in lines[3]
 
 
 def test_a_failed_trial_teaches_nothing_about_its_arm(trials):
@@ -119,7 +157,7 @@ def test_the_live_view_shows_the_weighted_estimate(trials):
         view.finished(plain, _done(plain, 10.0))
         view.bars.refresh()
     last = screen.getvalue().rpartition("trials")[2]
-    assert "1/4" in last and "~1 min 50 s" in last
+    assert "1/4" in last and ("~1 min 50 s" in last or "~1 min 49 s" in last)
 
 
 def test_a_combination_not_yet_run_is_costed_from_its_parts(trials):
