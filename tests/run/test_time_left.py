@@ -8,7 +8,8 @@ from cryobench.config import parse_benchmark
 from cryobench.registry import Registry
 from cryobench.run.plan import expand_trials
 from cryobench.run.records import TrialRecord
-from cryobench.run.time_left import TimeLeft, work
+from cryobench.run.cost_model import work
+from cryobench.run.time_left import TimeLeft
 
 DOC = {
     "benchmark": {"name": "cost", "seeds": [0, 1]},
@@ -101,7 +102,7 @@ def test_trials_side_by_side_share_what_is_left(trials):
 def test_an_odd_members_parameter_counts_one_network(trials):
     import dataclasses
 
-    from cryobench.run.time_left import members
+    from cryobench.run.cost_model import members
 
     bag = trials["+ bagging", 0]
     for odd in ("five", [1, 2], True, 0, -3, 2.5):
