@@ -138,20 +138,29 @@ def _print_costs(trials: list[Any], results: Path) -> None:
         search = (f"{spec.configurations} configurations x {spec.max_epochs} epochs "
                   f"({spec.scheduler}) over {', '.join(d.target for d in spec.space)}"
                   + ("; the file's values first" if spec.first else "") if spec else "–")
+        about = "~" if cost.composed else ""
         table.add_row(Text(cost.arm), str(cost.trials),
                       str(cost.members) if cost.members else "–", Text(search),
                       str(cost.tuning_epochs + cost.training_epochs),
-                      f"{cost.seconds_per_epoch:.1f}" if cost.seconds_per_epoch else "–",
-                      duration(cost.seconds) if cost.seconds is not None else "–")
+                      f"{about}{cost.seconds_per_epoch:.1f}" if cost.seconds_per_epoch
+                      else "–",
+                      about + duration(cost.seconds) if cost.seconds is not None else "–")
     if shared.splits:
         table.add_row(Text("shared by every arm of a split (stage 1)"), "", "",
                       Text(f"once for each of {shared.splits} splits"), "", "",
                       duration(shared.seconds) if shared.seconds is not None else "–")
     terminal.console.print(table)
     known = [c.seconds for c in costs if c.seconds is not None]
+    composed = [c.arm for c in costs if c.composed]
+    if composed:
+        terminal.console.print(Text(
+            f"~: {len(composed)} arm(s) not measured yet, costed from the measured arms "
+            "they share components with (--measure trains two epochs of each to measure "
+            "it)"), soft_wrap=True)
     if len(known) == len(costs):
         total = sum(known) + (shared.seconds or 0.0)
-        terminal.console.print(Text(f"estimated: at most {duration(total)} one trial at a time"))
+        terminal.console.print(Text(f"estimated: at most {'~' if composed else ''}"
+                                    f"{duration(total)} one trial at a time"))
     else:
         terminal.console.print(Text(f"not measured yet for {len(costs) - len(known)} arm(s): no "
                            f"finished trial of the same arm on the same data in {results} "

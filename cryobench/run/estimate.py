@@ -10,6 +10,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from cryobench.run.cost_model import combination, composed_rate, member_count
 from cryobench.run.plan import TrialSpec
 from cryobench.run.records import TrialRecord
 from cryobench.run.results import TUNING_FILES, ResultStore
@@ -121,6 +122,9 @@ class ArmCost:
     tuning_epochs: int  # at most, every member's: ASHA stops some configurations sooner
     training_epochs: int  # at most, every member's: early stopping may end a trial sooner
     seconds_per_epoch: float | None  # one member's epoch; None: not measured here yet
+    #: the arm was not measured: its members are what its file says, and its epoch is
+    #: composed from the measured arms (``cost_model.composed_rate``)
+    composed: bool = False
 
     @property
     def seconds(self) -> float | None:
@@ -176,6 +180,31 @@ def arm_costs(trials: list[TrialSpec], records: list[TrialRecord],
             else epochs(t, t.train.max_epochs) for t in rows)
         out.append(ArmCost(arm, len(rows), members, tuning * (members or 1),
                            training_epochs * (members or 1), rate))
+    return _composed(out, {rows[0].arm: rows[0] for rows in by_arm.values()})
+
+
+def _composed(costs: list[ArmCost], first: dict[str, TrialSpec]) -> list[ArmCost]:
+    """The unmeasured arms costed from the measured ones of the same kind of model, in
+    the cost model's units (an epoch of every member, over the members its file names:
+    the GP combiner names members it trains only for models without paths)."""
+    def unit(cost: ArmCost) -> float:
+        return cost.seconds_per_epoch * (cost.members or 1) / member_count(first[cost.arm])
+
+    measured = [c for c in costs if c.seconds_per_epoch]
+    trained = {first[c.arm].ensemble: c.members for c in measured if c.members}
+    out = []
+    for cost in costs:
+        trial = first[cost.arm]
+        rates = {combination(first[c.arm]): unit(c) for c in measured
+                 if first[c.arm].uses.uses_train == trial.uses.uses_train}
+        if cost.seconds_per_epoch or not rates:
+            out.append(cost)
+            continue
+        n = trained.get(trial.ensemble) or member_count(trial)
+        epoch = composed_rate(combination(trial), rates) * member_count(trial)
+        out.append(replace(cost, members=n, tuning_epochs=cost.tuning_epochs * n,
+                           training_epochs=cost.training_epochs * n, composed=True,
+                           seconds_per_epoch=epoch / n))
     return out
 
 

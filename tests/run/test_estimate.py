@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from cryobench.config import parse_benchmark
 from cryobench.run.estimate import arm_costs, seconds_per_epoch
 from cryobench.run.plan import expand_trials
@@ -25,7 +27,9 @@ def test_a_trial_of_the_same_arm_and_data_measures_the_others(minimal_doc, regis
     assert seconds_per_epoch(next(t for t in trials if t.arm == "warm"), records) is None
     costs = {c.arm: c for c in arm_costs(trials, records)}
     assert costs["plain"].seconds == 2 * 4.0  # two seeds, one "epoch" each (no training)
-    assert costs["warm"].seconds is None
+    assert not costs["plain"].composed
+    # not measured: costed from the measured arm it is nearest to (the same model)
+    assert costs["warm"].composed and costs["warm"].seconds == 2 * 4.0
 
 
 def test_other_data_does_not_measure_a_trial(minimal_doc, registry):
@@ -156,3 +160,38 @@ def test_older_measurements_of_every_member_at_once_mix_with_newer_ones():
     new.timings.update({MEMBER_EPOCH_SECONDS: 2.5, MEMBERS: 5})
     cost = {c.arm: c for c in arm_costs(trials, [old, new])}["bagging"]
     assert (cost.members, cost.seconds_per_epoch) == (5, 2.5)
+
+
+def test_an_unmeasured_combination_is_costed_from_the_arms_it_shares_parts_with():
+    """SMOTE + bagging, never run: SMOTE's epoch, times what bagging's members cost the
+    plain network's; its five members from its file. A model that fits on its own is
+    never costed from networks."""
+    from cryobench.registry import Registry
+
+    doc = {"benchmark": {"name": "b", "seeds": [0]},
+           "dataset": {"source": "synthetic", "box": 12, "voxel_size": 4.0},
+           "train": {"max_epochs": 30},
+           "arm": [{"name": "plain", "model": "cnn"},
+                   {"name": "smote", "model": "cnn", "sampler": "smote"},
+                   {"name": "bagging", "model": "cnn",
+                    "ensemble": {"name": "bagging", "members": 5}},
+                   {"name": "smote + bagging", "model": "cnn", "sampler": "smote",
+                    "ensemble": {"name": "bagging", "members": 5}},
+                   {"name": "svm", "model": "svm"}]}
+    trials = {t.arm: t for t in expand_trials(parse_benchmark(doc, Registry()))}
+    records = []
+    for arm, epoch, members in (("plain", 2.0, 1), ("smote", 6.0, 1), ("bagging", 2.4, 5)):
+        record = measured(trials[arm], 1.0)
+        record.fit["epochs_run"] = 30
+        record.fit["fit_seconds"] = 30 * epoch * members
+        if members > 1:
+            part = {"epochs_run": 30, "fit_seconds": 30 * epoch}
+            record.fit.update({"members": members, "parts": {
+                f"member {i}": part for i in range(members)}})
+            del record.fit["epochs_run"], record.fit["fit_seconds"]
+        records.append(record)
+    costs = {c.arm: c for c in arm_costs(list(trials.values()), records)}
+    both = costs["smote + bagging"]
+    assert both.composed and both.members == 5 and both.training_epochs == 5 * 30
+    assert both.seconds_per_epoch == pytest.approx(6.0 * 2.4 / 2.0)
+    assert costs["svm"].seconds is None and not costs["svm"].composed
