@@ -30,7 +30,7 @@ from cryobench.run.records import TrialRecord
 from cryobench.specs import Benchmark
 from cryobench.tracking.store import StoreError, check_store, opening
 from cryobench.tracking.values import (
-    EXPERIMENT_KIND, KIND_TAG, RESULTS_TAG, SHARED_VIEW_PREFIX, end_abandoned,
+    EXPERIMENT_KIND, KIND_TAG, RESULTS_TAG, SHARED_VIEW_PREFIX, SUPERSEDED, end_abandoned,
     first_line, flatten, group_records, leaderboard_view, metric_key, per_class_markdown,
     results_tag, summary_metrics,
 )
@@ -77,6 +77,7 @@ class MlflowTracker:
         self.parent_id: str | None = None
         self.open_runs: set[str] = set()  # child runs being written (ended by finish)
         self.abandoned = 0  # runs a killed invocation left RUNNING, ended by start
+        self.results: str | None = None  # the invocation's result file (``results_tag``)
 
     # -- before any work -----------------------------------------------------------------
 
@@ -103,8 +104,8 @@ class MlflowTracker:
         with _quiet(), interrupts_deferred():  # whole: see cryobench.interrupts
             self.experiment_id = self._experiment()
             if results is not None:
-                self.abandoned = end_abandoned(self.client, self.experiment_id,
-                                               results_tag(results))
+                self.results = results_tag(results)
+                self.abandoned = end_abandoned(self.client, self.experiment_id, self.results)
             tags = {KIND_TAG: "invocation", "profile": self.bench.profile or "",
                     "pid": str(os.getpid()),
                     **({RESULTS_TAG: results_tag(results)} if results is not None else {}),
@@ -223,6 +224,7 @@ class MlflowTracker:
                 self.client.set_terminated(run_id, "KILLED")
                 self.open_runs.discard(run_id)
             groups = group_records(records)
+            self.supersede(groups)
             arms = [arm for arm, _ in groups]
             for (arm, classes), rows in groups.items():
                 self.log_summary(arm, classes, rows, named_by_classes=arms.count(arm) > 1)
@@ -230,6 +232,31 @@ class MlflowTracker:
             self.share_leaderboard_view()
             self.client.set_terminated(self.parent_id, status)
             self.parent_id = None
+
+    def supersede(self, groups: dict[tuple[str, str], list[TrialRecord]]) -> None:
+        """Earlier invocations' summaries on the same result file that these cover (their
+        seeds among these): retagged, so that the leaderboard view shows each arm once
+        after a run resumed many times; kept, not deleted."""
+        if self.results is None:
+            return
+        seeds = {key: {r.seed for r in rows} for key, rows in groups.items()}
+        found = self.client.search_runs([self.experiment_id], f"tags.{KIND_TAG} = 'summary'",
+                                        max_results=50000)
+        invocations = self.client.search_runs(
+            [self.experiment_id], f"tags.{KIND_TAG} = 'invocation'", max_results=50000)
+        same_file = {r.info.run_id for r in invocations
+                     if r.data.tags.get(RESULTS_TAG) == self.results}
+        for run in found:
+            tags = run.data.tags
+            now = seeds.get((tags.get("arm", ""), tags.get("classes", "")))
+            if now is None or tags.get("mlflow.parentRunId") not in same_file:
+                continue
+            if tags.get("seeds") is not None:
+                covered = {int(s) for s in tags["seeds"].split(",") if s} <= now
+            else:  # written before summaries said their seeds: by how many
+                covered = run.data.metrics.get("n", float("inf")) <= len(now)
+            if covered:
+                self.client.set_tag(run.info.run_id, KIND_TAG, SUPERSEDED)
 
     def end_parent(self, status: str) -> None:
         """End this invocation's run as ``status`` without writing anything else."""
@@ -258,7 +285,8 @@ class MlflowTracker:
         assert self.experiment_id is not None and self.parent_id is not None
         name = f"{arm} [{classes}]" if named_by_classes else arm
         tags = {KIND_TAG: "summary", "mlflow.parentRunId": self.parent_id, "arm": arm,
-                "classes": classes, "mlflow.runName": name}
+                "classes": classes, "mlflow.runName": name,
+                "seeds": ",".join(map(str, sorted({r.seed for r in rows})))}
         reference = self.bench.reference.get(arm, {})
         run_id = self.client.create_run(self.experiment_id, tags=tags).info.run_id
         now = int(time.time() * 1000)

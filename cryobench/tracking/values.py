@@ -13,7 +13,10 @@ from cryobench.metrics import METRICS
 from cryobench.run.records import TrialRecord
 from cryobench.stats import summarise_values
 
-KIND_TAG = "cryobench_kind"  # "invocation", "trial" or "summary"
+KIND_TAG = "cryobench_kind"  # "invocation", "trial", "summary" or SUPERSEDED
+#: a summary that a later invocation on the same result file covers: out of the
+#: leaderboard view (which shows "summary"), kept
+SUPERSEDED = "superseded summary"
 #: experiment tags MLflow's runs table reads a shared view from (``viewStateShareKey``)
 SHARED_VIEW_PREFIX = "mlflow.sharedViewState."
 LEADERBOARD_METRICS = ("macro_f1", "macro_gmean")  # the link's score columns

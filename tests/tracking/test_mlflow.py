@@ -164,6 +164,15 @@ def test_ctrl_c_leaves_nothing_running_and_a_rerun_completes_the_rest(tmp_path):
     assert again.returncode == 0, again.stderr
     assert f"{saved} of 4 trials already finished" in again.stdout
     assert len(results.read_text().splitlines()) == 4
+    # a run resumed many times: the leaderboard view shows each arm once, the earlier
+    # invocations' summaries kept under another kind
+    once_more = cli("run", str(bench), "--executor", "local", "--results",
+                    str(tmp_path / "res"), env=env(tmp_path), cwd=tmp_path)
+    assert once_more.returncode == 0, once_more.stderr
+    shown = runs(tmp_path, "summary")
+    assert sorted(r.data.tags["arm"] for r in shown) == ["cnn", "cnn + focal"]
+    assert all(r.data.tags["seeds"] == "0,1" for r in shown)
+    assert len(runs(tmp_path, "superseded summary")) >= 3
 
 
 def descendants(pid: int) -> set[int]:
