@@ -116,6 +116,7 @@ class MlflowTracker:
                                       f" {time.strftime('%Y-%m-%d %H:%M')}"}
             run = self.client.create_run(self.experiment_id, tags=tags)
             self.parent_id = run.info.run_id
+            self.share_leaderboard_view()  # the link works while a long run goes on
             self._params(self.parent_id, {f"plugin.{k}": v for k, v in plugins.items()})
             self._text_artifact(self.parent_id, "benchmark.toml", benchmark_text)
 

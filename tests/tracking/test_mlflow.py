@@ -156,6 +156,8 @@ def test_ctrl_c_leaves_nothing_running_and_a_rerun_completes_the_rest(tmp_path):
     experiment = c.get_experiment_by_name("tracked")
     statuses = [r.info.status for r in c.search_runs([experiment.experiment_id])]
     assert "RUNNING" not in statuses and "KILLED" in statuses
+    # the leaderboard link worked from the start, not only after a run that ended
+    assert "mlflow.sharedViewState.cryobench-leaderboard-macro_f1" in experiment.tags
     saved = len(results.read_text().splitlines())
     assert 1 <= saved < 4
 
