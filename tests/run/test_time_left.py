@@ -102,12 +102,12 @@ def test_trials_side_by_side_share_what_is_left(trials):
 def test_an_odd_members_parameter_counts_one_network(trials):
     import dataclasses
 
-    from cryobench.run.cost_model import members
+    from cryobench.run.cost_model import member_count
 
     bag = trials["+ bagging", 0]
     for odd in ("five", [1, 2], True, 0, -3, 2.5):
         ensemble = dataclasses.replace(bag.ensemble, params={"members": odd})
-        assert members(dataclasses.replace(bag, ensemble=ensemble)) == 1
+        assert member_count(dataclasses.replace(bag, ensemble=ensemble)) == 1
 
 
 def test_a_run_says_its_time_left(minimal_doc, registry, tmp_path):
@@ -176,3 +176,25 @@ def test_a_combination_not_yet_run_is_costed_from_its_parts(trials):
         left.finished(by_arm[arm], _done(by_arm[arm], seconds))
     # per member-epoch: plain 2.5, SMOTE 7.5 (x3), bagging 3.0 (x1.2): 9.0 x 20
     assert left.seconds() == pytest.approx(9.0 * 20)
+
+
+def test_a_tuned_trial_that_takes_its_searchs_fit_costs_no_training():
+    """Its record's fit seconds were spent by the search, before: the trials left of its
+    kind cost what such a trial took, not a whole training."""
+    import dataclasses
+
+    doc = {**DOC, "benchmark": {"name": "cost", "seeds": [0, 1, 2]},
+           "tune": {"configurations": 3, "max_epochs": 4, "grace_period": 1,
+                    "space": {"train.lr": {"loguniform": [1e-3, 1e-2]}}},
+           "arm": [{"name": "plain", "model": "cnn"}]}
+    tuned = expand_trials(parse_benchmark(doc, Registry()))
+    reused = {"tuning": {"reused_fit": True},
+              "timings": {"data_seconds": 2.0, "fit_seconds": 300.0}}
+    earlier = dataclasses.replace(_done(tuned[0]), **reused)
+    clock = Clock()
+    left = TimeLeft(tuned[1:], [(tuned[0], earlier)], clock=clock)
+    left.started(tuned[1])
+    clock.now = 3.0
+    left.finished(tuned[1], dataclasses.replace(_done(tuned[1]), **reused))
+    # seed 2 at the median of 2 s (the file's, its fit left out) and 3 s (this run's)
+    assert left.seconds() == pytest.approx(2.5)
