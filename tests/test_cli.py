@@ -207,6 +207,10 @@ def test_run_one_arm_then_the_rest_by_key(tmp_path):
     rest = cli(*run, env=env, cwd=tmp_path)
     assert "1 of 2 trials already finished" in rest.stdout
     assert "trial plain cnn / seed 0" in rest.stdout and "trial + focal" not in rest.stdout
+    # the leaderboard at the end is the file's, whichever arms this invocation ran
+    board = cli(*run, "--arm", "+ focal", env=env, cwd=tmp_path)
+    assert "1 of 1 trials already finished" in board.stdout
+    assert "plain cnn" in board.stdout and "+ focal" in board.stdout
 
 
 def test_run_prints_leaderboard_and_resumes(tmp_path):

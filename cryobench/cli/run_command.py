@@ -59,6 +59,7 @@ def run(
     registry = make_registry()
     bench = load_benchmark(file, registry, profile=profile)
     store = results_store(results, bench, profile)
+    whole = bench  # what the leaderboard and MLflow's summaries show: the whole file
     if seeds is not None:
         bench = _only_seeds(bench, seeds, file)
     if arm:
@@ -99,12 +100,15 @@ def run(
                                  f"saved in {store.path}{searches}: run the same command "
                                  "again to continue" + unmarked)
             raise typer.Exit(130) from None
-        tables = registry.result_tables(bench, records)
+        ran = records
+        if bench is not whole:  # some seeds or arms ran: the file's other trials count too
+            records = stored_records(whole, store, threads)
+        tables = registry.result_tables(whole, records)
         if tracker is not None:
             with interrupts_deferred(deliver=False):  # every trial is done and saved
-                tracker.finish(records, leaderboard_markdown(bench, records, tables))
-    print_leaderboard(bench, records, tables)
-    failed = [r for r in records if not r.ok]
+                tracker.finish(records, leaderboard_markdown(whole, records, tables))
+    print_leaderboard(whole, records, tables)
+    failed = [r for r in ran if not r.ok]
     terminal.console.print(Text(f"results: {store.path}"),
                   Text(f"; {len(failed)} failed", style="red") if failed else "", sep="")
     if tracker is not None and tracker.failed is None:
