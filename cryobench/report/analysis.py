@@ -60,11 +60,13 @@ class Analysis:
     comparisons: dict[str, list[Comparison]] = field(default_factory=dict)
     ranks: RankTest | None = None
     ranks_note: str = ""  # why there is no rank test, when there is none
+    ranks_left_out: list[str] = field(default_factory=list)  # too few seeds to rank yet
     sweep_axis: str | None = None
     sweep: list[SweepLine] = field(default_factory=list)
     beside: SideBySide | None = None  # the same arms under other profiles
     bayes: BayesianRanks | None = None  # how sure each rank is
     bayes_note: str = ""  # why there is none, when there is none
+    bayes_left_out: list[str] = field(default_factory=list)  # too few seeds to compare yet
 
     @property
     def seeds(self) -> int:
@@ -99,8 +101,8 @@ def analyse(bench: Benchmark, records: list[TrialRecord], baseline: str | None =
     by_arm = _by_arm(bench, done)  # each arm's records by block, once for every analysis
     out.comparisons = {m: _compare(bench, by_arm, baseline, m, ratio)
                        for m in dict.fromkeys((*COMPARED, bench.primary_metric))}
-    out.ranks, out.ranks_note = _rank(bench, by_arm)
-    out.bayes, out.bayes_note = _bayes(bench, by_arm, baseline, ratio)
+    out.ranks, out.ranks_note, out.ranks_left_out = _rank(bench, by_arm)
+    out.bayes, out.bayes_note, out.bayes_left_out = _bayes(bench, by_arm, baseline, ratio)
     sweeps = {a.sweep.axis for a in bench.arms if a.sweep}
     if sweeps:
         out.sweep_axis = sweeps.pop()
@@ -174,36 +176,59 @@ def uncompared(analysis: Analysis) -> list[str]:
     return [a for a in dict.fromkeys(r.arm for r in analysis.records) if a not in compared]
 
 
-def _rank(bench: Benchmark, by_arm: ByArm) -> tuple[RankTest | None, str]:
+def shared_blocks(scores: dict[str, dict[Block, float]], keep: str | None = None
+                  ) -> tuple[list[Block], list[str]]:
+    """The blocks (seeds) that every arm finished, after leaving out, fewest first, the
+    arms with too few for two shared blocks (never ``keep``): an arm still on its first
+    seed must not take the ranking of all the others away for the hours of a long run.
+    Returns the shared blocks and the arms left out."""
+    kept, left_out = dict(scores), []
+    while True:
+        common = set.intersection(*(set(v) for v in kept.values())) if kept else set()
+        others = [a for a in reversed(list(kept)) if a != keep]
+        if len(common) >= 2 or len(kept) <= 2 or not others:
+            return sorted(common, key=repr), left_out
+        fewest = min(others, key=lambda a: len(kept[a]))  # ties: the last in the file
+        left_out.insert(0, fewest)
+        del kept[fewest]
+
+
+def _rank(bench: Benchmark, by_arm: ByArm) -> tuple[RankTest | None, str, list[str]]:
     """Friedman's test over the arms as the file names them, each block one seed (and
-    class subset, and sweep point) that every arm finished."""
+    class subset, and sweep point) that every arm finished (those with too few seeds
+    yet left out)."""
     families: dict[str, dict[tuple[object, ...], float]] = defaultdict(dict)
     for arm in bench.arms:
         for block, record in by_arm.get(arm.name, {}).items():
             families[arm.family][block] = record.metrics[bench.primary_metric]
     if len(families) < 3:
-        return None, f"{len(families)} arms: ranking all arms at once needs at least three"
-    common = set.intersection(*(set(v) for v in families.values()))
-    if len(common) < 2:
-        subsets = {b[1] for v in families.values() for b in v}
-        if len(subsets) > 1 and not common:
-            return None, ("the arms run on different class subsets, so no seed is shared by "
-                          "all of them; compare them subset by subset")
+        return None, f"{len(families)} arms: ranking all arms at once needs at least three", []
+    subsets = {b[1] for v in families.values() for b in v}
+    if len(subsets) > 1 and not set.intersection(*(set(v) for v in families.values())):
+        return None, ("the arms run on different class subsets, so no seed is shared by "
+                      "all of them; compare them subset by subset"), []
+    blocks, left_out = shared_blocks(families)
+    if len(blocks) < 2:
         return None, ("the arms share fewer than two finished seeds: ranking them needs "
-                      "at least two")
-    blocks = sorted(common, key=repr)
-    return friedman_test({f: [v[b] for b in blocks] for f, v in families.items()}), ""
+                      "at least two"), []
+    if len(families) - len(left_out) < 3:
+        return None, (f"only {len(families) - len(left_out)} arms share two finished seeds "
+                      f"({', '.join(left_out)} not yet): ranking all arms at once needs "
+                      "at least three"), []
+    return friedman_test({f: [v[b] for b in blocks] for f, v in families.items()
+                          if f not in left_out}), "", left_out
 
 
 def _bayes(bench: Benchmark, by_arm: ByArm, baseline: str, ratio: float
-           ) -> tuple[BayesianRanks | None, str]:
+           ) -> tuple[BayesianRanks | None, str, list[str]]:
     """The Bayesian correlated t-test of every arm against the baseline and P(best), on
-    the seeds every arm finished (the baseline's class subset; not along a sweep)."""
+    the seeds every arm finished (the baseline's class subset; not along a sweep; arms
+    with too few seeds yet left out)."""
     if any(a.sweep for a in bench.arms):
-        return None, "a sweep compares arms at each value; see the sweep's figure"
+        return None, "a sweep compares arms at each value; see the sweep's figure", []
     reference = next((a for a in bench.arms if a.family == baseline), None)
     if reference is None or not by_arm.get(reference.name):
-        return None, f"the baseline {baseline!r} has no finished trial"
+        return None, f"the baseline {baseline!r} has no finished trial", []
     classes = next(iter(by_arm[reference.name]))[1]
     scores: dict[str, dict[Block, float]] = {}
     for arm in bench.arms:
@@ -211,12 +236,13 @@ def _bayes(bench: Benchmark, by_arm: ByArm, baseline: str, ratio: float
                 for b, r in by_arm.get(arm.name, {}).items() if b[1] == classes}
         if mine:
             scores[arm.family] = mine
-    common = sorted(set.intersection(*(set(v) for v in scores.values())), key=repr)
+    common, left_out = shared_blocks(scores, keep=baseline)
     if len(common) < 2:
-        return None, "the arms share fewer than two finished seeds"
-    result = bayesian_ranks({f: [v[b] for b in common] for f, v in scores.items()},
-                            baseline, bench.primary_metric, ratio)
-    return result, "" if result else "no other arm shares the baseline's seeds"
+        return None, "the arms share fewer than two finished seeds", []
+    result = bayesian_ranks({f: [v[b] for b in common] for f, v in scores.items()
+                             if f not in left_out}, baseline, bench.primary_metric, ratio)
+    return (result, "" if result else "no other arm shares the baseline's seeds",
+            left_out if result else [])
 
 
 def _sweep_lines(bench: Benchmark, by_arm: ByArm) -> list[SweepLine]:

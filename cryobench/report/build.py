@@ -16,7 +16,7 @@ from cryobench.report import figures
 from cryobench.report.analysis import Analysis, Comparison, uncompared
 from cryobench.report.beside_section import beside_section
 from cryobench.report.certainty_section import certainty_section
-from cryobench.report.formats import p_text, points
+from cryobench.report.formats import left_out_text, p_text, points
 from cryobench.report.machines_section import machines_section
 from cryobench.report.sweep_section import sweep_section
 from cryobench.report.document import (Bullets, Document, Figure, Heading, Paragraph, Table,
@@ -261,7 +261,7 @@ def _ranks(doc: Document, analysis: Analysis, folder: Path) -> None:
         f"χ² = {r.statistic:.2f}, p = {p_text(r.p_value)}: {verdict}. Demsar (2006). Like "
         "Wilcoxon's, these tests treat the seeds as independent, which overlapping training "
         "sets are not: a description of the ranking, not a confirmation of the corrected "
-        "t-test."))
+        "t-test." + left_out_text(analysis.ranks_left_out)))
     path = figures.critical_difference_png(folder / "figures" / "critical_difference.png",
                                            r, f"{analysis.bench.name}: {metric}")
     doc.add(Figure(path, "Critical-difference diagram: each arm's average rank over the "

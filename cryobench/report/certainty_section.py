@@ -7,6 +7,7 @@ from pathlib import Path
 from cryobench.metrics import METRIC_LABELS
 from cryobench.report import figures
 from cryobench.report.analysis import Analysis
+from cryobench.report.formats import left_out_text
 from cryobench.report.document import Document, Figure, Heading, Paragraph, Table, literal
 
 
@@ -28,7 +29,7 @@ def certainty_section(doc: Document, analysis: Analysis, folder: Path) -> None:
         f"{analysis.test_train_ratio:.2f}). P(best) is the probability that the arm is the "
         "best of all arms (the baseline included), from the joint posterior of the "
         "differences. A probability of 0.95 or more is a decision; below it, more seeds "
-        "are needed."))
+        "are needed." + left_out_text(analysis.bayes_left_out)))
     order = sorted(b.arms, key=lambda c: -c.difference)
     rows = [(c.arm, f"{100 * c.difference:+.1f}", f"{c.better:.2f}", f"{c.equivalent:.2f}",
              f"{c.worse:.2f}", f"{c.best:.2f}") for c in order]

@@ -251,3 +251,33 @@ def test_the_report_says_where_each_seed_ran_and_how_long_each_arm_took(three_ar
     # records from before machines were recorded say so, not a made-up machine
     older = [dataclasses.replace(r, machine={}) for r in same]
     assert "| not recorded (an older record) |" in section(older, "old")
+
+
+def test_an_arm_on_its_first_seed_is_left_out_of_the_rankings_not_all_of_them(
+        three_arms, tmp_path):
+    """A long run carried forward: one arm has a seed, the others six. The rank test and
+    the Bayesian analysis rank the others, and say which arm waits."""
+    noise = np.random.default_rng(1).normal(0, 0.02, size=6)
+    records = [r for r in records_for(three_arms, lambda arm, seed: 0.6 + noise[seed]
+                                      + (0.1 if arm == "warm" else 0.0))
+               if r.arm != "hot" or r.seed == 0]
+    found = analyse(three_arms, records)
+    assert found.bayes_left_out == ["hot"]
+    assert found.bayes is not None and [a.arm for a in found.bayes.arms] == ["warm"]
+    assert found.bayes.seeds == 6
+    # two arms left: ranking all at once needs three, and the note says which waits
+    assert found.ranks is None and "(hot not yet)" in found.ranks_note
+    # with every arm on every seed nothing waits
+    whole = analyse(three_arms, records_for(three_arms, lambda arm, seed: 0.6 + noise[seed]))
+    assert whole.ranks_left_out == whole.bayes_left_out == [] and whole.ranks is not None
+    # a fourth arm: the three with every seed are ranked, the fourth waits
+    four = dataclasses.replace(three_arms, arms=three_arms.arms + (dataclasses.replace(
+        three_arms.arms[1], name="cool"),))
+    more = [r for r in records_for(four, lambda arm, seed: 0.6 + noise[seed])
+            if r.arm != "hot" or r.seed == 0]
+    ranked = analyse(four, more)
+    assert ranked.ranks is not None and ranked.ranks_left_out == ["hot"]
+    assert len(ranked.ranks.arms) == 3
+    text = write_report(four, more, tmp_path).markdown.read_text()
+    assert "Left out until they have finished as many seeds as the others: hot." in text
+    assert text.count("Left out until") == 2  # the rank test and the Bayesian analysis
