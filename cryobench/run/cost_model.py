@@ -33,7 +33,7 @@ class Combination(NamedTuple):
     reused_fit: bool  # a tuned trial that takes its search's fit: no training of its own
 
 
-def members(trial: TrialSpec) -> int:
+def member_count(trial: TrialSpec) -> int:
     """The networks (or models) a trial trains: an ensemble's ``members``, else one."""
     count = trial.ensemble.params.get("members", 1)
     return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 \
@@ -42,7 +42,7 @@ def members(trial: TrialSpec) -> int:
 
 def work(trial: TrialSpec) -> float:
     """A trial's cost in member-epochs (one fit for a model that fits on its own)."""
-    return float(members(trial) * (trial.train.max_epochs if trial.uses.uses_train else 1))
+    return float(member_count(trial) * (trial.train.max_epochs if trial.uses.uses_train else 1))
 
 
 def combination(trial: TrialSpec, reused_fit: bool = False) -> Combination:
