@@ -142,29 +142,30 @@ def _leaderboard(doc: Document, analysis: Analysis, folder: Path) -> None:
 
 def _against_paper(doc: Document, analysis: Analysis) -> None:
     """Where the paper's figure lies outside the arm's interval, in words."""
-    outside, inside, unknown = [], [], []
+    outside, unknown = [], []
+    inside: dict[str, list[str]] = {}  # metric -> arms
     for row in analysis.rows:
         for m, paper in row.paper.items():
             s = row.figures.get(m)
             if s is None:
                 continue
-            name = f"{literal(row.label)} ({METRIC_LABELS[m]})"
             if s.low is None or s.high is None:
-                unknown.append(name)
+                unknown.append(row.label)
             elif not s.low <= paper / 100 <= s.high:
                 side = "above" if paper / 100 > s.high else "below"
                 outside.append(f"**{literal(row.label)}**: the paper's {METRIC_LABELS[m]} {paper:.1f} "
                                f"lies {side} this run's 95% interval "
                                f"({format_interval(s)}; mean {100 * s.mean:.1f}).")
             else:
-                inside.append(name)
+                inside.setdefault(m, []).append(literal(row.label))
     if not (outside or inside or unknown):
         return
     doc.add(Heading("Against the paper"))
     if outside:
         doc.add(Bullets(tuple(outside)))
     if inside:
-        doc.add(Paragraph("Inside this run's 95% interval: " + "; ".join(inside) + "."))
+        doc.add(Paragraph("Inside this run's 95% interval: " + "; ".join(
+            f"the {METRIC_LABELS[m]} of {', '.join(arms)}" for m, arms in inside.items()) + "."))
     if unknown and len(unknown) > 4:
         doc.add(Paragraph(f"One seed, no interval, so no statement about {len(unknown)} of "
                           "the paper's figures."))

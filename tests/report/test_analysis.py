@@ -146,7 +146,7 @@ def test_the_paper_outside_the_interval_is_said_in_words(three_arms, tmp_path):
         three_arms, lambda arm, seed: 0.6 + gain[arm] + rng.normal(0, 0.02)), tmp_path / "p")
     md = written.markdown.read_text()
     assert "**plain**: the paper's macro F1 99.5 lies above this run's 95% interval" in md
-    assert "Inside this run's 95% interval: warm (macro F1)." in md
+    assert "Inside this run's 95% interval: the macro F1 of warm." in md
 
 
 def test_arm_names_are_shown_as_written_not_read_as_markup(three_arms, tmp_path):
