@@ -3,6 +3,7 @@ terminal, an interrupted run marked KILLED."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 from pathlib import Path
@@ -121,3 +122,20 @@ def say_abandoned(tracker: Any, store: Any) -> None:
         terminal.console.print(Text(f"ended {tracker.abandoned} MLflow run(s) that an earlier run on "
                            f"{store.path} left RUNNING (it was killed, or its store failed) "
                            "as KILLED"), soft_wrap=True)
+
+
+def only_seeds(bench: Any, seeds: str, file: Path) -> Any:
+    """The benchmark with some of its seeds: the same trials, so the same keys (a long run
+    carried forward seed by seed, or reported on a fixed set of seeds while more run)."""
+    from cryobench.errors import CryobenchError
+
+    try:
+        chosen = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        raise CryobenchError(f"--seeds {seeds!r}: not a comma-separated list of whole "
+                             "numbers; write, for example, --seeds 0,1,2") from None
+    missing = [s for s in chosen if s not in bench.seeds]
+    if missing or not chosen:
+        raise CryobenchError(f"--seeds {seeds!r}: {file} has seeds "
+                             f"{', '.join(map(str, bench.seeds))}; choose among them")
+    return dataclasses.replace(bench, seeds=tuple(s for s in bench.seeds if s in chosen))

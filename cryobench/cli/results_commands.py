@@ -14,7 +14,7 @@ from cryobench.cli import terminal
 from cryobench.cli.app import app, make_registry, user_errors
 from cryobench.cli.common import (
     TRACKING_HELP, mark_killed, results_store, tracker_for, print_leaderboard,
-    finished_records, check_results_exist, say_abandoned,
+    finished_records, check_results_exist, say_abandoned, only_seeds,
 )
 
 
@@ -93,6 +93,9 @@ def report(
                                      help="Another profile of the same file to set beside "
                                      "this one, arm by arm (repeatable; \"\" is the file "
                                      "without a profile)."),
+    seeds: Optional[str] = typer.Option(None, help="Only these of the file's seeds, comma "
+                                                   "separated (a report of a fixed set of "
+                                                   "seeds while more run into the file)."),
 ) -> None:
     """Write the report of the finished trials (statistics, figures); trains nothing."""
     from cryobench.errors import ConfigError, CryobenchError
@@ -100,6 +103,12 @@ def report(
 
     registry = make_registry()
     bench, records, store = finished_records(file, registry, profile, results)
+    if seeds is not None:
+        bench = only_seeds(bench, seeds, file)
+        records = [r for r in records if r.seed in bench.seeds]
+        if not records:
+            raise CryobenchError(f"{store.path}: no finished trial of seeds {seeds} yet; "
+                                 "run them first, or choose other --seeds")
     folder = out or store.path.with_suffix(".report")
     check_report_folder(folder)
     others = []

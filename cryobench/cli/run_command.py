@@ -14,7 +14,7 @@ from cryobench.cli import terminal
 from cryobench.cli.app import app, make_registry, user_errors
 from cryobench.cli.common import (
     TRACKING_HELP, MLFLOW_UI, worker_settings, mark_killed, results_store, tracker_for,
-    print_leaderboard, say_abandoned,
+    print_leaderboard, say_abandoned, only_seeds,
 )
 from cryobench.errors import CryobenchError, unknown_name_message
 
@@ -61,7 +61,7 @@ def run(
     store = results_store(results, bench, profile)
     whole = bench  # what the leaderboard and MLflow's summaries show: the whole file
     if seeds is not None:
-        bench = _only_seeds(bench, seeds, file)
+        bench = only_seeds(bench, seeds, file)
     if arm:
         bench = _only_arms(bench, arm, file)
     # before any training: a result that cannot be stored is training thrown away
@@ -143,20 +143,6 @@ def _start_tracking(tracker: Any, registry: Any, file: Path, store: Any,
         f" --results {shlex.quote(str(results))}" if results != Path("cryobench-results")
         else "") + f" --tracking-uri {shlex.quote(tracker.uri)}"
     return TrackingGuard(tracker, terminal.print_warning, f"run `{sync}` when it works again")
-
-
-def _only_seeds(bench: Any, seeds: str, file: Path) -> Any:
-    """The benchmark with some of its seeds: the same trials, so the same keys."""
-    try:
-        chosen = tuple(int(s) for s in seeds.split(",") if s.strip())
-    except ValueError:
-        raise CryobenchError(f"--seeds {seeds!r}: not a comma-separated list of whole "
-                             "numbers; write, for example, --seeds 0,1,2") from None
-    missing = [s for s in chosen if s not in bench.seeds]
-    if missing or not chosen:
-        raise CryobenchError(f"--seeds {seeds!r}: {file} has seeds "
-                             f"{', '.join(map(str, bench.seeds))}; choose among them")
-    return dataclasses.replace(bench, seeds=tuple(s for s in bench.seeds if s in chosen))
 
 
 def _only_arms(bench: Any, names: list[str], file: Path) -> Any:

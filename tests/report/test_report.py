@@ -133,6 +133,7 @@ def test_report_bad_input_is_refused_and_a_chosen_baseline_is_used(tiny_run, tmp
         (("--out", str(tmp_path / "o4"), "--beside", "nope"),
          "--beside 'nope': unknown profile 'nope'"),
         (("--out", str(tmp_path / "o5"), "--beside", ""), "the report's own profile"),
+        (("--out", str(tmp_path / "o7"), "--seeds", "0,7"), "--seeds '0,7': "),
         (("--out", str(tmp_path / "o6"), "--beside", "long"),
          "no finished trial of 'tiny' profile 'long' yet; run `cryobench run"),
     ]
@@ -147,6 +148,10 @@ def test_report_bad_input_is_refused_and_a_chosen_baseline_is_used(tiny_run, tmp
     chosen = report(path, "--out", str(tmp_path / "b"), "--baseline", "cnn + focal", env=env)
     assert chosen.returncode == 0, chosen.stderr
     assert "## Each arm against cnn + focal" in (tmp_path / "b" / "report.md").read_text()
+    # a report of some of the seeds: only their trials, the others kept in the file
+    one = report(path, "--out", str(tmp_path / "s"), "--seeds", "1", env=env)
+    assert one.returncode == 0, one.stderr
+    assert "3 finished trials of 3 arms over seed 1." in (tmp_path / "s" / "report.md").read_text()
     empty = cli("report", str(path), "--results", str(tmp_path / "none"), "--no-tracking",
                 "--out", str(tmp_path / "o3"), env=env, cwd=tmp_path)
     assert empty.returncode == 2 and "no finished trial" in empty.stderr
