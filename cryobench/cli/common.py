@@ -77,22 +77,24 @@ def print_leaderboard(bench: Any, records: list[Any], tables: list[Any]) -> None
     terminal.console.print(leaderboard_table(bench, records))
 
 
-def finished_records(file: Path, registry: Any, profile: Optional[str], results: Path
-              ) -> tuple[Any, list[Any], Any]:
-    """A profile of the file, its stored records and their store; at least one finished."""
+def finished_records(file: Path, registry: Any, profile: Optional[str], results: Path,
+                     seeds: Optional[str] = None) -> tuple[Any, list[Any], Any]:
+    """A profile of the file (``seeds``: some of its seeds), its stored records and their
+    store; at least one finished."""
     from cryobench.config import load_benchmark
     from cryobench.errors import CryobenchError
     from cryobench.run.driver import stored_records_noting
 
     bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
+    if seeds is not None:  # the records are the trials' of these seeds, by key
+        bench = only_seeds(bench, seeds, file)
     store = results_store(results, bench, profile)
     records, warning = stored_records_noting(bench, store,
                                              consequence="left out of the report")
     if warning:
         terminal.print_warning(warning)
     if not any(r.ok for r in records):
-        run = f"cryobench run {shlex.quote(str(file))}" + (
-            f" --profile {shlex.quote(profile)}" if profile else "")
+        run = run_command_line(file, profile, seeds)
         raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r}"
                              f"{' profile ' + repr(profile) if profile else ''} yet; run "
                              f"`{run}` first")
@@ -110,8 +112,7 @@ def check_results_exist(path: Path, results: Path, file: Path,
                              "`cryobench run` wrote the results to (default: "
                              "cryobench-results, in the folder it ran in)")
     if not path.is_file():
-        run = f"cryobench run {shlex.quote(str(file))}" + (
-            f" --profile {shlex.quote(profile)}" if profile else "")
+        run = run_command_line(file, profile)
         raise CryobenchError(f"{path}: no result file of this benchmark"
                              f"{' and profile' if profile else ''} here; run `{run}` first, "
                              "or give the --results folder it wrote to")
@@ -139,3 +140,10 @@ def only_seeds(bench: Any, seeds: str, file: Path) -> Any:
         raise CryobenchError(f"--seeds {seeds!r}: {file} has seeds "
                              f"{', '.join(map(str, bench.seeds))}; choose among them")
     return dataclasses.replace(bench, seeds=tuple(s for s in bench.seeds if s in chosen))
+
+
+def run_command_line(file: Path, profile: Optional[str], seeds: Optional[str] = None) -> str:
+    """The `cryobench run` that makes the results a command found missing."""
+    return f"cryobench run {shlex.quote(str(file))}" + (
+        f" --profile {shlex.quote(profile)}" if profile else "") + (
+        f" --seeds {shlex.quote(seeds)}" if seeds is not None else "")

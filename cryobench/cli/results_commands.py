@@ -14,7 +14,7 @@ from cryobench.cli import terminal
 from cryobench.cli.app import app, make_registry, user_errors
 from cryobench.cli.common import (
     TRACKING_HELP, mark_killed, results_store, tracker_for, print_leaderboard,
-    finished_records, check_results_exist, say_abandoned, only_seeds,
+    finished_records, check_results_exist, say_abandoned,
 )
 
 
@@ -102,13 +102,7 @@ def report(
     from cryobench.report import check_report_folder, write_report
 
     registry = make_registry()
-    bench, records, store = finished_records(file, registry, profile, results)
-    if seeds is not None:
-        bench = only_seeds(bench, seeds, file)
-        records = [r for r in records if r.seed in bench.seeds]
-        if not records:
-            raise CryobenchError(f"{store.path}: no finished trial of seeds {seeds} yet; "
-                                 "run them first, or choose other --seeds")
+    bench, records, store = finished_records(file, registry, profile, results, seeds)
     folder = out or store.path.with_suffix(".report")
     check_report_folder(folder)
     others = []
@@ -117,7 +111,8 @@ def report(
             raise CryobenchError(f"--beside {name!r}: that is the report's own profile; name "
                                  "another one")
         try:
-            other, other_records, _ = finished_records(file, registry, name or None, results)
+            other, other_records, _ = finished_records(file, registry, name or None,
+                                                         results, seeds)
         except ConfigError as exc:  # an unknown profile: say which option named it
             raise ConfigError(exc.file, f"--beside {name!r}", exc.message) from None
         others.append((other, other_records))

@@ -142,7 +142,7 @@ def _leaderboard(doc: Document, analysis: Analysis, folder: Path) -> None:
 
 def _against_paper(doc: Document, analysis: Analysis) -> None:
     """Where the paper's figure lies outside the arm's interval, in words."""
-    outside, unknown = [], []
+    outside, unknown = [], []  # unknown: figures without an interval (one seed)
     inside: dict[str, list[str]] = {}  # metric -> arms
     for row in analysis.rows:
         for m, paper in row.paper.items():
@@ -150,7 +150,7 @@ def _against_paper(doc: Document, analysis: Analysis) -> None:
             if s is None:
                 continue
             if s.low is None or s.high is None:
-                unknown.append(row.label)
+                unknown.append(f"{literal(row.label)} ({METRIC_LABELS[m]})")
             elif not s.low <= paper / 100 <= s.high:
                 side = "above" if paper / 100 > s.high else "below"
                 outside.append(f"**{literal(row.label)}**: the paper's {METRIC_LABELS[m]} {paper:.1f} "
@@ -166,7 +166,7 @@ def _against_paper(doc: Document, analysis: Analysis) -> None:
     if inside:
         doc.add(Paragraph("Inside this run's 95% interval: " + "; ".join(
             f"the {METRIC_LABELS[m]} of {', '.join(arms)}" for m, arms in inside.items()) + "."))
-    if unknown and len(unknown) > 4:
+    if len(unknown) > 4:
         doc.add(Paragraph(f"One seed, no interval, so no statement about {len(unknown)} of "
                           "the paper's figures."))
     elif unknown:
