@@ -16,6 +16,7 @@ from cryobench.report import figures
 from cryobench.report.analysis import Analysis, Comparison, uncompared
 from cryobench.report.beside_section import beside_section
 from cryobench.report.certainty_section import certainty_section
+from cryobench.report.ensembles_section import ensembles_section
 from cryobench.report.formats import left_out_text, p_text, points
 from cryobench.report.machines_section import machines_section
 from cryobench.report.sweep_section import sweep_section
@@ -56,6 +57,7 @@ def build_report(analysis: Analysis, folder: Path,
         beside_section(doc, analysis, folder)
     _ranks(doc, analysis, folder)
     certainty_section(doc, analysis, folder)
+    ensembles_section(doc, analysis, folder)
     if analysis.sweep:
         sweep_section(doc, analysis, folder)
     for table in tables:

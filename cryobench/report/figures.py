@@ -261,3 +261,39 @@ def certainty_png(path: Path, labels: Sequence[str], better: Sequence[float],
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.6 / len(labels)),
               ncol=3, frameon=False)
     return _save(fig, path)
+
+
+def ensemble_members_png(path: Path, arms: Sequence[str],
+                         trials: dict[str, list[tuple[int, float, tuple[float, ...]]]],
+                         metric: str) -> Path:
+    """Per ensemble arm, one line per seed: the members' figures alone (numbered dots) and
+    the ensemble's (a diamond), so that an ensemble below its best member shows at once."""
+    plt = _pyplot()
+    lines = [(a, seed, figure, members) for a in arms for seed, figure, members in trials[a]]
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(lines) + 0.4 * len(arms) + 1.2))
+    colours = _colours(len(arms))
+    y, ticks, labels = 0.0, [], []
+    for i, a in enumerate(arms):
+        if i:  # a gap and a rule between arms
+            ax.axhline(y - 0.8, color="0.85", linewidth=0.8)
+            y -= 0.6
+        for seed, figure, members in trials[a]:
+            y -= 1
+            ax.plot([100 * min(members), 100 * max(members)], [y, y], color="0.8", zorder=1)
+            ax.scatter([100 * m for m in members], [y] * len(members), s=42, color="white",
+                       edgecolor="0.35", zorder=2)
+            for k, m in enumerate(members, 1):
+                ax.annotate(str(k), (100 * m, y), ha="center", va="center", fontsize=6,
+                            zorder=3)
+            ax.plot([100 * figure], [y], "D", color=colours(i), markersize=7, zorder=4)
+            ticks.append(y)
+            labels.append(f"{as_written(a)}, seed {seed}")
+    ax.set_ylim(y - 0.7, -0.3)
+    ax.set_yticks(ticks, labels, fontsize=8)
+    ax.set_xlabel(f"{METRIC_LABELS[metric]} (%) on the test split")
+    ax.grid(axis="x", alpha=0.3)
+    ax.plot([], [], "D", color="0.3", label="ensemble")
+    ax.scatter([], [], s=42, color="white", edgecolor="0.35", label="member alone (its number)")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2,
+              frameon=False)
+    return _save(fig, path)

@@ -281,3 +281,37 @@ def test_an_arm_on_its_first_seed_is_left_out_of_the_rankings_not_all_of_them(
     text = write_report(four, more, tmp_path).markdown.read_text()
     assert "Left out until they have finished as many seeds as the others: hot." in text
     assert text.count("Left out until") == 2  # the rank test and the Bayesian analysis
+
+
+def test_ensembles_are_shown_beside_their_members_and_an_early_stop_is_named(
+        three_arms, tmp_path):
+    """Members scored alone beside the ensemble; a boosting trial that kept one member of
+    five says which member stopped it and why; a report without ensembles has no section."""
+    plain = records_for(three_arms, lambda arm, seed: 0.6 + 0.01 * seed)
+    text = write_report(three_arms, plain, tmp_path / "plain").markdown.read_text()
+    assert "## Ensembles and their members" not in text
+
+    def as_ensemble(r):
+        if r.arm != "warm":
+            return r
+        members = [0.55, 0.7, 0.5] if r.seed else [r.metrics["macro_f1"]]
+        fit = ({"members": 3, "errors": [0.2, 0.3, 0.4], "errors_on": ["out_of_bag"] * 3}
+               if r.seed else
+               {"members": 1, "errors": [0.26, 0.84], "errors_on": ["out_of_bag"] * 2})
+        return dataclasses.replace(
+            r, config={"ensemble": {"name": "boosting", "members": 3}}, fit=fit,
+            report={"members": [{"member": i + 1, "macro_f1": m, "macro_gmean": m}
+                                for i, m in enumerate(members)]})
+
+    records = [as_ensemble(r) for r in plain]
+    text = write_report(three_arms, records, tmp_path / "ens").markdown.read_text()
+    section = text.split("## Ensembles and their members")[1].split("\n## ")[0]
+    # seeds 1-5 score 61-65: above the first member (55), below the best (70)
+    assert "Of the 5 trials with two or more members, the ensemble beats its best member " \
+           "in 0 and its first member in 5" in section
+    assert "| warm | 0 | 1 of 3 | 60.0 | 60.0 | 60.0 | 60.0 |" in section
+    assert "| warm | 2 | 3 of 3 | 62.0 | 70.0 | 55.0 | 58.3 |" in section
+    assert ("**warm**, seed 0: stopped at member 2: its weighted error 0.84 (out of bag) "
+            "is no better than chance (1 − 1/K = 0.50), so it was dropped.") in section
+    assert "seed 1:" not in section  # kept all three: nothing to explain
+    assert (tmp_path / "ens" / "figures" / "ensemble_members.png").stat().st_size > 0
