@@ -72,9 +72,10 @@ class Boosting(Ensemble):
               "(a bag drawn in proportion to them) or 'weights' (sample weights)",
               choices=("resample", "weights")),
         Param("error_on", str, "out_of_bag", "where a member's error is measured: the "
-              "particles its bag left out, the validation part, or the training split "
-              "(0 for a CNN that fits it perfectly)",
-              choices=("out_of_bag", "validation", "training")),
+              "particles its bag left out, a uniformly drawn third of the split kept out "
+              "of its training ('held_out': far less noisy), the validation part, or the "
+              "training split (0 for a CNN that fits it perfectly)",
+              choices=("out_of_bag", "held_out", "validation", "training")),
     )
 
     def check_setup(self, setup: ArmSetup) -> None:

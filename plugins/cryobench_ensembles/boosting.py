@@ -22,6 +22,16 @@ SAMME (whose update puts (K - 1) / K of the weight on the member's mistakes). Ea
 member draws a fresh bag, so a particle that stays hard is promoted whenever it is left
 out, which grows likelier as its weight falls.
 
+The inverse-probability weights make that estimate unbiased, not precise. After one
+update the promoted mistakes (a tenth of the split) hold about half the weight, and each
+is left out of the next bag with probability under 1%, so the next member's error rests
+on the one to four of them that happen to be left out: over many bags its standard
+deviation is about 0.2 where the error is 0.3-0.45 (a member stops the ensemble by
+chance in 1-8% of bags, and a_m is mostly noise). ``held_out`` measures it where every
+particle has the same chance to be: each member leaves out a third of the split drawn
+uniformly (``HELD_OUT_SHARE``), trains on a bag drawn from the rest, and its error is
+the weighted mean over that third (standard deviation about 0.04 in the same setting).
+
 In ``weights`` mode every member trains on every particle, so the weights change only
 through its training mistakes: a member that memorises its training split leaves them as
 they were (use short training, or ``resample``).
@@ -38,6 +48,8 @@ from cryobench.api import FitContext, Model, Predictor, Subtomograms
 from cryobench_ensembles.members import WeightedVote, member_context, member_seed
 
 ERROR_FLOOR = 1e-3
+#: the share of the training split each member leaves out with error_on = 'held_out'
+HELD_OUT_SHARE = 1 / 3
 
 
 @dataclass
@@ -110,20 +122,50 @@ def fit_boosting(model: Model, train: Subtomograms, val: Subtomograms, context: 
     state = SammeState(np.full(len(train), 1.0 / len(train)), context.num_classes)
     measured_on: list[str] = []
     for m in range(members):
-        bag = _draw(state.weights, member_seed(context.seed, 10_000 + m)) \
-            if mode == "resample" else None
-        member = _fit_member(model, train, val, context, state.weights, bag, m, members)
-        wrong = member.predict_proba(train.volumes).argmax(1) != train.labels
-        error, where = _member_error(member, wrong, state.weights, bag, val, error_on)
+        if error_on == "held_out":
+            member, wrong, error, where = _fit_held_out(model, train, val, context, state,
+                                                        mode, m, members)
+        else:
+            bag = _draw(state.weights, member_seed(context.seed, 10_000 + m)) \
+                if mode == "resample" else None
+            member = _fit_member(model, train, val, context, state.weights, bag, m, members)
+            wrong = member.predict_proba(train.volumes).argmax(1) != train.labels
+            error, where = _member_error(member, wrong, state.weights, bag, val, error_on)
+            if bag is not None and error_on == "out_of_bag":
+                wrong = wrong & _held_out(bag, len(train))
         measured_on.append(where)
-        if bag is not None and error_on == "out_of_bag":
-            wrong = wrong & _held_out(bag, len(train))
         if not state.add(member, error, wrong):
             break
     return WeightedVote(state.members, state.alphas,
                         {"members": len(state.members), "alphas": state.alphas,
                          "errors": state.errors, "errors_on": measured_on,
                          "error_on": error_on, "mode": mode})
+
+
+def _fit_held_out(model: Model, train: Subtomograms, val: Subtomograms, context: FitContext,
+                  state: SammeState, mode: str, index: int, count: int
+                  ) -> tuple[Predictor, np.ndarray, float, str]:
+    """A member that never sees a uniformly drawn third of the split: it trains on the
+    rest (a bag drawn by weight, or the rest with its weights), its error is the weighted
+    mean over that third, and only its mistakes there count in the update."""
+    rng = np.random.default_rng(member_seed(context.seed, 20_000 + index))
+    held = np.zeros(len(train), dtype=bool)
+    held[rng.choice(len(train), size=max(1, round(HELD_OUT_SHARE * len(train))),
+                    replace=False)] = True
+    rest = np.flatnonzero(~held)
+    if not len(rest):  # a split of one particle: nothing to train on but it
+        rest, held = np.arange(len(train)), np.ones(len(train), dtype=bool)
+    weights = state.weights[rest]
+    if mode == "resample":
+        bag = rest[rng.choice(len(rest), size=len(train), replace=True,
+                              p=weights / weights.sum())]
+        member = model.fit(train.take(bag), val, member_context(context, index, count))
+    else:
+        member = model.fit(train.take(rest), val, member_context(
+            context, index, count, sample_weight=weights / weights.mean()))
+    wrong = member.predict_proba(train.volumes).argmax(1) != train.labels
+    wrong &= held
+    return member, wrong, weighted_error(wrong[held], state.weights[held]), "held_out"
 
 
 def _draw(weights: np.ndarray, seed: int) -> np.ndarray:

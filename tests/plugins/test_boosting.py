@@ -10,7 +10,9 @@ import pytest
 from cryobench.contract.components import Capabilities, Model
 from cryobench.registry import Registry
 from cryobench.testing import Centroid, tiny_context, tiny_data
-from cryobench_ensembles.boosting import _held_out, out_of_bag_error, weighted_error
+from cryobench_ensembles.boosting import (
+    _held_out, out_of_bag_error, samme_alpha, update_weights, weighted_error,
+)
 
 
 def heavy_mistakes() -> tuple[np.ndarray, np.ndarray]:
@@ -82,3 +84,66 @@ def test_a_bag_that_leaves_nothing_out_falls_back_and_says_so():
     figures = ensemble.fit(FirstClass(), one, val, tiny_context(3)).fit_report.figures
     assert figures["errors_on"] == ["training"] * len(figures["errors"])
     assert figures["errors"][0] == float(one.labels[0] != 0)  # its training error
+
+
+def test_the_out_of_bag_error_after_an_update_rests_on_a_few_particles_held_out_does_not():
+    """Why 'held_out' exists: after one SAMME update the promoted mistakes hold half the
+    weight and are rarely left out, so the next member's out-of-bag error swings with the
+    few that are; over a uniformly drawn third it is several times steadier."""
+    rng = np.random.default_rng(0)
+    n, classes = 1176, 4
+    first_wrong = rng.random(n) < 0.26
+    bag = rng.choice(n, n)
+    promoted = first_wrong & _held_out(bag, n)
+    weights = update_weights(np.full(n, 1 / n),
+                             samme_alpha(out_of_bag_error(first_wrong, np.full(n, 1 / n), bag),
+                                         classes), promoted)
+    assert 0.4 < weights[promoted].sum() < 0.6
+    out_of_bag, held_out, truth = [], [], []
+    for _ in range(1000):  # the next member: wrong on half the promoted, a quarter of the rest
+        wrong = rng.random(n) < np.where(promoted, 0.5, 0.25)
+        truth.append(weighted_error(wrong, weights))
+        out_of_bag.append(out_of_bag_error(wrong, weights, rng.choice(n, n, p=weights)))
+        third = rng.permutation(n)[:n // 3]
+        held_out.append(weighted_error(wrong[third], weights[third]))
+    assert np.mean(truth) == pytest.approx(0.37, abs=0.02)
+    assert np.std(held_out) < 0.06 < 0.15 < np.std(out_of_bag)  # measured: 0.04, 0.21
+    assert abs(np.mean(held_out) - np.mean(truth)) < 0.01
+
+
+class Remembering(Centroid):
+    """The centroid model, remembering which particles (by their first voxel) and sample
+    weights each fit saw."""
+
+    name = "testing_remembering_centroid"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[np.ndarray, np.ndarray | None]] = []
+
+    def fit(self, train, val, context):
+        self.seen.append((train.volumes[:, 0, 0, 0].copy(), context.sample_weight))
+        return super().fit(train, val, context)
+
+
+@pytest.mark.parametrize("mode", ["resample", "weights"])
+def test_a_held_out_member_never_trains_on_the_third_it_is_measured_on(mode):
+    data = tiny_data(n=330, classes=3, box=4)
+    train, val = data.take(np.arange(300)), data.take(np.arange(300, 330))
+    model = Remembering()
+    ensemble = Registry().create("ensemble", "boosting", {
+        "members": 3, "error_on": "held_out", "mode": mode})
+    figures = ensemble.fit(model, train, val, tiny_context(3)).fit_report.figures
+    assert figures["errors_on"] == ["held_out"] * len(figures["errors"])
+    assert len(model.seen) == 3
+    ids = train.volumes[:, 0, 0, 0]
+    unseen = []
+    for seen, weights in model.seen:
+        distinct = np.isin(ids, seen).sum()
+        unseen.append(frozenset(np.flatnonzero(~np.isin(ids, seen))))
+        if mode == "weights":  # the other two thirds, weights rescaled to mean 1
+            assert len(seen) == distinct == 200 and np.mean(weights) == pytest.approx(1.0)
+        else:
+            # 300 draws from the other 200 reach about 155 of them; from all 300 they
+            # would reach about 190
+            assert len(seen) == 300 and weights is None and distinct < 175
+    assert len(set(unseen)) == 3  # each member holds out its own third
