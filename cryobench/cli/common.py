@@ -101,6 +101,21 @@ def finished_records(file: Path, registry: Any, profile: Optional[str], results:
     return bench, records, store
 
 
+def other_seeds_finished(file: Path, registry: Any, profile: Optional[str], store: Any,
+                         chosen: Any) -> dict[int, int]:
+    """Finished trials per seed that the result file holds outside ``chosen`` (a
+    benchmark narrowed by ``--seeds``): what a report of some seeds leaves out."""
+    from cryobench.config import load_benchmark
+    from cryobench.run.driver import stored_records
+
+    whole = load_benchmark(file, registry, profile=profile, inspect_data=False)
+    out: dict[int, int] = {}
+    for r in stored_records(whole, store):
+        if r.ok and r.seed not in chosen.seeds:
+            out[r.seed] = out.get(r.seed, 0) + 1
+    return dict(sorted(out.items()))
+
+
 def check_results_exist(path: Path, results: Path, file: Path,
                          profile: Optional[str]) -> None:
     """A command that reads results (sync) needs them: a folder or file that is not

@@ -14,7 +14,7 @@ from cryobench.cli import terminal
 from cryobench.cli.app import app, make_registry, user_errors
 from cryobench.cli.common import (
     TRACKING_HELP, mark_killed, results_store, tracker_for, print_leaderboard,
-    finished_records, check_results_exist, say_abandoned,
+    finished_records, check_results_exist, other_seeds_finished, say_abandoned,
 )
 
 
@@ -116,8 +116,10 @@ def report(
         except ConfigError as exc:  # an unknown profile: say which option named it
             raise ConfigError(exc.file, f"--beside {name!r}", exc.message) from None
         others.append((other, other_records))
+    left_out = other_seeds_finished(file, registry, profile, store, bench) \
+        if seeds is not None else {}
     written = write_report(bench, records, folder, baseline, others,
-                           registry.result_tables(bench, records))
+                           registry.result_tables(bench, records), left_out)
     terminal.console.print(Text(f"report: {written.markdown} and {written.html}"), soft_wrap=True)
     if tracking:
         logged = _log_report(bench, tracking_uri, folder)

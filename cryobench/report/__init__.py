@@ -58,8 +58,10 @@ MARK = ".cryobench-report"  # in a folder a report wrote: its figures/ may be re
 def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
                  baseline: str | None = None,
                  beside: Sequence[tuple[Benchmark, list[TrialRecord]]] = (),
-                 tables: Sequence[ResultTable] = ()) -> WrittenReport:
-    """Analyse, draw and write. Everything is made in a scratch folder inside ``folder``
+                 tables: Sequence[ResultTable] = (),
+                 other_seeds: dict[int, int] | None = None) -> WrittenReport:
+    """Analyse, draw and write (``other_seeds``: finished trials per seed that the
+    result file holds but the report was asked to leave out). Everything is made in a scratch folder inside ``folder``
     first, then moved in by renames on the same file system; an earlier report's figures
     are kept aside until the new ones are in, and put back if anything fails."""
     check_report_folder(folder)
@@ -72,7 +74,7 @@ def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
             from None
     kept = folder / f".figures-{scratch.name}"
     try:
-        doc = build_report(analysis, scratch, tables)
+        doc = build_report(analysis, scratch, tables, other_seeds or {})
         (scratch / "report.md").write_text(to_markdown(doc, scratch), encoding="utf-8")
         (scratch / "report.html").write_text(to_html(doc), encoding="utf-8")
         (scratch / MARK).write_text("written by cryobench report\n", encoding="utf-8")

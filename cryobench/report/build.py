@@ -34,10 +34,11 @@ ONE_SEED = ("Each arm has one seed: with no spread there is no interval and no t
             "real gain from noise.")
 
 
-def build_report(analysis: Analysis, folder: Path,
-                 tables: Sequence[ResultTable] = ()) -> Document:
+def build_report(analysis: Analysis, folder: Path, tables: Sequence[ResultTable] = (),
+                 other_seeds: dict[int, int] | None = None) -> Document:
     """The report's blocks, with the plugins' result tables (Table III) before the
-    figures; its figures are written to ``folder``/figures."""
+    figures; its figures are written to ``folder``/figures. ``other_seeds``: finished
+    trials per seed of the result file that the report leaves out (``--seeds``)."""
     bench = analysis.bench
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     profile = f", profile {bench.profile!r}" if bench.profile else ""
@@ -49,7 +50,7 @@ def build_report(analysis: Analysis, folder: Path,
         f"{len(analysis.records)} finished trials of {len({r.arm for r in analysis.records})} "
         f"arms over seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}. Made from "
         f"the result file by cryobench {__version__} on {time.strftime('%Y-%m-%d')}; "
-        "nothing was trained for it."))
+        "nothing was trained for it." + _left_out_seeds(other_seeds or {})))
     _leaderboard(doc, analysis, folder)
     _against_paper(doc, analysis)
     _comparisons(doc, analysis)
@@ -65,6 +66,15 @@ def build_report(analysis: Analysis, folder: Path,
     _figures(doc, analysis, folder)
     machines_section(doc, analysis)
     return doc
+
+
+def _left_out_seeds(other: dict[int, int]) -> str:
+    if not other:
+        return ""
+    count = sum(other.values())
+    return (f" The result file also holds {count} finished trial{'s' * (count > 1)} of "
+            f"seed{'s' * (len(other) > 1)} {', '.join(map(str, other))}, which this report "
+            "leaves out (it was made with `--seeds`).")
 
 
 def _result_table(doc: Document, table: ResultTable) -> None:
