@@ -163,8 +163,8 @@ def _fit_held_out(model: Model, train: Subtomograms, val: Subtomograms, context:
     else:
         member = model.fit(train.take(rest), val, member_context(
             context, index, count, sample_weight=weights / weights.mean()))
-    wrong = member.predict_proba(train.volumes).argmax(1) != train.labels
-    wrong &= held
+    wrong = np.zeros(len(train), dtype=bool)  # only where it did not train
+    wrong[held] = member.predict_proba(train.volumes[held]).argmax(1) != train.labels[held]
     return member, wrong, weighted_error(wrong[held], state.weights[held]), "held_out"
 
 
