@@ -7,12 +7,16 @@ import dataclasses
 import os
 import shlex
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.text import Text
 
 from cryobench.cli import terminal
 from cryobench.cli.app import debug_on
+
+if TYPE_CHECKING:  # the commands import what they use when they run
+    from cryobench.run.results import ResultStore
+    from cryobench.specs import Benchmark
 
 
 TRACKING_HELP = "MLflow tracking URI (default: a SQLite file mlflow.db here)."
@@ -101,10 +105,10 @@ def finished_records(file: Path, registry: Any, profile: Optional[str], results:
     return bench, records, store
 
 
-def other_seeds_finished(file: Path, registry: Any, profile: Optional[str], store: Any,
-                         chosen: Any) -> dict[int, int]:
-    """Finished trials per seed that the result file holds outside ``chosen`` (a
-    benchmark narrowed by ``--seeds``): what a report of some seeds leaves out."""
+def other_seeds_finished(file: Path, registry: Any, profile: Optional[str],
+                         store: ResultStore, chosen: Benchmark) -> dict[int, int]:
+    """Finished trials per seed of the file's other seeds (``chosen`` is the benchmark
+    narrowed by ``--seeds``): what a report of some seeds leaves out."""
     from cryobench.config import load_benchmark
     from cryobench.run.driver import stored_records
 

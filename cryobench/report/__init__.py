@@ -60,8 +60,8 @@ def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
                  beside: Sequence[tuple[Benchmark, list[TrialRecord]]] = (),
                  tables: Sequence[ResultTable] = (),
                  other_seeds: dict[int, int] | None = None) -> WrittenReport:
-    """Analyse, draw and write (``other_seeds``: finished trials per seed that the
-    result file holds but the report was asked to leave out). Everything is made in a scratch folder inside ``folder``
+    """Analyse, draw and write (``other_seeds``: finished trials per seed of the file's
+    seeds that the report was asked to leave out). Everything is made in a scratch folder inside ``folder``
     first, then moved in by renames on the same file system; an earlier report's figures
     are kept aside until the new ones are in, and put back if anything fails."""
     check_report_folder(folder)
@@ -74,7 +74,7 @@ def write_report(bench: Benchmark, records: list[TrialRecord], folder: Path,
             from None
     kept = folder / f".figures-{scratch.name}"
     try:
-        doc = build_report(analysis, scratch, tables, other_seeds or {})
+        doc = build_report(analysis, scratch, tables, other_seeds)
         (scratch / "report.md").write_text(to_markdown(doc, scratch), encoding="utf-8")
         (scratch / "report.html").write_text(to_html(doc), encoding="utf-8")
         (scratch / MARK).write_text("written by cryobench report\n", encoding="utf-8")

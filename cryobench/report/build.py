@@ -72,9 +72,9 @@ def _left_out_seeds(other: dict[int, int]) -> str:
     if not other:
         return ""
     count = sum(other.values())
-    return (f" The result file also holds {count} finished trial{'s' * (count > 1)} of "
-            f"seed{'s' * (len(other) > 1)} {', '.join(map(str, other))}, which this report "
-            "leaves out (it was made with `--seeds`).")
+    return (f" The result file also holds {count} finished trial{'s' * (count > 1)} of the "
+            f"benchmark's seed{'s' * (len(other) > 1)} {', '.join(map(str, other))}, which "
+            "this report leaves out (it was made with `--seeds`).")
 
 
 def _result_table(doc: Document, table: ResultTable) -> None:

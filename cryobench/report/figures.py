@@ -264,10 +264,11 @@ def certainty_png(path: Path, labels: Sequence[str], better: Sequence[float],
 
 
 def ensemble_members_png(path: Path, arms: Sequence[str],
-                         trials: dict[str, list[tuple[int, float, tuple[float, ...]]]],
+                         trials: dict[str, list[tuple[str, float, tuple[float, ...]]]],
                          metric: str) -> Path:
-    """Per ensemble arm, one line per seed: the members' figures alone (numbered dots) and
-    the ensemble's (a diamond), so that an ensemble below its best member shows at once."""
+    """Per ensemble arm, one line per trial (its seed, and fold where there are folds):
+    the members' figures alone (numbered dots) and the ensemble's (a diamond), so that an
+    ensemble below its members shows at once."""
     plt = _pyplot()
     lines = [(a, seed, figure, members) for a in arms for seed, figure, members in trials[a]]
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(lines) + 0.4 * len(arms) + 1.2))

@@ -61,7 +61,7 @@ class Boosting(Ensemble):
     prediction is the members' probabilities weighted by their a_m."""
 
     name = "boosting"
-    summary = "SAMME multi-class AdaBoost with held-out member errors"
+    summary = "SAMME multi-class AdaBoost, member errors on particles it did not train on"
     # 1: out-of-bag error weighted by w_i / P(i left out), not a plain mean; the members
     # share the split's stage 1
     revision = 1

@@ -3,7 +3,8 @@
 Written here rather than taken from scikit-learn's AdaBoostClassifier because a CNN fits
 its training split perfectly: the training error of a member is then 0 and SAMME stops
 (or gives the member infinite weight). The member's error is measured where it means
-something: on the particles its bag left out (``out_of_bag``) or on the validation part.
+something: on the particles its bag left out (``out_of_bag``), on a third of the split
+kept out of its training (``held_out``) or on the validation part (``validation``).
 
 SAMME needs the error under the current weights. A bag of n draws leaves particle i out
 with probability P_i = (1 - w_i)^n, so the heavy particles, the hard ones boosting is
@@ -22,19 +23,22 @@ SAMME (whose update puts (K - 1) / K of the weight on the member's mistakes). Ea
 member draws a fresh bag, so a particle that stays hard is promoted whenever it is left
 out, which grows likelier as its weight falls.
 
-The inverse-probability weights make that estimate unbiased, not precise. After one
+The inverse-probability weights remove most of that bias, not the noise. After one
 update the promoted mistakes (a tenth of the split) hold about half the weight, and each
-is left out of the next bag with probability under 1%, so the next member's error rests
-on the one to four of them that happen to be left out: over many bags its standard
-deviation is about 0.2 where the error is 0.3-0.45 (a member stops the ensemble by
-chance in 1-8% of bags, and a_m is mostly noise). ``held_out`` measures it where every
-particle has the same chance to be: each member leaves out a third of the split drawn
-uniformly (``HELD_OUT_SHARE``), trains on a bag drawn from the rest, and its error is
-the weighted mean over that third (standard deviation about 0.04 in the same setting).
+is left out of the next bag with probability under 1%, so most bags leave out none or
+one of them and the next member's error turns on that one: over many bags its standard
+deviation is about 0.2 where the error is 0.37, and it is still 0.04 low on average (a
+member stops the ensemble by chance in a few percent of bags, and a_m is mostly noise).
+``held_out`` measures it where every particle has the same chance to be: each member
+leaves out a third of the split drawn uniformly (``HELD_OUT_SHARE``) and trains on the
+rest; its error is the weighted mean over that third (standard deviation about 0.04 in
+the same setting, no bias), and only its mistakes there count in the update. The price
+is training data: a bag of n draws from two thirds of the split reaches about half of
+its particles (out of bag: 63%), and in ``weights`` mode a member trains on two thirds.
 
-In ``weights`` mode every member trains on every particle, so the weights change only
-through its training mistakes: a member that memorises its training split leaves them as
-they were (use short training, or ``resample``).
+In ``weights`` mode (without ``held_out``) every member trains on every particle, so the
+weights change only through its training mistakes: a member that memorises its training
+split leaves them as they were (use short training, ``resample`` or ``held_out``).
 """
 
 from __future__ import annotations
@@ -116,23 +120,14 @@ def out_of_bag_error(wrong: np.ndarray, weights: np.ndarray, bag: np.ndarray
 
 def fit_boosting(model: Model, train: Subtomograms, val: Subtomograms, context: FitContext,
                  *, members: int, mode: str, error_on: str) -> WeightedVote:
-    """Fit up to ``members`` members by SAMME; ``mode`` 'weights' trains each on the whole
-    split with the boosting weights as sample weights, 'resample' on a bag drawn with
-    probabilities proportional to them."""
+    """Fit up to ``members`` members by SAMME; ``mode`` 'weights' trains each on the split
+    (or, with ``held_out``, its two thirds) with the boosting weights as sample weights,
+    'resample' on a bag drawn with probabilities proportional to them."""
     state = SammeState(np.full(len(train), 1.0 / len(train)), context.num_classes)
     measured_on: list[str] = []
     for m in range(members):
-        if error_on == "held_out":
-            member, wrong, error, where = _fit_held_out(model, train, val, context, state,
-                                                        mode, m, members)
-        else:
-            bag = _draw(state.weights, member_seed(context.seed, 10_000 + m)) \
-                if mode == "resample" else None
-            member = _fit_member(model, train, val, context, state.weights, bag, m, members)
-            wrong = member.predict_proba(train.volumes).argmax(1) != train.labels
-            error, where = _member_error(member, wrong, state.weights, bag, val, error_on)
-            if bag is not None and error_on == "out_of_bag":
-                wrong = wrong & _held_out(bag, len(train))
+        member, wrong, error, where = _boost_member(model, train, val, context, state.weights,
+                                                    mode, error_on, m, members)
         measured_on.append(where)
         if not state.add(member, error, wrong):
             break
@@ -142,45 +137,65 @@ def fit_boosting(model: Model, train: Subtomograms, val: Subtomograms, context: 
                          "error_on": error_on, "mode": mode})
 
 
-def _fit_held_out(model: Model, train: Subtomograms, val: Subtomograms, context: FitContext,
-                  state: SammeState, mode: str, index: int, count: int
+def held_out_part(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly drawn ``HELD_OUT_SHARE`` of n particles (at least one), as a mask."""
+    held = np.zeros(n, dtype=bool)
+    held[rng.choice(n, size=max(1, round(HELD_OUT_SHARE * n)), replace=False)] = True
+    return held
+
+
+def _boost_member(model: Model, train: Subtomograms, val: Subtomograms, context: FitContext,
+                  weights: np.ndarray, mode: str, error_on: str, index: int, count: int
                   ) -> tuple[Predictor, np.ndarray, float, str]:
-    """A member that never sees a uniformly drawn third of the split: it trains on the
-    rest (a bag drawn by weight, or the rest with its weights), its error is the weighted
-    mean over that third, and only its mistakes there count in the update."""
-    rng = np.random.default_rng(member_seed(context.seed, 20_000 + index))
-    held = np.zeros(len(train), dtype=bool)
-    held[rng.choice(len(train), size=max(1, round(HELD_OUT_SHARE * len(train))),
-                    replace=False)] = True
-    rest = np.flatnonzero(~held)
-    if not len(rest):  # a split of one particle: nothing to train on but it
-        rest, held = np.arange(len(train)), np.ones(len(train), dtype=bool)
-    weights = state.weights[rest]
-    if mode == "resample":
-        bag = rest[rng.choice(len(rest), size=len(train), replace=True,
-                              p=weights / weights.sum())]
-        member = model.fit(train.take(bag), val, member_context(context, index, count))
+    """Member ``index``, fitted where ``mode`` and ``error_on`` say: the member, the
+    training particles it gets wrong where a mistake counts in the update, its error and
+    where that was measured."""
+    n = len(train)
+    held = rest = None
+    if error_on == "held_out":
+        rng = np.random.default_rng(member_seed(context.seed, 20_000 + index))
+        held = held_out_part(n, rng)
+        rest = np.flatnonzero(~held)
+        if not len(rest):  # a split of one particle: it trains and scores the member
+            held = rest = None
     else:
-        member = model.fit(train.take(rest), val, member_context(
-            context, index, count, sample_weight=weights / weights.mean()))
-    wrong = np.zeros(len(train), dtype=bool)  # only where it did not train
-    wrong[held] = member.predict_proba(train.volumes[held]).argmax(1) != train.labels[held]
-    return member, wrong, weighted_error(wrong[held], state.weights[held]), "held_out"
+        rng = np.random.default_rng(member_seed(context.seed, 10_000 + index))
+    bag = _draw(weights, rng, rest) if mode == "resample" else None
+    member = _fit_member(model, train, val, context, weights, bag, rest, index, count)
+    wrong = member.predict_proba(train.volumes).argmax(1) != train.labels
+    if error_on == "held_out":
+        if held is None:
+            return member, wrong, weighted_error(wrong, weights), "training"
+        return member, wrong & held, weighted_error(wrong[held], weights[held]), "held_out"
+    error, where = _member_error(member, wrong, weights, bag, val, error_on)
+    if bag is not None and error_on == "out_of_bag":
+        wrong = wrong & _held_out(bag, n)
+    return member, wrong, error, where
 
 
-def _draw(weights: np.ndarray, seed: int) -> np.ndarray:
-    """A bag of len(weights) particles drawn with replacement, in proportion to weights."""
-    rng = np.random.default_rng(seed)
-    return rng.choice(len(weights), size=len(weights), replace=True, p=weights)
+def _draw(weights: np.ndarray, rng: np.random.Generator,
+          pool: np.ndarray | None = None) -> np.ndarray:
+    """A bag of len(weights) particles drawn with replacement in proportion to weights,
+    from ``pool`` (indices) when given, else from all."""
+    if pool is None:
+        return rng.choice(len(weights), size=len(weights), replace=True, p=weights)
+    part = weights[pool]
+    return pool[rng.choice(len(pool), size=len(weights), replace=True, p=part / part.sum())]
 
 
 def _fit_member(model: Model, train: Subtomograms, val: Subtomograms, context: FitContext,
-                weights: np.ndarray, bag: np.ndarray | None, index: int,
-                count: int) -> Predictor:
-    if bag is None:
+                weights: np.ndarray, bag: np.ndarray | None, rest: np.ndarray | None,
+                index: int, count: int) -> Predictor:
+    """On the bag when there is one; else on ``rest`` (or the whole split) with the
+    boosting weights, scaled to mean 1, as sample weights."""
+    if bag is not None:
+        return model.fit(train.take(bag), val, member_context(context, index, count))
+    if rest is None:
         return model.fit(train, val, member_context(context, index, count,
                                                     sample_weight=weights * len(weights)))
-    return model.fit(train.take(bag), val, member_context(context, index, count))
+    part = weights[rest]
+    return model.fit(train.take(rest), val, member_context(context, index, count,
+                                                           sample_weight=part / part.mean()))
 
 
 def _member_error(member: Predictor, wrong: np.ndarray, weights: np.ndarray,

@@ -4,6 +4,8 @@ the wrong ones, since a bag rarely leaves them out)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from cryobench.contract.components import Capabilities, Model
 from cryobench.registry import Registry
 from cryobench.testing import Centroid, tiny_context, tiny_data
 from cryobench_ensembles.boosting import (
-    _held_out, out_of_bag_error, samme_alpha, update_weights, weighted_error,
+    _held_out, held_out_part, out_of_bag_error, samme_alpha, update_weights, weighted_error,
 )
 
 
@@ -86,10 +88,11 @@ def test_a_bag_that_leaves_nothing_out_falls_back_and_says_so():
     assert figures["errors"][0] == float(one.labels[0] != 0)  # its training error
 
 
-def test_the_out_of_bag_error_after_an_update_rests_on_a_few_particles_held_out_does_not():
+def test_the_out_of_bag_error_after_an_update_turns_on_one_particle_held_out_does_not():
     """Why 'held_out' exists: after one SAMME update the promoted mistakes hold half the
     weight and are rarely left out, so the next member's out-of-bag error swings with the
-    few that are; over a uniformly drawn third it is several times steadier."""
+    one a bag may leave out (and stops the boosting by chance now and then); over the
+    uniformly drawn third that 'held_out' keeps aside it is steady and unbiased."""
     rng = np.random.default_rng(0)
     n, classes = 1176, 4
     first_wrong = rng.random(n) < 0.26
@@ -99,16 +102,23 @@ def test_the_out_of_bag_error_after_an_update_rests_on_a_few_particles_held_out_
                              samme_alpha(out_of_bag_error(first_wrong, np.full(n, 1 / n), bag),
                                          classes), promoted)
     assert 0.4 < weights[promoted].sum() < 0.6
-    out_of_bag, held_out, truth = [], [], []
+    chance = 1 - 1 / classes
+    out_of_bag, held_out, truth, promoted_left_out = [], [], [], []
     for _ in range(1000):  # the next member: wrong on half the promoted, a quarter of the rest
         wrong = rng.random(n) < np.where(promoted, 0.5, 0.25)
         truth.append(weighted_error(wrong, weights))
-        out_of_bag.append(out_of_bag_error(wrong, weights, rng.choice(n, n, p=weights)))
-        third = rng.permutation(n)[:n // 3]
+        bag = rng.choice(n, n, p=weights)
+        promoted_left_out.append((promoted & _held_out(bag, n)).sum())
+        out_of_bag.append(out_of_bag_error(wrong, weights, bag))
+        third = held_out_part(n, rng)
         held_out.append(weighted_error(wrong[third], weights[third]))
-    assert np.mean(truth) == pytest.approx(0.37, abs=0.02)
+    truth, out_of_bag, held_out = map(np.array, (truth, out_of_bag, held_out))
+    assert truth.mean() == pytest.approx(0.37, abs=0.02)
+    assert np.mean(np.array(promoted_left_out) <= 1) > 0.75  # measured: 0.82
     assert np.std(held_out) < 0.06 < 0.15 < np.std(out_of_bag)  # measured: 0.04, 0.21
-    assert abs(np.mean(held_out) - np.mean(truth)) < 0.01
+    assert abs(held_out.mean() - truth.mean()) < 0.01
+    assert out_of_bag.mean() < truth.mean() - 0.02  # measured: 0.04 low
+    assert np.mean(out_of_bag >= chance) > 0.01 and not (held_out >= chance).any()
 
 
 class Remembering(Centroid):
@@ -125,25 +135,53 @@ class Remembering(Centroid):
         return super().fit(train, val, context)
 
 
+def noisy_split(n: int, noise: float) -> tuple:
+    """A training and a validation part where the centroid model makes mistakes."""
+    data = tiny_data(n=n + 30, classes=3, box=4)
+    volumes = data.volumes + np.random.default_rng(1).normal(0, noise, data.volumes.shape)
+    data = dataclasses.replace(data, volumes=volumes.astype(np.float32))
+    return data.take(np.arange(n)), data.take(np.arange(n, n + 30))
+
+
 @pytest.mark.parametrize("mode", ["resample", "weights"])
 def test_a_held_out_member_never_trains_on_the_third_it_is_measured_on(mode):
-    data = tiny_data(n=330, classes=3, box=4)
-    train, val = data.take(np.arange(300)), data.take(np.arange(300, 330))
+    train, val = noisy_split(300, 4.0)
     model = Remembering()
     ensemble = Registry().create("ensemble", "boosting", {
         "members": 3, "error_on": "held_out", "mode": mode})
-    figures = ensemble.fit(model, train, val, tiny_context(3)).fit_report.figures
-    assert figures["errors_on"] == ["held_out"] * len(figures["errors"])
-    assert len(model.seen) == 3
+    fitted = ensemble.fit(model, train, val, tiny_context(3))
+    figures = fitted.fit_report.figures
+    assert figures["errors_on"] == ["held_out"] * 3 and len(model.seen) == 3
     ids = train.volumes[:, 0, 0, 0]
-    unseen = []
-    for seen, weights in model.seen:
-        distinct = np.isin(ids, seen).sum()
-        unseen.append(frozenset(np.flatnonzero(~np.isin(ids, seen))))
+    trained = [np.isin(ids, seen) for seen, _ in model.seen]
+    for (seen, weights), used in zip(model.seen, trained):
         if mode == "weights":  # the other two thirds, weights rescaled to mean 1
-            assert len(seen) == distinct == 200 and np.mean(weights) == pytest.approx(1.0)
+            assert len(seen) == used.sum() == 200 and np.mean(weights) == pytest.approx(1.0)
         else:
             # 300 draws from the other 200 reach about 155 of them; from all 300 they
             # would reach about 190
-            assert len(seen) == 300 and weights is None and distinct < 175
-    assert len(set(unseen)) == 3  # each member holds out its own third
+            assert len(seen) == 300 and weights is None and used.sum() < 175
+    if mode != "weights":
+        return
+    # the first member's error: its plain error rate on the third it never saw (the
+    # weights start equal)
+    wrong = fitted.members[0].predict_proba(train.volumes).argmax(1) != train.labels
+    unseen = ~trained[0]
+    assert figures["errors"][0] == pytest.approx(wrong[unseen].mean())
+    # only those mistakes were promoted: every particle member 1 trained on, right or
+    # wrong, reaches member 2 with one and the same weight
+    assert (wrong & trained[0]).any() and (wrong & unseen).any()
+    weights_2 = dict(zip(model.seen[1][0], model.seen[1][1]))
+    kept = {weights_2[i] for i in ids[trained[0] & trained[1]]}
+    promoted = {weights_2[i] for i in ids[wrong & unseen & trained[1]]}
+    assert len(kept) == 1 and min(promoted) > max(kept)
+    assert len({frozenset(np.flatnonzero(~t)) for t in trained}) == 3  # its own third each
+
+
+def test_held_out_with_one_particle_falls_back_to_the_training_error_and_says_so():
+    data = tiny_data(n=8, classes=3, box=6)
+    ensemble = Registry().create("ensemble", "boosting", {"members": 2,
+                                                          "error_on": "held_out"})
+    figures = ensemble.fit(FirstClass(), data.take(np.arange(1)), data.take(np.arange(1, 8)),
+                           tiny_context(3)).fit_report.figures
+    assert figures["errors_on"] == ["training"] * len(figures["errors"])

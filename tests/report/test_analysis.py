@@ -285,8 +285,9 @@ def test_an_arm_on_its_first_seed_is_left_out_of_the_rankings_not_all_of_them(
 
 def test_ensembles_are_shown_beside_their_members_and_an_early_stop_is_named(
         three_arms, tmp_path):
-    """Members scored alone beside the ensemble; a boosting trial that kept one member of
-    five says which member stopped it and why; a report without ensembles has no section."""
+    """Members scored alone beside the ensemble; a boosting trial that kept fewer members
+    than asked says which member stopped it, why and where its error was measured; a
+    report without ensembles has no section."""
     plain = records_for(three_arms, lambda arm, seed: 0.6 + 0.01 * seed)
     text = write_report(three_arms, plain, tmp_path / "plain").markdown.read_text()
     assert "## Ensembles and their members" not in text
@@ -294,10 +295,11 @@ def test_ensembles_are_shown_beside_their_members_and_an_early_stop_is_named(
     def as_ensemble(r):
         if r.arm != "warm":
             return r
-        members = [0.55, 0.7, 0.5] if r.seed else [r.metrics["macro_f1"]]
-        fit = ({"members": 3, "errors": [0.2, 0.3, 0.4], "errors_on": ["out_of_bag"] * 3}
-               if r.seed else
-               {"members": 1, "errors": [0.26, 0.84], "errors_on": ["out_of_bag"] * 2})
+        fit = {0: {"members": 1, "errors": [0.26, 0.84], "errors_on": ["out_of_bag"] * 2},
+               1: {"members": 1, "errors": [0.7], "errors_on": ["held_out"]},
+               }.get(r.seed, {"members": 3, "errors": [0.2, 0.3, 0.4],
+                              "errors_on": ["out_of_bag"] * 3})
+        members = [0.55, 0.7, 0.5] if r.seed > 1 else [r.metrics["macro_f1"]]
         return dataclasses.replace(
             r, config={"ensemble": {"name": "boosting", "members": 3}}, fit=fit,
             report={"members": [{"member": i + 1, "macro_f1": m, "macro_gmean": m}
@@ -306,12 +308,16 @@ def test_ensembles_are_shown_beside_their_members_and_an_early_stop_is_named(
     records = [as_ensemble(r) for r in plain]
     text = write_report(three_arms, records, tmp_path / "ens").markdown.read_text()
     section = text.split("## Ensembles and their members")[1].split("\n## ")[0]
-    # seeds 1-5 score 61-65: above the first member (55), below the best (70)
-    assert "Of the 5 trials with two or more members, the ensemble beats its best member " \
-           "in 0 and its first member in 5" in section
+    # seeds 2-5 score 62-65: above the first member (55) and the mean (58.3), below the
+    # best (70)
+    assert ("Of the 4 trials with two or more members, the ensemble beats its first "
+            "member in 4, its members' mean in 4 and its best member in 0.") in section
     assert "| warm | 0 | 1 of 3 | 60.0 | 60.0 | 60.0 | 60.0 |" in section
-    assert "| warm | 2 | 3 of 3 | 62.0 | 70.0 | 55.0 | 58.3 |" in section
-    assert ("**warm**, seed 0: stopped at member 2: its weighted error 0.84 (out of bag) "
+    assert "| warm | 2 | 3 of 3 | 62.0 | 55.0 | 58.3 | 70.0 |" in section
+    assert ("**warm**, seed 0: stopped at member 2: its weighted error out of bag, 0.84, "
             "is no better than chance (1 − 1/K = 0.50), so it was dropped.") in section
-    assert "seed 1:" not in section  # kept all three: nothing to explain
+    assert ("**warm**, seed 1: stopped at member 1: its weighted error on its held-out "
+            "third, 0.70, is no better than chance (1 − 1/K = 0.50); it is kept alone, so "
+            "that there is an ensemble.") in section
+    assert "seed 2:" not in section  # kept all three: nothing to explain
     assert (tmp_path / "ens" / "figures" / "ensemble_members.png").stat().st_size > 0

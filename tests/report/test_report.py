@@ -153,8 +153,8 @@ def test_report_bad_input_is_refused_and_a_chosen_baseline_is_used(tiny_run, tmp
     assert one.returncode == 0, one.stderr
     text = (tmp_path / "s" / "report.md").read_text()
     assert "3 finished trials of 3 arms over seed 1." in text
-    assert "The result file also holds 3 finished trials of seed 0, which this report " \
-           "leaves out" in text
+    assert "The result file also holds 3 finished trials of the benchmark's seed 0, " \
+           "which this report leaves out" in text
     assert "also holds" not in (tmp_path / "b" / "report.md").read_text()  # every seed
     empty = cli("report", str(path), "--results", str(tmp_path / "none"), "--no-tracking",
                 "--out", str(tmp_path / "o3"), env=env, cwd=tmp_path)
