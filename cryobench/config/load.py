@@ -20,7 +20,9 @@ from cryobench.config.schema import (
     ClassCounts, TomogramCounts,
 )
 from cryobench.config.sweep import sweep
-from cryobench.config.tune import check_space_used, tune_table
+from cryobench.config.tune import (
+    DEFAULT_SCHEDULER, check_fifo_keys, check_space_used, tune_table,
+)
 from cryobench.errors import ConfigError, unknown_name_message
 from cryobench.files import read_text
 from cryobench.registry import Registry
@@ -116,9 +118,15 @@ def _with_profile(reader: FileReader, raw: dict[str, Any], profile: str | None
                   ) -> Benchmark:
     doc = {k: val for k, val in raw.items() if k != "profile"}
     indices = list(range(len(doc["arm"]))) if isinstance(doc.get("arm"), list) else []
+    file_tune = doc.get("tune") if isinstance(doc.get("tune"), dict) else {}
+    file_scheduler = file_tune.get("scheduler", DEFAULT_SCHEDULER)
+    check_fifo_keys(reader, "tune", file_tune, file_scheduler)
     if profile is None:
         return _build(reader, doc, indices, None)
     body = raw["profile"][profile]
+    if isinstance(body.get("tune"), dict):
+        check_fifo_keys(reader, f"profile.{profile}.tune", body["tune"],
+                        body["tune"].get("scheduler", file_scheduler))
     doc, indices = apply_profile(reader, doc, body, f"profile.{profile}")
     given = {(table, key) for table, values in body.items()
              if table not in ("arms", "components") for key in values}

@@ -60,6 +60,24 @@ def check_grace(reader: FileReader, key: str, budget: dict[str, Any], epochs: in
                          "trains; lower it, or use scheduler = \"fifo\"")
 
 
+#: [tune] keys that only ASHA reads
+ASHA_ONLY = ("grace_period", "reduction_factor")
+DEFAULT_SCHEDULER = next(p.default for p in TUNE_PARAMS if p.name == "scheduler")
+
+
+def check_fifo_keys(reader: FileReader, key: str, written: Any, scheduler: Any) -> None:
+    """ASHA's keys written in a table whose scheduler is fifo (its own, or the file's
+    that a profile leaves) do nothing: a mistake. Keys the file wrote for ASHA, which a
+    profile then switches to fifo, are not."""
+    if scheduler != "fifo" or not isinstance(written, dict):
+        return
+    for name in ASHA_ONLY:
+        if name in written:
+            reader.fail(f"{key}.{name}", "only ASHA reads it, and scheduler = \"fifo\" "
+                                         "trains every configuration to the end: remove "
+                                         "it, or use scheduler = \"asha\"")
+
+
 def arm_tune(reader: FileReader, key: str, value: Any, arm: Arm,
              search: Search | None) -> ArmSearch:
     """The arm's search: the benchmark's space where the arm declares it, with the arm's

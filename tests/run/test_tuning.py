@@ -78,6 +78,24 @@ def test_search_space_mistakes_name_the_key(tune, key, message):
     assert info.value.key == key and message in info.value.message
 
 
+def test_asha_keys_beside_fifo_are_refused_unless_a_profile_switched_the_scheduler():
+    fifo = {"configurations": 3, "scheduler": "fifo", "space": SPACE}
+    with pytest.raises(ConfigError) as info:
+        parse_benchmark(doc({**fifo, "reduction_factor": 2}), Registry())
+    assert info.value.key == "tune.reduction_factor" and "only ASHA reads it" in \
+        info.value.message
+    asha = {"configurations": 3, "grace_period": 1, "space": SPACE}
+    switched = doc(asha, profile={"fifo": {"tune": {"scheduler": "fifo"}}})
+    assert parse_benchmark(switched, Registry(), profile="fifo").arms[1].tune is not None
+    for body, key in (({"tune": {"scheduler": "fifo", "grace_period": 1}},
+                       "profile.wrong.tune.grace_period"),  # written beside it
+                      ({"tune": {"grace_period": 1}}, "profile.wrong.tune.grace_period")):
+        base = asha if "scheduler" in body["tune"] else fifo  # inherited: the file's fifo
+        with pytest.raises(ConfigError) as info:
+            parse_benchmark(doc(base, profile={"wrong": body}), Registry(), profile="wrong")
+        assert info.value.key == key
+
+
 def test_an_arm_adds_to_the_space_but_not_to_the_budget():
     arms = [{"name": "focal", "model": "cnn", "loss": "focal",
              "tune": {"space": {"loss.gamma": {"choice": [1.0, 2.0]}}}},
