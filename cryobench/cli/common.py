@@ -7,16 +7,12 @@ import dataclasses
 import os
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from rich.text import Text
 
 from cryobench.cli import terminal
 from cryobench.cli.app import debug_on
-
-if TYPE_CHECKING:  # the commands import what they use when they run
-    from cryobench.run.results import ResultStore
-    from cryobench.specs import Benchmark
 
 
 TRACKING_HELP = "MLflow tracking URI (default: a SQLite file mlflow.db here)."
@@ -81,43 +77,43 @@ def print_leaderboard(bench: Any, records: list[Any], tables: list[Any]) -> None
     terminal.console.print(leaderboard_table(bench, records))
 
 
+class Finished(NamedTuple):
+    """What a report reads: the (narrowed) benchmark, its stored records and their store,
+    and the finished trials per seed of the file's other seeds (what ``--seeds`` leaves
+    out)."""
+
+    bench: Any
+    records: list[Any]
+    store: Any
+    other_seeds: dict[int, int]
+
+
 def finished_records(file: Path, registry: Any, profile: Optional[str], results: Path,
-                     seeds: Optional[str] = None) -> tuple[Any, list[Any], Any]:
-    """A profile of the file (``seeds``: some of its seeds), its stored records and their
-    store; at least one finished."""
+                     seeds: Optional[str] = None) -> Finished:
+    """A profile of the file (``seeds``: some of its seeds) and its stored records, read
+    once; at least one finished."""
     from cryobench.config import load_benchmark
     from cryobench.errors import CryobenchError
     from cryobench.run.driver import stored_records_noting
 
-    bench = load_benchmark(file, registry, profile=profile, inspect_data=False)
-    if seeds is not None:  # the records are the trials' of these seeds, by key
-        bench = only_seeds(bench, seeds, file)
+    whole = load_benchmark(file, registry, profile=profile, inspect_data=False)
+    bench = only_seeds(whole, seeds, file) if seeds is not None else whole
     store = results_store(results, bench, profile)
-    records, warning = stored_records_noting(bench, store,
-                                             consequence="left out of the report")
+    every, warning = stored_records_noting(whole, store,
+                                           consequence="left out of the report")
     if warning:
         terminal.print_warning(warning)
+    records = [r for r in every if r.seed in bench.seeds]  # same trials, so same keys
+    other_seeds: dict[int, int] = {}
+    for r in every:
+        if r.ok and r.seed not in bench.seeds:
+            other_seeds[r.seed] = other_seeds.get(r.seed, 0) + 1
     if not any(r.ok for r in records):
         run = run_command_line(file, profile, seeds)
         raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r}"
                              f"{' profile ' + repr(profile) if profile else ''} yet; run "
                              f"`{run}` first")
-    return bench, records, store
-
-
-def other_seeds_finished(file: Path, registry: Any, profile: Optional[str],
-                         store: ResultStore, chosen: Benchmark) -> dict[int, int]:
-    """Finished trials per seed of the file's other seeds (``chosen`` is the benchmark
-    narrowed by ``--seeds``): what a report of some seeds leaves out."""
-    from cryobench.config import load_benchmark
-    from cryobench.run.driver import stored_records
-
-    whole = load_benchmark(file, registry, profile=profile, inspect_data=False)
-    out: dict[int, int] = {}
-    for r in stored_records(whole, store):
-        if r.ok and r.seed not in chosen.seeds:
-            out[r.seed] = out.get(r.seed, 0) + 1
-    return dict(sorted(out.items()))
+    return Finished(bench, records, store, dict(sorted(other_seeds.items())))
 
 
 def check_results_exist(path: Path, results: Path, file: Path,

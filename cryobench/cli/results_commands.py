@@ -14,7 +14,7 @@ from cryobench.cli import terminal
 from cryobench.cli.app import app, make_registry, user_errors
 from cryobench.cli.common import (
     TRACKING_HELP, mark_killed, results_store, tracker_for, print_leaderboard,
-    finished_records, check_results_exist, other_seeds_finished, say_abandoned,
+    finished_records, check_results_exist, say_abandoned,
 )
 
 
@@ -102,7 +102,8 @@ def report(
     from cryobench.report import check_report_folder, write_report
 
     registry = make_registry()
-    bench, records, store = finished_records(file, registry, profile, results, seeds)
+    bench, records, store, left_out = finished_records(file, registry, profile, results,
+                                                       seeds)
     folder = out or store.path.with_suffix(".report")
     check_report_folder(folder)
     others = []
@@ -111,13 +112,11 @@ def report(
             raise CryobenchError(f"--beside {name!r}: that is the report's own profile; name "
                                  "another one")
         try:
-            other, other_records, _ = finished_records(file, registry, name or None,
-                                                         results, seeds)
+            other, other_records, *_ = finished_records(file, registry, name or None,
+                                                          results, seeds)
         except ConfigError as exc:  # an unknown profile: say which option named it
             raise ConfigError(exc.file, f"--beside {name!r}", exc.message) from None
         others.append((other, other_records))
-    left_out = other_seeds_finished(file, registry, profile, store, bench) \
-        if seeds is not None else {}
     written = write_report(bench, records, folder, baseline, others,
                            registry.result_tables(bench, records), left_out)
     terminal.console.print(Text(f"report: {written.markdown} and {written.html}"), soft_wrap=True)
