@@ -17,9 +17,11 @@ DPI = 120
 
 
 def _colours(count: int) -> Callable[[int], object]:
-    """Distinct colours: tab10 while it suffices, tab20 beyond (then they repeat)."""
-    cmap = _pyplot().get_cmap("tab10" if count <= 10 else "tab20")
-    return lambda i: cmap(i % cmap.N)
+    """Distinct colours, all dark enough for text: tab10, then Dark2 (18 in all; then
+    they repeat)."""
+    plt = _pyplot()
+    colours = list(plt.get_cmap("tab10").colors) + list(plt.get_cmap("Dark2").colors)
+    return lambda i: colours[i % len(colours)]
 
 
 def _save(fig: object, path: Path) -> Path:
@@ -156,20 +158,36 @@ def fit_times_png(path: Path, seconds: dict[str, list[float]]) -> Path:
     return _save(fig, path)
 
 
+def tied_ranks(ranks: dict[str, float]) -> list[list[str]]:
+    """Arms that share an average rank: the diagram draws them as one dot, so its title
+    names them."""
+    groups: dict[float, list[str]] = {}
+    for arm, rank in ranks.items():
+        groups.setdefault(round(float(rank), 9), []).append(arm)
+    return [arms for _, arms in sorted(groups.items()) if len(arms) > 1]
+
+
 def critical_difference_png(path: Path, ranks: RankTest, title: str) -> Path:
     """Demsar's diagram, drawn by scikit-posthocs: average ranks on an axis, arms whose
-    difference Nemenyi's test does not find joined by a bar."""
+    difference Nemenyi's test does not find joined by a bar; a colour per arm, and arms
+    of equal rank (one dot) named under the title."""
     import pandas as pd
     import scikit_posthocs as sp
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.3 * len(ranks.arms) + 2.2))
+    colour = _colours(len(ranks.ranks))
     sp.critical_difference_diagram(
         pd.Series(ranks.ranks).rename(index=as_written),
         ranks.nemenyi.rename(index=as_written, columns=as_written), ax=ax,
-        label_props={"fontsize": 8})
+        label_props={"fontsize": 8},
+        color_palette={as_written(a): colour(i) for i, a in enumerate(ranks.ranks)})
+    ties = "; ".join(" and ".join(as_written(a) for a in arms)
+                     + f" tie at rank {ranks.ranks[arms[0]]:.2g} (one dot)"
+                     for arms in tied_ranks(ranks.ranks))
     ax.set_title(f"{as_written(title)}\naverage rank (1: best); critical difference "
-                 f"{ranks.critical_difference:.2f} (Nemenyi, 0.05)", fontsize=9)
+                 f"{ranks.critical_difference:.2f} (Nemenyi, 0.05)"
+                 + (f"\n{ties}" if ties else ""), fontsize=9)
     return _save(fig, path)
 
 

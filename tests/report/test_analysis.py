@@ -321,3 +321,18 @@ def test_ensembles_are_shown_beside_their_members_and_an_early_stop_is_named(
             "that there is an ensemble.") in section
     assert "seed 2:" not in section  # kept all three: nothing to explain
     assert (tmp_path / "ens" / "figures" / "ensemble_members.png").stat().st_size > 0
+
+
+def test_arms_of_equal_rank_are_named_as_a_tie_and_the_diagram_still_draws(tmp_path):
+    from cryobench.report import figures
+    from cryobench.stats import friedman_test
+
+    rng = np.random.default_rng(0)
+    scores = {f"arm {i}": list(rng.normal(i * 0.01, 0.02, 3)) for i in range(12)}
+    del scores["arm 11"]
+    scores["*arm* 11"] = list(scores["arm 10"])  # same scores on every seed: same rank
+    ranks = friedman_test(scores)
+    assert figures.tied_ranks(ranks.ranks) == [["arm 10", "*arm* 11"]]
+    assert figures.tied_ranks({"a": 1.0, "b": 1.0 + 1e-6, "c": 3.0}) == []
+    png = figures.critical_difference_png(tmp_path / "cd.png", ranks, "t")  # 12 colours
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
