@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
@@ -104,10 +105,7 @@ def finished_records(file: Path, registry: Any, profile: Optional[str], results:
     if warning:
         terminal.print_warning(warning)
     records = [r for r in every if r.seed in bench.seeds]  # same trials, so same keys
-    other_seeds: dict[int, int] = {}
-    for r in every:
-        if r.ok and r.seed not in bench.seeds:
-            other_seeds[r.seed] = other_seeds.get(r.seed, 0) + 1
+    other_seeds = Counter(r.seed for r in every if r.ok and r.seed not in bench.seeds)
     if not any(r.ok for r in records):
         run = run_command_line(file, profile, seeds)
         raise CryobenchError(f"{store.path}: no finished trial of {bench.name!r}"

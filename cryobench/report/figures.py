@@ -16,7 +16,7 @@ from cryobench.stats import RankTest, Summary
 DPI = 120
 
 
-def _colours(count: int) -> Callable[[int], object]:
+def _colours() -> Callable[[int], object]:
     """Distinct colours, all dark enough for text: tab10, then Dark2 (18 in all; then
     they repeat)."""
     plt = _pyplot()
@@ -61,7 +61,7 @@ def per_class_png(path: Path, labels: Sequence[str], classes: Sequence[str],
     width = 0.8 / max(len(labels), 1)
     fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 1.6 * len(classes) * 2 + 3), 4.6),
                              sharey=True)
-    colours = _colours(len(labels))
+    colours = _colours()
     x = np.arange(len(classes))
     for ax, figure in zip(axes, ("recall", "f1")):
         for i, arm in enumerate(labels):
@@ -116,7 +116,7 @@ def learning_curves_png(path: Path, curves: dict[str, list[list[float]]],
     figures (its place in ``order``)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.4))
-    colours = _colours(len(order))
+    colours = _colours()
     for label, runs in curves.items():
         i = list(order).index(label)
         longest = max(len(r) for r in runs)
@@ -176,7 +176,7 @@ def critical_difference_png(path: Path, ranks: RankTest, title: str) -> Path:
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.3 * len(ranks.arms) + 2.2))
-    colour = _colours(len(ranks.ranks))
+    colour = _colours()
     sp.critical_difference_diagram(
         pd.Series(ranks.ranks).rename(index=as_written),
         ranks.nemenyi.rename(index=as_written, columns=as_written), ax=ax,
@@ -199,7 +199,7 @@ def sweep_png(path: Path, axis: str, lines: dict[str, dict[float, Summary]],
     differs significantly from the baseline at that value."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.6))
-    colours = _colours(len(lines))
+    colours = _colours()
     for i, (label, points) in enumerate(lines.items()):
         xs = sorted(points)
         mean = np.array([100 * points[x].mean for x in xs])
@@ -290,7 +290,7 @@ def ensemble_members_png(path: Path, arms: Sequence[str],
     plt = _pyplot()
     lines = [(a, seed, figure, members) for a in arms for seed, figure, members in trials[a]]
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(lines) + 0.4 * len(arms) + 1.2))
-    colours = _colours(len(arms))
+    colours = _colours()
     y, ticks, labels = 0.0, [], []
     for i, a in enumerate(arms):
         if i:  # a gap and a rule between arms
